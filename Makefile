@@ -1,0 +1,43 @@
+# Two entry points for a fresh machine: `make run` and `make test`.
+# Each installs what it needs: Python packages into .venv, crates via cargo,
+# PostgreSQL (Debian package) for the database tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The Solana runtime takes long to build: keep its artefacts outside the clone
+# so later sessions and CI reuse them.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/tandem/target
+export TANDEM_LOCALNET_BIN ?= $(CARGO_TARGET_DIR)/debug/localnet
+
+.PHONY: run test venv build rust-test py-test postgres bench clean idl
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	# The Kalshi SDK declares Python 3.13 but runs on 3.11 (issue #4).
+	$(PY) -m pip install -q --ignore-requires-python kalshi-python-async==3.34.0
+	touch $@
+
+venv: $(VENV)/.installed
+
+build: venv
+	cargo build -p localnet
+
+rust-test:
+	cargo test --workspace
+
+py-test: venv build
+	TEST_POSTGRES_URL=$$(bash scripts/ensure-postgres.sh) $(PY) -m pytest -q
+
+test: rust-test py-test
+
+run: build
+	$(VENV)/bin/tandem up
+
+bench: venv build
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .tandem

@@ -1,0 +1,1 @@
+"""Follows the program on chain, reconciles with the ledger, serves the operator dashboard."""

@@ -1,0 +1,1 @@
+"""Composition root: settings in one place and the `tandem` command line."""

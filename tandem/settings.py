@@ -1,0 +1,40 @@
+"""Every setting of every part, read once from flags or the environment (DESIGN.md, Command line)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    tandem_home: Path = Field(default=Path(".tandem"), alias="TANDEM_HOME")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    rpc_url: str = Field(default="http://127.0.0.1:8899", alias="RPC_URL")
+    api_host: str = Field(default="127.0.0.1", alias="TANDEM_API_HOST")
+    api_port: int = Field(default=8000, alias="TANDEM_API_PORT")
+    localnet_port: int = Field(default=8899, alias="TANDEM_LOCALNET_PORT")
+    dashboard_port: int = Field(default=8080, alias="TANDEM_DASHBOARD_PORT")
+
+    @property
+    def db_url(self) -> str:
+        """DATABASE_URL, or the embedded SQLite file under TANDEM_HOME."""
+        if self.database_url:
+            return self.database_url
+        self.tandem_home.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.tandem_home / 'tandem.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Keypairs generated at run time; never committed."""
+        path = self.tandem_home / "keys"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
