@@ -36,8 +36,9 @@ test: rust-test py-test
 run: build
 	$(VENV)/bin/tandem up
 
+# `make bench` runs every benchmark; `make bench B=engine` one of them.
 bench: venv build
-	$(PY) -m bench
+	$(PY) -m bench $(B)
 
 clean:
 	rm -rf $(VENV) .tandem
