@@ -1,0 +1,115 @@
+"""Database engines, sessions and migrations for the ledger.
+
+SQLite (the embedded default) runs in WAL mode with synchronous=NORMAL: a commit is in the
+WAL before `commit()` returns, so it survives kill -9 of the process (only an OS crash or
+power loss can drop the last transactions). Write transactions start with BEGIN IMMEDIATE
+so the writer holds SQLite's write lock from its first read — balances read inside an
+order's transaction cannot change under it. PostgreSQL is reached through psycopg 3.
+
+The schema is owned by Alembic (`exchange/migrations/`); `migrate()` applies
+`upgrade head`. Nothing in a production path calls `create_all`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def normalize_url(url: str) -> str:
+    """Accept `postgresql://` / `postgres://` and pick the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(normalize_url(url)).get_backend_name() == "sqlite"
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=8,
+        max_overflow=16,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # pragma: no cover - trivial
+        # Let SQLAlchemy emit BEGIN itself (pysqlite's own transaction handling is off).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - trivial
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@dataclass
+class Database:
+    """A writer engine (serialised, BEGIN IMMEDIATE on SQLite) and a reader engine."""
+
+    url: str
+    writer: Engine
+    reader: Engine
+
+    @property
+    def sqlite(self) -> bool:
+        return self.writer.dialect.name == "sqlite"
+
+    def dispose(self) -> None:
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()
+
+
+def connect(url: str | None = None) -> Database:
+    """Open the database named by `url` (default: `tandem.settings`), without migrating."""
+    if url is None:
+        from tandem.settings import get_settings
+
+        url = get_settings().db_url
+    url = normalize_url(url)
+    if is_sqlite(url):
+        return Database(url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False))
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return Database(url, engine, engine)
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return config
+
+
+def migrate(url: str | None = None) -> None:
+    """`alembic upgrade head` on the database (idempotent)."""
+    from alembic import command
+
+    if url is None:
+        from tandem.settings import get_settings
+
+        url = get_settings().db_url
+    command.upgrade(alembic_config(url), "head")
+
+
+def open_database(url: str | None = None) -> Database:
+    """Migrate to head, then connect: what every process does on start."""
+    migrate(url)
+    return connect(url)

@@ -1,0 +1,17 @@
+"""The ledger's tables (SQLModel), one module per concern. `metadata` is what Alembic migrates."""
+from sqlmodel import SQLModel
+
+from .ledger import LedgerAccount, LedgerBalance, LedgerEntry, PositionStats
+from .markets import Builder, Event, FeeSchedule, Market, Series
+from .orders import Fill, Order, OrderGroup, Trade
+from .outbox import OutboxEvent, OutboxStream
+from .settlements import Settlement
+from .users import ApiKey, User
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiKey", "Builder", "Event", "FeeSchedule", "Fill", "LedgerAccount", "LedgerBalance",
+    "LedgerEntry", "Market", "Order", "OrderGroup", "OutboxEvent", "OutboxStream",
+    "PositionStats", "Series", "Settlement", "Trade", "User", "metadata",
+]
