@@ -5,6 +5,8 @@ their commands here as they land.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 
@@ -28,6 +30,47 @@ def version() -> None:
     from importlib.metadata import version as v
 
     console.print(v("tandem"))
+
+
+# -- custodial exchange (exchange/admin.py does the work) ---------------------------------
+def _exchange(action):
+    """Run an operator action; exchange errors become a one-line message and exit code 1."""
+    from exchange import admin, errors
+
+    svc = admin.service()
+    try:
+        return action(admin, svc)
+    except errors.ExchangeError as exc:
+        err.print(f"error: {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        svc.close()
+
+
+@user_app.command("create")
+def user_create(name: str) -> None:
+    """Create a custodial user; prints its id."""
+    typer.echo(_exchange(lambda admin, svc: svc.create_user(name).id))
+
+
+@key_app.command("create")
+def key_create(user: str = typer.Option(..., "--user"), out: Path = typer.Option(..., "--out")) -> None:
+    """Create a Kalshi-style API key: writes the RSA private key to OUT, prints the key id."""
+    typer.echo(_exchange(lambda admin, svc: admin.create_key(svc, user, out)))
+
+
+@app.command()
+def fund(user: str = typer.Option(..., "--user"), cents: int = typer.Option(..., "--cents")) -> None:
+    """An operator cash deposit to a custodial user; prints the new balance in cents."""
+    balance = _exchange(lambda admin, svc: svc.fund(admin.user_id(svc, user), cents=cents))
+    typer.echo(balance.cash // 10_000)
+
+
+@market_app.command("create")
+def market_create(ticker: str, title: str = typer.Option(..., "--title"), close: str = typer.Option(..., "--close")) -> None:
+    """Create a market (and its event and series, named after it)."""
+    view = _exchange(lambda admin, svc: svc.create_market(ticker, title=title, close_ms=admin.parse_close(close)))
+    typer.echo(view.ticker)
 
 
 if __name__ == "__main__":  # pragma: no cover
