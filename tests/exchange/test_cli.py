@@ -37,5 +37,5 @@ def test_user_key_fund_market(tmp_path):
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     assert svc.balance(1).cash == 25 * 1_000_000
     market = svc.get_market("DEMO-1")
-    assert (market.status, market.close_ms) == ("open", 1925078400000)
+    assert (market.status, market.close_ms) == ("open", 1924992000000)
     svc.close()
