@@ -340,6 +340,26 @@ class ExchangeService:
             positions[int(ref)] += amount if asset.startswith("YES:") else -amount
         return positions
 
+    _HOLDINGS = (select(_balances.c.account_id, _balances.c.asset, _balances.c.amount)
+                 .where(_balances.c.account_id.in_(bindparam("accounts", expanding=True)),
+                        _balances.c.asset.in_(bindparam("assets", expanding=True))))
+
+    def _read_holdings(self, conn, ticker: str, user_ids: Iterable[int]) -> tuple[dict[int, int], dict[int, int]]:
+        """(positions, cash) of users in one market with one prebuilt query (the hot path)."""
+        accounts = {self._user_account(conn, u): u for u in user_ids}
+        yes = L.yes_asset(ticker)
+        positions = dict.fromkeys(accounts.values(), 0)
+        cash = dict.fromkeys(accounts.values(), 0)
+        for account_id, asset, amount in conn.execute(self._HOLDINGS, {"accounts": list(accounts), "assets": [L.CASH, yes, L.no_asset(ticker)]}):
+            user = accounts[account_id]
+            if asset == L.CASH:
+                cash[user] = amount
+            elif asset == yes:
+                positions[user] += amount
+            else:
+                positions[user] -= amount
+        return positions, cash
+
     def _read_cash(self, conn, user_id: int) -> int:
         account = self._accounts.cached(L.USER, user_id)
         if account is None:
@@ -990,8 +1010,8 @@ class ExchangeService:
         try:
             with self.db.writer.begin() as conn:
                 account = self._user_account(conn, user_id)
-                cash = self._read_cash(conn, user_id)
-                pos = self._read_positions(conn, ticker, [user_id])[user_id]
+                positions, cashes = self._read_holdings(conn, ticker, [user_id])
+                cash, pos = cashes[user_id], positions[user_id]
                 self._positions[(user_id, ticker)] = pos
                 count = req.count
                 # reduce_only / sell_position_floor=0: never grow or flip the position.
@@ -1093,7 +1113,7 @@ class ExchangeService:
             return []
         ticker = state.row["ticker"]
         users = {taker.user_id} | {f.maker_user for f in engine_fills}
-        positions = self._read_positions(conn, ticker, users)
+        positions = self._read_holdings(conn, ticker, users)[0]
         accounts = {u: self._user_account(conn, u) for u in users}
         collateral = self._accounts.get(conn, L.COLLATERAL, ticker)
         issuance = self._accounts.get(conn, L.ISSUANCE, ticker)
