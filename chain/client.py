@@ -1,0 +1,208 @@
+"""`ChainClient`: one RPC connection, the anchorpy `Program`, a fee payer, and send-and-confirm.
+
+Everything goes through solana-py's `AsyncClient` (JSON-RPC), so the same code
+talks to localnet, devnet or mainnet; only the URL differs.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from anchorpy import Program, Provider, Wallet
+from anchorpy.program.common import Event
+from anchorpy.program.event import EventParser
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Commitment, Confirmed, Processed
+from solana.rpc.core import RPCException, TransactionExpiredBlockheightExceededError, UnconfirmedTxError
+from solana.rpc.types import MemcmpOpts, TxOpts
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.rpc.errors import SendTransactionPreflightFailureMessage
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+from solders.transaction_status import TransactionErrorFieldless
+
+from chain.errors import ChainError, TransactionExpired, program_error
+from chain.idl import load_idl
+
+LAMPORTS_PER_SOL = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class TxResult:
+    signature: Signature
+    slot: int | None
+    logs: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+def _is_blockhash_error(err: Any) -> bool:
+    return err in (TransactionErrorFieldless.BlockhashNotFound,) or "BlockhashNotFound" in str(err)
+
+
+class ChainClient:
+    """The typed entry point to the program over JSON-RPC.
+
+    `commitment` is what reads default to and what `send_and_confirm` waits for;
+    pass another per call when finality matters (the bridge and indexer do).
+    """
+
+    def __init__(
+        self,
+        rpc_url: str,
+        payer: Keypair,
+        *,
+        commitment: Commitment = Confirmed,
+        program_id: Pubkey | None = None,
+        poll_seconds: float = 0.1,
+        timeout: float = 30.0,
+    ) -> None:
+        self.rpc_url = rpc_url
+        self.payer = payer
+        self.commitment = commitment
+        self.rpc = AsyncClient(rpc_url, commitment=commitment, timeout=timeout)
+        self.idl = load_idl()
+        program_id = program_id or Pubkey.from_string(self.idl.metadata["address"])
+        self.program = Program(self.idl, program_id, Provider(self.rpc, Wallet(payer)))
+        self.program_id = self.program.program_id
+        self.poll_seconds = poll_seconds
+        self._events = EventParser(self.program_id, self.program.coder)
+
+    async def close(self) -> None:
+        await self.rpc.close()
+
+    async def __aenter__(self) -> "ChainClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- sending -------------------------------------------------------------------------
+    async def send_and_confirm(
+        self,
+        instructions: Sequence[Instruction],
+        signers: Iterable[Keypair] = (),
+        *,
+        commitment: Commitment | None = None,
+        skip_preflight: bool = False,
+        attempts: int = 3,
+        fetch_logs: bool = True,
+    ) -> TxResult:
+        """Sign with the payer (+ signers), send, and wait for `commitment`.
+
+        A transaction whose blockhash expired before it landed can no longer land, so it is
+        re-signed with a fresh blockhash and sent again, up to `attempts` times. A program
+        refusal (at preflight, or on chain when preflight is skipped) raises `ChainError`
+        with the program's named error and the logs.
+        """
+        commitment = commitment or self.commitment
+        keypairs = [self.payer, *[s for s in signers if s.pubkey() != self.payer.pubkey()]]
+        last: Exception | None = None
+        for _ in range(attempts):
+            latest = (await self.rpc.get_latest_blockhash(commitment=Confirmed)).value
+            message = Message.new_with_blockhash(list(instructions), self.payer.pubkey(), latest.blockhash)
+            tx = VersionedTransaction(message, keypairs)
+            try:
+                sig = (
+                    await self.rpc.send_transaction(
+                        tx, opts=TxOpts(skip_preflight=skip_preflight, preflight_commitment=Processed)
+                    )
+                ).value
+            except RPCException as exc:
+                error = exc.args[0] if exc.args else None
+                if isinstance(error, SendTransactionPreflightFailureMessage):
+                    if _is_blockhash_error(error.data.err):
+                        last = exc
+                        continue
+                    raise program_error(self.idl, str(self.program_id), error.data.err, error.data.logs) from None
+                raise ChainError(f"RPC refused the transaction: {error}") from exc
+            try:
+                status = (
+                    await self.rpc.confirm_transaction(
+                        sig, commitment, sleep_seconds=self.poll_seconds, last_valid_block_height=latest.last_valid_block_height
+                    )
+                ).value[0]
+            except (TransactionExpiredBlockheightExceededError, UnconfirmedTxError) as exc:
+                last = exc
+                continue
+            if status is not None and status.err is not None:
+                logs = await self.logs_of(sig, commitment)
+                raise program_error(self.idl, str(self.program_id), status.err, logs, signature=str(sig))
+            logs = await self.logs_of(sig, commitment) if fetch_logs else []
+            return TxResult(sig, status.slot if status else None, logs, self.decode_events(logs))
+        raise TransactionExpired(f"not landed after {attempts} blockhashes: {last}")
+
+    # -- reading -------------------------------------------------------------------------
+    async def logs_of(self, signature: Signature, commitment: Commitment | None = None) -> list[str]:
+        # getTransaction serves only confirmed or finalized transactions
+        commitment = Confirmed if (commitment or self.commitment) == Processed else (commitment or self.commitment)
+        for _ in range(50):
+            resp = await self.rpc.get_transaction(signature, commitment=commitment, max_supported_transaction_version=0)
+            if resp.value is not None:
+                meta = resp.value.transaction.meta
+                return list(meta.log_messages or []) if meta else []
+            await asyncio.sleep(self.poll_seconds)
+        return []
+
+    def decode_events(self, logs: list[str]) -> list[Event]:
+        """The program's Anchor events in `logs` ("Program data: ..." lines emitted by this program).
+
+        anchorpy's parser tracks which program is executing (so a CPI's data lines are
+        not mistaken for ours); "Program log:" lines never carry events and are dropped
+        first so that free-text logs are not base64-decoded by accident.
+        """
+        lines = [line for line in logs if not line.startswith("Program log: ")]
+        if not lines:
+            return []
+        events: list[Event] = []
+        self._events.parse_logs(lines, lambda event: events.append(event) if event is not None else None)
+        return events
+
+    async def events_of(self, signature: Signature, commitment: Commitment | None = None) -> list[Event]:
+        return self.decode_events(await self.logs_of(signature, commitment))
+
+    async def fetch(self, account_type: str, address: Pubkey, commitment: Commitment | None = None) -> Any | None:
+        """Decode one program account of `account_type`; None if it does not exist."""
+        resp = await self.rpc.get_account_info(address, commitment=commitment or self.commitment)
+        if resp.value is None:
+            return None
+        return self.decode_account(account_type, bytes(resp.value.data))
+
+    def decode_account(self, account_type: str, data: bytes) -> Any:
+        expected = self.program.coder.accounts.acc_name_to_discriminator[account_type]
+        if data[:8] != expected:
+            raise ChainError(f"account data is not a {account_type} (discriminator {data[:8].hex()})")
+        return self.program.coder.accounts.decode(data)
+
+    async def all(self, account_type: str, *, memcmp: Sequence[tuple[int, bytes]] = ()) -> list[tuple[Pubkey, Any]]:
+        """Every `account_type` account of the program (getProgramAccounts), optionally filtered."""
+        filters = [MemcmpOpts(offset=offset, bytes=_b58(raw)) for offset, raw in memcmp]
+        records = await self.program.account[account_type].all(filters=filters)
+        return [(r.public_key, r.account) for r in records]
+
+    async def balance(self, address: Pubkey, commitment: Commitment | None = None) -> int:
+        return (await self.rpc.get_balance(address, commitment=commitment or self.commitment)).value
+
+    async def token_balance(self, token_account: Pubkey, commitment: Commitment | None = None) -> int:
+        """Base units held by a token account (0 if it does not exist yet)."""
+        info = await self.rpc.get_account_info(token_account, commitment=commitment or self.commitment)
+        if info.value is None:
+            return 0
+        resp = await self.rpc.get_token_account_balance(token_account, commitment=commitment or self.commitment)
+        return int(resp.value.amount)
+
+    async def token_supply(self, mint: Pubkey, commitment: Commitment | None = None) -> int:
+        return int((await self.rpc.get_token_supply(mint, commitment=commitment or self.commitment)).value.amount)
+
+    async def airdrop(self, to: Pubkey, lamports: int = 10 * LAMPORTS_PER_SOL) -> None:
+        sig = (await self.rpc.request_airdrop(to, lamports)).value
+        await self.rpc.confirm_transaction(sig, self.commitment, sleep_seconds=self.poll_seconds)
+
+
+def _b58(raw: bytes) -> str:
+    from based58 import b58encode
+
+    return b58encode(raw).decode()
