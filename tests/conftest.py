@@ -1,0 +1,34 @@
+"""Session-wide fixtures shared by every test folder.
+
+`localnet`: one localnet process (the program inside a real Solana runtime, over
+JSON-RPC) per pytest session, on a free port, stopped at the end. The binary is
+TANDEM_LOCALNET_BIN if set (`make test` builds it first), else it is built with
+`cargo build -p localnet`. Tests create their own keypairs, mints and markets, so
+they share the chain without sharing state.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from chain.localnet import Localnet, binary_path, build
+
+# Fast slots keep confirmation waits short; finality still trails confirmed as on a cluster.
+TEST_SLOT_MS = int(os.environ.get("TANDEM_TEST_SLOT_MS", "50"))
+
+
+@pytest.fixture(scope="session")
+def localnet(tmp_path_factory):
+    binary = binary_path() if os.environ.get("TANDEM_LOCALNET_BIN") else build(quiet=True)
+    chain = Localnet(slot_ms=TEST_SLOT_MS, binary=binary, log_path=tmp_path_factory.mktemp("localnet") / "localnet.log")
+    chain.start()
+    try:
+        yield chain
+    finally:
+        chain.stop()
+
+
+@pytest.fixture(scope="session")
+def rpc_url(localnet) -> str:
+    return localnet.url
