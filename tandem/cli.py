@@ -73,5 +73,27 @@ def market_create(ticker: str, title: str = typer.Option(..., "--title"), close:
     typer.echo(view.ticker)
 
 
+# -- the chain (chain/ does the work) ------------------------------------------------------
+@app.command()
+def localnet(
+    port: int = typer.Option(None, "--port", help="JSON-RPC port (default TANDEM_LOCALNET_PORT or 8899)."),
+    slot_ms: int = typer.Option(None, "--slot-ms", help="Slot duration in milliseconds."),
+    finality_lag: int = typer.Option(None, "--finality-lag", help="Slots by which finalized trails confirmed."),
+) -> None:
+    """The local chain: outcome_market in a real Solana runtime, Solana JSON-RPC on 127.0.0.1."""
+    import os
+
+    from chain import localnet as ln
+    from tandem.settings import get_settings
+
+    try:
+        binary = ln.ensure_binary()
+    except ln.LocalnetError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    cmd = ln.command(binary, port or get_settings().localnet_port, slot_ms, finality_lag)
+    os.execv(cmd[0], cmd)  # the chain becomes this process: Ctrl-C and signals reach it directly
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
