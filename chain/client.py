@@ -11,7 +11,6 @@ from typing import Any, Iterable, Sequence
 
 from anchorpy import Program, Provider, Wallet
 from anchorpy.program.common import Event
-from anchorpy.program.event import EventParser
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment, Confirmed, Processed
 from solana.rpc.core import RPCException, TransactionExpiredBlockheightExceededError, UnconfirmedTxError
@@ -25,6 +24,7 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorFieldless
 
+from chain.events import EventDecoder
 from chain.errors import ChainError, TransactionExpired, program_error
 from chain.idl import load_idl
 
@@ -69,7 +69,7 @@ class ChainClient:
         self.program = Program(self.idl, program_id, Provider(self.rpc, Wallet(payer)))
         self.program_id = self.program.program_id
         self.poll_seconds = poll_seconds
-        self._events = EventParser(self.program_id, self.program.coder)
+        self._events = EventDecoder(self.program)
 
     async def close(self) -> None:
         await self.rpc.close()
@@ -148,18 +148,8 @@ class ChainClient:
         return []
 
     def decode_events(self, logs: list[str]) -> list[Event]:
-        """The program's Anchor events in `logs` ("Program data: ..." lines emitted by this program).
-
-        anchorpy's parser tracks which program is executing (so a CPI's data lines are
-        not mistaken for ours); "Program log:" lines never carry events and are dropped
-        first so that free-text logs are not base64-decoded by accident.
-        """
-        lines = [line for line in logs if not line.startswith("Program log: ")]
-        if not lines:
-            return []
-        events: list[Event] = []
-        self._events.parse_logs(lines, lambda event: events.append(event) if event is not None else None)
-        return events
+        """The program's Anchor events in `logs`, in emission order."""
+        return self._events.decode(logs)
 
     async def events_of(self, signature: Signature, commitment: Commitment | None = None) -> list[Event]:
         return self.decode_events(await self.logs_of(signature, commitment))

@@ -7,10 +7,11 @@ and compared.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import random
 from typing import Any
 
-from anchorpy import Idl
+from anchorpy import Idl, Program, Provider, Wallet
 from anchorpy_core.idl import (
     EnumFieldsNamed,
     IdlField,
@@ -24,6 +25,8 @@ from anchorpy_core.idl import (
 )
 from construct import Container, ListContainer
 from pyheck import snake
+from solana.rpc.async_api import AsyncClient
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 _INT_BITS = {
@@ -108,3 +111,88 @@ def to_plain(value: Any) -> Any:
     if names is not None:  # a sumtype (Rust enum) variant
         return {type(value).__name__: {n: to_plain(getattr(value, n)) for n, _ in names}}
     return value
+
+
+def disc(preimage: str) -> list[int]:
+    return list(hashlib.sha256(preimage.encode()).digest()[:8])
+
+
+def synthetic() -> dict:
+    """A modern (spec 0.1.0) IDL using every construct the converter handles."""
+    return {
+        "address": "GbKiJPjzhfbkvdEU48mCz38ykst9L4SgFvcgsTRN7DUb",
+        "metadata": {"name": "sample", "version": "0.1.0", "spec": "0.1.0", "description": "synthetic"},
+        "instructions": [
+            {
+                "name": "place_order",
+                "discriminator": disc("global:place_order"),
+                "docs": ["Escrow funds into a wallet order."],
+                "accounts": [
+                    {"name": "owner", "writable": True, "signer": True},
+                    {"name": "market", "relations": ["exchange"]},
+                    {"name": "order", "writable": True, "pda": {"seeds": [{"kind": "const", "value": [111]}, {"kind": "arg", "path": "nonce"}]}},
+                    {"name": "referrer", "optional": True},
+                    {"name": "token", "accounts": [{"name": "token_program", "address": "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"}]},
+                    {"name": "system_program", "address": "11111111111111111111111111111111"},
+                ],
+                "args": [
+                    {"name": "nonce", "type": "u64"},
+                    {"name": "params", "type": {"defined": {"name": "OrderParams"}}},
+                    {"name": "reference", "type": {"array": ["u8", 16]}},
+                    {"name": "memo", "type": {"option": "string"}},
+                    {"name": "extra", "type": {"vec": "pubkey"}},
+                    {"name": "price", "type": {"defined": {"name": "Price"}}},
+                ],
+            },
+            {"name": "halt", "discriminator": disc("global:halt"), "accounts": [{"name": "admin", "signer": True}], "args": []},
+        ],
+        "accounts": [
+            {"name": "Market", "discriminator": disc("account:Market")},
+            {"name": "Order", "discriminator": disc("account:Order")},
+        ],
+        "events": [{"name": "OrderPlaced", "discriminator": disc("event:OrderPlaced")}],
+        "errors": [{"code": 6000, "name": "Paused", "msg": "exchange paused"}, {"code": 6001, "name": "NoMessage"}],
+        "types": [
+            {"name": "Market", "type": {"kind": "struct", "fields": [
+                {"name": "ticker", "type": "string"},
+                {"name": "status", "type": {"defined": {"name": "MarketStatus"}}},
+                {"name": "yes_mint", "type": "pubkey"},
+                {"name": "result", "type": {"option": "u64"}},
+                {"name": "window", "type": {"array": ["u64", 4]}},
+                {"name": "bump", "type": "u8"},
+            ]}},
+            {"name": "MarketStatus", "type": {"kind": "enum", "variants": [
+                {"name": "Open"},
+                {"name": "Determined", "fields": [{"name": "yes_payout", "type": "u64"}]},
+                {"name": "Pair", "fields": ["u8", "i64"]},
+            ]}},
+            {"name": "Order", "type": {"kind": "struct", "fields": [
+                {"name": "owner", "type": "pubkey"},
+                {"name": "params", "type": {"defined": {"name": "OrderParams"}}},
+                {"name": "filled", "type": "u128"},
+            ]}},
+            {"name": "OrderParams", "docs": ["What the wallet signs."], "type": {"kind": "struct", "fields": [
+                {"name": "side", "type": {"defined": {"name": "Side"}}},
+                {"name": "limit_price", "type": "u32"},
+                {"name": "size", "type": "i128"},
+                {"name": "post_only", "type": "bool"},
+            ]}},
+            {"name": "Side", "type": {"kind": "enum", "variants": [{"name": "BuyYes"}, {"name": "SellNo"}]}},
+            {"name": "OrderPlaced", "type": {"kind": "struct", "fields": [
+                {"name": "order", "type": "pubkey"},
+                {"name": "params", "type": {"defined": {"name": "OrderParams"}}},
+                {"name": "reference", "type": {"array": ["u8", 16]}},
+                {"name": "note", "type": "bytes"},
+                {"name": "ratio", "type": "f64"},
+                {"name": "extras", "type": {"vec": {"option": "i16"}}},
+            ]}},
+            {"name": "Price", "type": {"kind": "type", "alias": "u64"}},
+        ],
+        "constants": [{"name": "MARKET_SEED", "type": "bytes", "value": "[109, 97, 114, 107, 101, 116]"}],
+    }
+
+
+def program_for(idl: Idl, address: str) -> Program:
+    # No request is sent: the client only needs a URL to exist.
+    provider = Provider(AsyncClient("http://127.0.0.1:9"), Wallet(Keypair()))
+    return Program(idl, Pubkey.from_string(address), provider)
