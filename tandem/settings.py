@@ -14,6 +14,10 @@ class Settings(BaseSettings):
     tandem_home: Path = Field(default=Path(".tandem"), alias="TANDEM_HOME")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     rpc_url: str = Field(default="http://127.0.0.1:8899", alias="RPC_URL")
+    # Where the program is deployed under another id than the IDL's (a devnet deploy of your own).
+    program_id: str | None = Field(default=None, alias="TANDEM_PROGRAM_ID")
+    # An existing collateral mint (USDC on mainnet, devnet USDC); unset: `tandem chain init` creates one.
+    collateral_mint: str | None = Field(default=None, alias="TANDEM_COLLATERAL_MINT")
     api_host: str = Field(default="127.0.0.1", alias="TANDEM_API_HOST")
     api_port: int = Field(default=8000, alias="TANDEM_API_PORT")
     localnet_port: int = Field(default=8899, alias="TANDEM_LOCALNET_PORT")
