@@ -6,6 +6,7 @@ talks to localnet, devnet or mainnet; only the URL differs.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -59,6 +60,7 @@ class ChainClient:
         program_id: Pubkey | None = None,
         poll_seconds: float = 0.1,
         timeout: float = 30.0,
+        blockhash_ttl: float = 1.0,
     ) -> None:
         self.rpc_url = rpc_url
         self.payer = payer
@@ -69,6 +71,10 @@ class ChainClient:
         self.program = Program(self.idl, program_id, Provider(self.rpc, Wallet(payer)))
         self.program_id = self.program.program_id
         self.poll_seconds = poll_seconds
+        # One blockhash serves many transactions for `blockhash_ttl` seconds (a round trip saved
+        # per send); if it expired meanwhile, the expiry path below refreshes it.
+        self.blockhash_ttl = blockhash_ttl
+        self._blockhash: tuple[float, Any] | None = None
         self._events = EventDecoder(self.program)
 
     async def close(self) -> None:
@@ -102,7 +108,7 @@ class ChainClient:
         keypairs = [self.payer, *[s for s in signers if s.pubkey() != self.payer.pubkey()]]
         last: Exception | None = None
         for _ in range(attempts):
-            latest = (await self.rpc.get_latest_blockhash(commitment=Confirmed)).value
+            latest = await self.recent_blockhash()
             message = Message.new_with_blockhash(list(instructions), self.payer.pubkey(), latest.blockhash)
             tx = VersionedTransaction(message, keypairs)
             try:
@@ -115,7 +121,7 @@ class ChainClient:
                 error = exc.args[0] if exc.args else None
                 if isinstance(error, SendTransactionPreflightFailureMessage):
                     if _is_blockhash_error(error.data.err):
-                        last = exc
+                        last, self._blockhash = exc, None
                         continue
                     raise program_error(self.idl, str(self.program_id), error.data.err, error.data.logs) from None
                 raise ChainError(f"RPC refused the transaction: {error}") from exc
@@ -126,14 +132,27 @@ class ChainClient:
                     )
                 ).value[0]
             except (TransactionExpiredBlockheightExceededError, UnconfirmedTxError) as exc:
-                last = exc
-                continue
+                # Past its last valid height the transaction can no longer be included; but it may
+                # have landed just before without having reached `commitment` yet. Re-signing it
+                # then would execute it twice, so look once more before retrying.
+                status = (await self.rpc.get_signature_statuses([sig], search_transaction_history=True)).value[0]
+                if status is None:
+                    last, self._blockhash = exc, None
+                    continue
+                status = (await self.rpc.confirm_transaction(sig, commitment, sleep_seconds=self.poll_seconds)).value[0]
             if status is not None and status.err is not None:
                 logs = await self.logs_of(sig, commitment)
                 raise program_error(self.idl, str(self.program_id), status.err, logs, signature=str(sig))
             logs = await self.logs_of(sig, commitment) if fetch_logs else []
             return TxResult(sig, status.slot if status else None, logs, self.decode_events(logs))
         raise TransactionExpired(f"not landed after {attempts} blockhashes: {last}")
+
+    async def recent_blockhash(self):
+        """A recent blockhash (with its last valid block height), cached for `blockhash_ttl` seconds."""
+        now = time.monotonic()
+        if self._blockhash is None or now - self._blockhash[0] > self.blockhash_ttl:
+            self._blockhash = (now, (await self.rpc.get_latest_blockhash(commitment=Confirmed)).value)
+        return self._blockhash[1]
 
     # -- reading -------------------------------------------------------------------------
     async def logs_of(self, signature: Signature, commitment: Commitment | None = None) -> list[str]:
