@@ -160,3 +160,12 @@ async def fund_collateral(c: ChainClient, keys: ChainKeys, owner: Pubkey, amount
     dest = ata(owner, mint)
     await c.send_and_confirm([create_ata_ix(c.payer.pubkey(), owner, mint), mint_to_ix(mint, dest, keys.admin.pubkey(), amount)], [keys.admin])
     return dest
+
+
+async def init_from_settings(settings, *, demo_ticker: str | None = DEMO_TICKER, on_step: Step = lambda n, o: None) -> ChainSetup:
+    """`tandem chain init` with RPC_URL, TANDEM_HOME, TANDEM_PROGRAM_ID and TANDEM_COLLATERAL_MINT from `settings`."""
+    keys = ChainKeys.load(settings.keys_dir)
+    program_id = Pubkey.from_string(settings.program_id) if settings.program_id else None
+    collateral = Pubkey.from_string(settings.collateral_mint) if settings.collateral_mint else None
+    async with ChainClient(settings.rpc_url, keys.admin, program_id=program_id) as c:
+        return await init_chain(c, keys, collateral_mint=collateral, demo_ticker=demo_ticker, on_step=on_step)

@@ -95,5 +95,41 @@ def localnet(
     os.execv(cmd[0], cmd)  # the chain becomes this process: Ctrl-C and signals reach it directly
 
 
+@chain_app.command("init")
+def chain_init(
+    demo_ticker: str = typer.Option("DEMO-YES", "--demo-ticker", help="Ticker of the demo market."),
+    no_demo: bool = typer.Option(False, "--no-demo", help="Skip the demo market."),
+) -> None:
+    """Create the collateral mint (localnet), the exchange and a demo market; safe to run again."""
+    import asyncio
+
+    import httpx
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from chain.errors import ChainError
+    from chain.setup import init_from_settings
+    from tandem.settings import get_settings
+
+    settings = get_settings()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as progress:
+        task = progress.add_task(f"chain init on {settings.rpc_url}", total=None)
+
+        def on_step(name: str, outcome: str) -> None:
+            mark = "[green]created[/]" if outcome == "created" else "[dim]exists[/]"
+            progress.console.print(f"  {name}: {mark}")
+
+        try:
+            setup = asyncio.run(init_from_settings(settings, demo_ticker=None if no_demo else demo_ticker, on_step=on_step))
+        except (ChainError, ValueError) as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(1) from None
+        except httpx.HTTPError as exc:
+            err.print(f"error: cannot reach RPC_URL {settings.rpc_url} ({exc.__class__.__name__}); is `tandem localnet` running?")
+            raise typer.Exit(1) from None
+        progress.update(task, description="chain init done")
+    console.print(f"admin {setup.keys.admin.pubkey()}  bridge {setup.keys.bridge.pubkey()}  resolver {setup.keys.resolver.pubkey()}")
+    console.print(f"collateral mint {setup.collateral_mint}  treasury {setup.treasury}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
