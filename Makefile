@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/tandem/target
 export TANDEM_LOCALNET_BIN ?= $(CARGO_TARGET_DIR)/debug/localnet
 
-.PHONY: run test venv build rust-test py-test postgres bench clean idl
+.PHONY: run test venv build rust-test py-test postgres bench clean idl idl-check
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ build: venv
 
 rust-test:
 	cargo test --workspace
+	bash scripts/gen-idl.sh --check
+
+# The program's IDL is generated from its code (Anchor's idl-build feature) and committed.
+idl:
+	bash scripts/gen-idl.sh --write
+
+idl-check:
+	bash scripts/gen-idl.sh --check
 
 py-test: venv build
 	TEST_POSTGRES_URL=$$(bash scripts/ensure-postgres.sh) $(PY) -m pytest -q

@@ -1,0 +1,270 @@
+//! One event per state change. Each carries the accounts it touched and the amounts that
+//! moved, plus the market's totals after the change, so an indexer can rebuild every
+//! balance (vaults, custody, escrows, wallet token movements) from events alone.
+use anchor_lang::prelude::*;
+
+use crate::state::{MarketStatus, OrderSide, Outcome};
+
+#[event]
+pub struct ExchangeInitialized {
+    pub exchange: Pubkey,
+    pub admin: Pubkey,
+    pub bridge_authority: Pubkey,
+    pub resolver_authority: Pubkey,
+    pub collateral_mint: Pubkey,
+    pub treasury: Pubkey,
+    pub custody: Pubkey,
+    pub custody_collateral: Pubkey,
+    pub fee_rate_bps: u16,
+    pub force_close_slots: u64,
+    pub dispute_window_secs: i64,
+}
+
+#[event]
+pub struct SettingsUpdated {
+    pub treasury: Pubkey,
+    pub fee_rate_bps: u16,
+    pub force_close_slots: u64,
+    pub dispute_window_secs: i64,
+}
+
+#[event]
+pub struct AuthoritiesProposed {
+    pub admin: Pubkey,
+    pub pending_admin: Pubkey,
+    pub pending_bridge_authority: Pubkey,
+    pub pending_resolver_authority: Pubkey,
+}
+
+#[event]
+pub struct AuthoritiesAccepted {
+    pub admin: Pubkey,
+    pub bridge_authority: Pubkey,
+    pub resolver_authority: Pubkey,
+}
+
+#[event]
+pub struct PauseChanged {
+    pub paused: bool,
+    pub by: Pubkey,
+}
+
+#[event]
+pub struct MarketCreated {
+    pub market: Pubkey,
+    pub ticker: String,
+    pub close_time: i64,
+    pub tick_size: u64,
+    pub yes_mint: Pubkey,
+    pub no_mint: Pubkey,
+    pub vault: Pubkey,
+    pub custody_yes: Pubkey,
+    pub custody_no: Pubkey,
+}
+
+#[event]
+pub struct MarketStatusChanged {
+    pub market: Pubkey,
+    pub from: MarketStatus,
+    pub to: MarketStatus,
+    pub by: Pubkey,
+    pub unix_time: i64,
+}
+
+#[event]
+pub struct MarketDetermined {
+    pub market: Pubkey,
+    pub yes_payout: u64,
+    /// True when this corrects an earlier determination within the dispute window.
+    pub correction: bool,
+    pub determined_at: i64,
+    /// Earliest unix time `finalize` is allowed.
+    pub finalizable_at: i64,
+}
+
+#[event]
+pub struct MarketFinalized {
+    pub market: Pubkey,
+    pub yes_payout: u64,
+    pub sets_outstanding: u64,
+    pub vault_balance: u64,
+    pub finalized_at: i64,
+}
+
+/// `mint_set`: `amount` collateral from `collateral_source` into the vault, `amount` YES
+/// to `yes_account` and NO to `no_account`.
+#[event]
+pub struct SetMinted {
+    pub market: Pubkey,
+    pub user: Pubkey,
+    pub amount: u64,
+    pub collateral_source: Pubkey,
+    pub yes_account: Pubkey,
+    pub no_account: Pubkey,
+    pub sets_outstanding: u64,
+}
+
+/// `merge_set`: `amount` YES and NO burned from the two accounts, `amount` collateral
+/// from the vault to `collateral_destination`.
+#[event]
+pub struct SetMerged {
+    pub market: Pubkey,
+    pub user: Pubkey,
+    pub amount: u64,
+    pub yes_account: Pubkey,
+    pub no_account: Pubkey,
+    pub collateral_destination: Pubkey,
+    pub sets_outstanding: u64,
+}
+
+#[event]
+pub struct Redeemed {
+    pub market: Pubkey,
+    pub user: Pubkey,
+    pub yes_burned: u64,
+    pub no_burned: u64,
+    pub payout: u64,
+    pub yes_account: Pubkey,
+    pub no_account: Pubkey,
+    pub collateral_destination: Pubkey,
+    pub vault_balance: u64,
+}
+
+#[event]
+pub struct CustodySetMinted {
+    pub market: Pubkey,
+    pub seq: u64,
+    pub amount: u64,
+    pub sets_outstanding: u64,
+    pub custody_collateral_balance: u64,
+}
+
+#[event]
+pub struct CustodySetMerged {
+    pub market: Pubkey,
+    pub seq: u64,
+    pub amount: u64,
+    pub sets_outstanding: u64,
+    pub custody_collateral_balance: u64,
+}
+
+#[event]
+pub struct CustodyRedeemed {
+    pub market: Pubkey,
+    pub seq: u64,
+    pub yes_burned: u64,
+    pub no_burned: u64,
+    pub payout: u64,
+    pub custody_collateral_balance: u64,
+}
+
+/// A custodial position moved out to a wallet's token account.
+#[event]
+pub struct CustodyWithdrawn {
+    pub market: Pubkey,
+    pub seq: u64,
+    pub outcome: Outcome,
+    pub amount: u64,
+    pub destination: Pubkey,
+    pub destination_owner: Pubkey,
+}
+
+#[event]
+pub struct CustodyCollateralWithdrawn {
+    pub seq: u64,
+    pub amount: u64,
+    pub destination: Pubkey,
+    pub destination_owner: Pubkey,
+    pub custody_collateral_balance: u64,
+}
+
+#[event]
+pub struct CustodySwept {
+    pub seq: u64,
+    pub amount: u64,
+    pub treasury: Pubkey,
+    pub custody_collateral_balance: u64,
+}
+
+/// A wallet deposit into custody; the ledger credits `account_ref` once it is final.
+/// `market` and `outcome` are set for YES/NO deposits (`market` is the default key for collateral).
+#[event]
+pub struct Deposited {
+    pub depositor: Pubkey,
+    pub market: Pubkey,
+    pub is_collateral: bool,
+    pub outcome: Outcome,
+    pub amount: u64,
+    pub source: Pubkey,
+    pub destination: Pubkey,
+    pub account_ref: [u8; 16],
+}
+
+#[event]
+pub struct OrderPlaced {
+    pub order: Pubkey,
+    pub market: Pubkey,
+    pub owner: Pubkey,
+    pub nonce: u64,
+    pub side: OrderSide,
+    pub limit_price: u64,
+    pub size: u64,
+    pub max_fee: u64,
+    pub escrow: Pubkey,
+    pub escrowed: u64,
+    pub source: Pubkey,
+    pub slot: u64,
+}
+
+#[event]
+pub struct CancelRequested {
+    pub order: Pubkey,
+    pub market: Pubkey,
+    pub owner: Pubkey,
+    pub slot: u64,
+    /// First slot at which the owner may `force_close`.
+    pub force_close_slot: u64,
+}
+
+/// One fill between a wallet order and custody. For buys the escrow paid `cost + fee`
+/// to custody's collateral account and custody's outcome account paid `size` to
+/// `wallet_account`; for sells the escrow paid `size` outcome tokens to custody and
+/// custody's collateral account paid `cost − fee` to `wallet_account`.
+#[event]
+pub struct FillSettled {
+    pub market: Pubkey,
+    pub seq: u64,
+    pub order: Pubkey,
+    pub owner: Pubkey,
+    pub side: OrderSide,
+    pub size: u64,
+    pub price: u64,
+    pub cost: u64,
+    pub fee: u64,
+    pub wallet_account: Pubkey,
+    pub filled: u64,
+    pub escrowed: u64,
+    pub fees_paid: u64,
+}
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CloseReason {
+    /// `close_order` by the bridge after the CLOB cancelled or completed the order.
+    Bridge,
+    /// `force_close` by the owner after the operator ignored the cancel request.
+    Forced,
+}
+
+/// The order and its escrow are gone: `refunded` went back to `refund_account`.
+#[event]
+pub struct OrderClosed {
+    pub market: Pubkey,
+    pub order: Pubkey,
+    pub owner: Pubkey,
+    pub reason: CloseReason,
+    /// Bridge sequence number (0 for `force_close`).
+    pub seq: u64,
+    pub filled: u64,
+    pub refunded: u64,
+    pub refund_account: Pubkey,
+}

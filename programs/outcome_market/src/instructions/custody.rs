@@ -1,0 +1,282 @@
+//! Custody: the bridge's sequenced instructions that move the omnibus accounts, and
+//! wallet deposits into them.
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Mint, Token, TokenAccount};
+
+use super::{burn, mint_to, transfer};
+use crate::constants::*;
+use crate::error::OutcomeError;
+use crate::events::*;
+use crate::math;
+use crate::state::*;
+
+/// Custody's side of a market's sets (mint, merge, redeem), on the market's bridge stream.
+#[derive(Accounts)]
+pub struct CustodySets<'info> {
+    pub bridge_authority: Signer<'info>,
+    #[account(seeds = [EXCHANGE_SEED], bump = exchange.bump, has_one = bridge_authority @ OutcomeError::NotBridgeAuthority)]
+    pub exchange: Box<Account<'info, Exchange>>,
+    #[account(mut, seeds = [MARKET_SEED, market.ticker.as_bytes()], bump = market.bump)]
+    pub market: Box<Account<'info, Market>>,
+    #[account(seeds = [CUSTODY_SEED], bump = custody.bump)]
+    pub custody: Box<Account<'info, Custody>>,
+    #[account(mut, address = custody.collateral_account @ OutcomeError::WrongMarket)]
+    pub custody_collateral: Box<Account<'info, TokenAccount>>,
+    #[account(mut, address = market.vault @ OutcomeError::WrongMarket)]
+    pub vault: Box<Account<'info, TokenAccount>>,
+    #[account(mut, address = market.yes_mint @ OutcomeError::WrongMarket)]
+    pub yes_mint: Box<Account<'info, Mint>>,
+    #[account(mut, address = market.no_mint @ OutcomeError::WrongMarket)]
+    pub no_mint: Box<Account<'info, Mint>>,
+    #[account(mut, address = market.custody_yes @ OutcomeError::WrongMarket)]
+    pub custody_yes: Box<Account<'info, TokenAccount>>,
+    #[account(mut, address = market.custody_no @ OutcomeError::WrongMarket)]
+    pub custody_no: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+}
+
+pub fn handle_custody_mint_set(ctx: Context<CustodySets>, seq: u64, amount: u64) -> Result<()> {
+    require!(!ctx.accounts.exchange.paused, OutcomeError::ExchangePaused);
+    require!(ctx.accounts.market.status == MarketStatus::Open, OutcomeError::MarketNotOpen);
+    require!(amount > 0, OutcomeError::ZeroAmount);
+    ctx.accounts.market.window.accept(seq)?;
+    let a = &ctx.accounts;
+    require!(a.custody_collateral.amount >= amount, OutcomeError::InsufficientBalance);
+    let sets = a.market.sets_outstanding.checked_add(amount).ok_or(OutcomeError::MathOverflow)?;
+
+    let custody_bump = [a.custody.bump];
+    let custody_seeds: &[&[u8]] = &[CUSTODY_SEED, &custody_bump];
+    transfer(&a.token_program, &a.custody_collateral, &a.vault, &a.custody.to_account_info(), amount, &[custody_seeds])?;
+    let bump = [a.market.bump];
+    let seeds: &[&[u8]] = &[MARKET_SEED, a.market.ticker.as_bytes(), &bump];
+    let market_info = a.market.to_account_info();
+    mint_to(&a.token_program, &a.yes_mint, &a.custody_yes, &market_info, amount, &[seeds])?;
+    mint_to(&a.token_program, &a.no_mint, &a.custody_no, &market_info, amount, &[seeds])?;
+
+    let custody_collateral_balance = a.custody_collateral.amount - amount;
+    let market = &mut ctx.accounts.market;
+    market.sets_outstanding = sets;
+    emit!(CustodySetMinted { market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
+    Ok(())
+}
+
+pub fn handle_custody_merge_set(ctx: Context<CustodySets>, seq: u64, amount: u64) -> Result<()> {
+    require!(!ctx.accounts.exchange.paused, OutcomeError::ExchangePaused);
+    require!(ctx.accounts.market.allows_merge(), OutcomeError::MarketFinalized);
+    require!(amount > 0, OutcomeError::ZeroAmount);
+    ctx.accounts.market.window.accept(seq)?;
+    let a = &ctx.accounts;
+    require!(a.custody_yes.amount >= amount && a.custody_no.amount >= amount, OutcomeError::InsufficientBalance);
+    let sets = a.market.sets_outstanding.checked_sub(amount).ok_or(OutcomeError::MathOverflow)?;
+
+    let custody_bump = [a.custody.bump];
+    let custody_seeds: &[&[u8]] = &[CUSTODY_SEED, &custody_bump];
+    let custody_info = a.custody.to_account_info();
+    burn(&a.token_program, &a.yes_mint, &a.custody_yes, &custody_info, amount, &[custody_seeds])?;
+    burn(&a.token_program, &a.no_mint, &a.custody_no, &custody_info, amount, &[custody_seeds])?;
+    let bump = [a.market.bump];
+    let seeds: &[&[u8]] = &[MARKET_SEED, a.market.ticker.as_bytes(), &bump];
+    transfer(&a.token_program, &a.vault, &a.custody_collateral, &a.market.to_account_info(), amount, &[seeds])?;
+
+    let custody_collateral_balance = a.custody_collateral.amount.checked_add(amount).ok_or(OutcomeError::MathOverflow)?;
+    let market = &mut ctx.accounts.market;
+    market.sets_outstanding = sets;
+    emit!(CustodySetMerged { market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
+    Ok(())
+}
+
+/// Redeems custody's YES/NO after finalization into custody's collateral (allowed while paused).
+pub fn handle_custody_redeem(ctx: Context<CustodySets>, seq: u64, yes_amount: u64, no_amount: u64) -> Result<()> {
+    require!(ctx.accounts.market.status == MarketStatus::Finalized, OutcomeError::MarketNotFinalized);
+    require!(yes_amount > 0 || no_amount > 0, OutcomeError::ZeroAmount);
+    ctx.accounts.market.window.accept(seq)?;
+    let a = &ctx.accounts;
+    require!(a.custody_yes.amount >= yes_amount && a.custody_no.amount >= no_amount, OutcomeError::InsufficientBalance);
+    let payout = math::redemption(yes_amount, no_amount, a.market.yes_payout).ok_or(OutcomeError::MathOverflow)?;
+
+    let custody_bump = [a.custody.bump];
+    let custody_seeds: &[&[u8]] = &[CUSTODY_SEED, &custody_bump];
+    let custody_info = a.custody.to_account_info();
+    burn(&a.token_program, &a.yes_mint, &a.custody_yes, &custody_info, yes_amount, &[custody_seeds])?;
+    burn(&a.token_program, &a.no_mint, &a.custody_no, &custody_info, no_amount, &[custody_seeds])?;
+    let bump = [a.market.bump];
+    let seeds: &[&[u8]] = &[MARKET_SEED, a.market.ticker.as_bytes(), &bump];
+    transfer(&a.token_program, &a.vault, &a.custody_collateral, &a.market.to_account_info(), payout, &[seeds])?;
+
+    emit!(CustodyRedeemed {
+        market: a.market.key(),
+        seq,
+        yes_burned: yes_amount,
+        no_burned: no_amount,
+        payout,
+        custody_collateral_balance: a.custody_collateral.amount.checked_add(payout).ok_or(OutcomeError::MathOverflow)?,
+    });
+    Ok(())
+}
+
+/// Moves a custodial YES/NO position out to a wallet's token account (market stream).
+#[derive(Accounts)]
+#[instruction(seq: u64, outcome: Outcome)]
+pub struct CustodyWithdraw<'info> {
+    pub bridge_authority: Signer<'info>,
+    #[account(
+        seeds = [EXCHANGE_SEED], bump = exchange.bump, has_one = bridge_authority @ OutcomeError::NotBridgeAuthority,
+        constraint = !exchange.paused @ OutcomeError::ExchangePaused,
+    )]
+    pub exchange: Box<Account<'info, Exchange>>,
+    #[account(mut, seeds = [MARKET_SEED, market.ticker.as_bytes()], bump = market.bump)]
+    pub market: Box<Account<'info, Market>>,
+    #[account(seeds = [CUSTODY_SEED], bump = custody.bump)]
+    pub custody: Box<Account<'info, Custody>>,
+    #[account(mut, address = market.custody_account(outcome) @ OutcomeError::WrongMarket)]
+    pub source: Box<Account<'info, TokenAccount>>,
+    #[account(
+        mut, token::mint = market.mint(outcome),
+        constraint = destination.key() != source.key() @ OutcomeError::DuplicateAccount,
+    )]
+    pub destination: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+}
+
+pub fn handle_custody_withdraw(ctx: Context<CustodyWithdraw>, seq: u64, outcome: Outcome, amount: u64) -> Result<()> {
+    require!(amount > 0, OutcomeError::ZeroAmount);
+    ctx.accounts.market.window.accept(seq)?;
+    let a = &ctx.accounts;
+    require!(a.source.amount >= amount, OutcomeError::InsufficientBalance);
+    let custody_bump = [a.custody.bump];
+    let custody_seeds: &[&[u8]] = &[CUSTODY_SEED, &custody_bump];
+    transfer(&a.token_program, &a.source, &a.destination, &a.custody.to_account_info(), amount, &[custody_seeds])?;
+    emit!(CustodyWithdrawn {
+        market: a.market.key(),
+        seq,
+        outcome,
+        amount,
+        destination: a.destination.key(),
+        destination_owner: a.destination.owner,
+    });
+    Ok(())
+}
+
+/// Collateral out of custody (exchange-wide stream): to a wallet, or surplus to the treasury.
+#[derive(Accounts)]
+pub struct CustodyCollateralOut<'info> {
+    pub bridge_authority: Signer<'info>,
+    #[account(
+        seeds = [EXCHANGE_SEED], bump = exchange.bump, has_one = bridge_authority @ OutcomeError::NotBridgeAuthority,
+        constraint = !exchange.paused @ OutcomeError::ExchangePaused,
+    )]
+    pub exchange: Box<Account<'info, Exchange>>,
+    #[account(mut, seeds = [CUSTODY_SEED], bump = custody.bump)]
+    pub custody: Box<Account<'info, Custody>>,
+    #[account(mut, address = custody.collateral_account @ OutcomeError::WrongMarket)]
+    pub custody_collateral: Box<Account<'info, TokenAccount>>,
+    /// The wallet's collateral account (`custody_withdraw_collateral`) or the treasury (`custody_sweep`).
+    #[account(
+        mut, token::mint = exchange.collateral_mint,
+        constraint = destination.key() != custody_collateral.key() @ OutcomeError::DuplicateAccount,
+    )]
+    pub destination: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+}
+
+fn pay_out_collateral(ctx: &mut Context<CustodyCollateralOut>, seq: u64, amount: u64) -> Result<u64> {
+    require!(amount > 0, OutcomeError::ZeroAmount);
+    ctx.accounts.custody.window.accept(seq)?;
+    let a = &ctx.accounts;
+    require!(a.custody_collateral.amount >= amount, OutcomeError::InsufficientBalance);
+    let custody_bump = [a.custody.bump];
+    let custody_seeds: &[&[u8]] = &[CUSTODY_SEED, &custody_bump];
+    transfer(&a.token_program, &a.custody_collateral, &a.destination, &a.custody.to_account_info(), amount, &[custody_seeds])?;
+    Ok(a.custody_collateral.amount - amount)
+}
+
+pub fn handle_custody_withdraw_collateral(mut ctx: Context<CustodyCollateralOut>, seq: u64, amount: u64) -> Result<()> {
+    let balance = pay_out_collateral(&mut ctx, seq, amount)?;
+    emit!(CustodyCollateralWithdrawn {
+        seq,
+        amount,
+        destination: ctx.accounts.destination.key(),
+        destination_owner: ctx.accounts.destination.owner,
+        custody_collateral_balance: balance,
+    });
+    Ok(())
+}
+
+pub fn handle_custody_sweep(mut ctx: Context<CustodyCollateralOut>, seq: u64, amount: u64) -> Result<()> {
+    require_keys_eq!(ctx.accounts.destination.key(), ctx.accounts.exchange.treasury, OutcomeError::NotTreasury);
+    let balance = pay_out_collateral(&mut ctx, seq, amount)?;
+    emit!(CustodySwept {
+        seq,
+        amount,
+        treasury: ctx.accounts.destination.key(),
+        custody_collateral_balance: balance,
+    });
+    Ok(())
+}
+
+/// A wallet's collateral into custody, credited by the ledger to `account_ref`.
+#[derive(Accounts)]
+pub struct DepositCollateral<'info> {
+    pub depositor: Signer<'info>,
+    #[account(seeds = [EXCHANGE_SEED], bump = exchange.bump, constraint = !exchange.paused @ OutcomeError::ExchangePaused)]
+    pub exchange: Box<Account<'info, Exchange>>,
+    #[account(seeds = [CUSTODY_SEED], bump = custody.bump)]
+    pub custody: Box<Account<'info, Custody>>,
+    #[account(mut, token::mint = exchange.collateral_mint, token::authority = depositor)]
+    pub source: Box<Account<'info, TokenAccount>>,
+    #[account(mut, address = custody.collateral_account @ OutcomeError::WrongMarket)]
+    pub custody_collateral: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+}
+
+pub fn handle_deposit_collateral(ctx: Context<DepositCollateral>, amount: u64, account_ref: [u8; 16]) -> Result<()> {
+    require!(amount > 0, OutcomeError::ZeroAmount);
+    let a = &ctx.accounts;
+    require!(a.source.amount >= amount, OutcomeError::InsufficientBalance);
+    transfer(&a.token_program, &a.source, &a.custody_collateral, &a.depositor.to_account_info(), amount, &[])?;
+    emit!(Deposited {
+        depositor: a.depositor.key(),
+        market: Pubkey::default(),
+        is_collateral: true,
+        outcome: Outcome::Yes,
+        amount,
+        source: a.source.key(),
+        destination: a.custody_collateral.key(),
+        account_ref,
+    });
+    Ok(())
+}
+
+/// A wallet's YES or NO tokens into custody, credited by the ledger to `account_ref`.
+#[derive(Accounts)]
+#[instruction(outcome: Outcome)]
+pub struct DepositTokens<'info> {
+    pub depositor: Signer<'info>,
+    #[account(seeds = [EXCHANGE_SEED], bump = exchange.bump, constraint = !exchange.paused @ OutcomeError::ExchangePaused)]
+    pub exchange: Box<Account<'info, Exchange>>,
+    #[account(seeds = [MARKET_SEED, market.ticker.as_bytes()], bump = market.bump)]
+    pub market: Box<Account<'info, Market>>,
+    #[account(mut, token::mint = market.mint(outcome), token::authority = depositor)]
+    pub source: Box<Account<'info, TokenAccount>>,
+    #[account(mut, address = market.custody_account(outcome) @ OutcomeError::WrongMarket)]
+    pub destination: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+}
+
+pub fn handle_deposit_tokens(ctx: Context<DepositTokens>, outcome: Outcome, amount: u64, account_ref: [u8; 16]) -> Result<()> {
+    require!(amount > 0, OutcomeError::ZeroAmount);
+    let a = &ctx.accounts;
+    require!(a.source.amount >= amount, OutcomeError::InsufficientBalance);
+    transfer(&a.token_program, &a.source, &a.destination, &a.depositor.to_account_info(), amount, &[])?;
+    emit!(Deposited {
+        depositor: a.depositor.key(),
+        market: a.market.key(),
+        is_collateral: false,
+        outcome,
+        amount,
+        source: a.source.key(),
+        destination: a.destination.key(),
+        account_ref,
+    });
+    Ok(())
+}
