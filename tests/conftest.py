@@ -32,3 +32,30 @@ def localnet(tmp_path_factory):
 @pytest.fixture(scope="session")
 def rpc_url(localnet) -> str:
     return localnet.url
+
+
+@pytest.fixture(scope="session")
+def chain_keys(tmp_path_factory):
+    """The operator keypairs of the session chain (admin, bridge, resolver, collateral mint)."""
+    from chain.setup import ChainKeys
+
+    return ChainKeys.load(tmp_path_factory.mktemp("tandem-home") / "keys")
+
+
+# Short timeouts so force_close and finalize are testable in seconds.
+TEST_FORCE_CLOSE_SLOTS = 5
+
+
+@pytest.fixture(scope="session")
+async def chain_setup(localnet, chain_keys):
+    """The session chain brought up as `tandem chain init` does: collateral mint, exchange (no demo market).
+
+    Tests create their own markets (unique tickers) and users; a test that changes
+    exchange-wide state (pause, authorities) restores it before it ends.
+    """
+    from chain.client import ChainClient
+    from chain.setup import ExchangeSettings, init_chain
+
+    settings = ExchangeSettings(force_close_slots=TEST_FORCE_CLOSE_SLOTS, dispute_window_secs=0)
+    async with ChainClient(localnet.url, chain_keys.admin) as client:
+        return await init_chain(client, chain_keys, demo_ticker=None, settings=settings)

@@ -1,0 +1,468 @@
+"""Every program instruction through the chain client, results read back over RPC.
+
+Runs on the session localnet (tests/conftest.py): the exchange comes from
+`init_chain`; every test makes its own market and users. Invariant 1 of
+DESIGN.md is checked from RPC reads after every step that moves sets.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from spl.token._layouts import ACCOUNT_LAYOUT, MINT_LAYOUT
+
+from chain import instructions as ix
+from chain import pdas
+from chain.client import ChainClient
+from chain.errors import ChainError
+from chain.idl import load_modern
+from chain.instructions import OrderSide, Outcome
+from chain.invariants import check_market, market_supply, redeemable
+from chain.setup import ChainKeys, ExchangeSettings, init_chain
+from chain.tokens import ONE, ata
+
+from .world import World, expect_error
+
+pytestmark = pytest.mark.localnet
+
+
+@pytest.fixture(scope="module")
+async def world(localnet, chain_setup):
+    payer = Keypair()
+    async with ChainClient(localnet.url, payer, poll_seconds=0.05) as client:
+        await client.airdrop(payer.pubkey(), 100 * 10**9)
+        yield World(client, chain_setup)
+
+
+async def assert_invariant(w: World, ticker: str) -> None:
+    assert await check_market(w.c, ticker) == []
+
+
+def event_names(result) -> list[str]:
+    return [e.name for e in result.events]
+
+
+# -- exchange -------------------------------------------------------------------------------
+
+
+async def test_exchange_initialized_as_configured(world):
+    w = world
+    exchange = await w.c.fetch("Exchange", pdas.exchange(w.c.program_id))
+    assert exchange.admin == w.keys.admin.pubkey()
+    assert exchange.bridge_authority == w.keys.bridge.pubkey()
+    assert exchange.resolver_authority == w.keys.resolver.pubkey()
+    assert exchange.collateral_mint == w.mint and exchange.treasury == w.setup.treasury
+    assert exchange.custody == pdas.custody(w.c.program_id)
+    assert exchange.paused is False and exchange.fee_rate_bps == 700
+    custody = await w.c.fetch("Custody", pdas.custody(w.c.program_id))
+    assert custody.collateral_account == pdas.custody_collateral(w.c.program_id)
+    token_account = ACCOUNT_LAYOUT.parse(bytes((await w.c.rpc.get_account_info(custody.collateral_account)).value.data))
+    assert Pubkey(token_account.owner) == exchange.custody and Pubkey(token_account.mint) == w.mint
+
+
+async def test_initialize_emits_its_event_and_cannot_run_twice(world):
+    w = world
+    # the session's initialize transaction is the exchange PDA's oldest signature
+    oldest, page = None, None
+    while page is None or len(page) == 1000:
+        page = (await w.c.rpc.get_signatures_for_address(pdas.exchange(w.c.program_id), before=oldest, limit=1000)).value
+        oldest = page[-1].signature if page else oldest
+    events = await w.c.events_of(oldest)
+    assert [e.name for e in events] == ["ExchangeInitialized"]
+    assert events[0].data.collateral_mint == w.mint and events[0].data.admin == w.keys.admin.pubkey()
+    with pytest.raises(ChainError) as failed:  # re-initialization: the exchange PDA is already in use
+        await ix.initialize(
+            w.c, w.keys.admin, collateral_mint=w.mint, treasury=w.setup.treasury,
+            bridge_authority=w.keys.bridge.pubkey(), resolver_authority=w.keys.resolver.pubkey(),
+        )
+    assert any("already in use" in line for line in failed.value.logs)
+
+
+async def test_chain_init_is_idempotent(world, chain_keys):
+    w = world
+    async with ChainClient(w.c.rpc_url, chain_keys.admin) as admin_client:
+        again = await init_chain(admin_client, chain_keys, demo_ticker=None, settings=ExchangeSettings())
+        assert again.created == () and again.collateral_mint == w.mint and again.treasury == w.setup.treasury
+        # a demo market is created once, then found
+        ticker = "DEMO-" + str(int(time.time() * 1000))[-8:]
+        first = await init_chain(admin_client, chain_keys, demo_ticker=ticker)
+        second = await init_chain(admin_client, chain_keys, demo_ticker=ticker)
+        assert first.created == (f"market {ticker}",) and second.created == ()
+        # another TANDEM_HOME (another admin) must not silently reuse this exchange
+        stranger = ChainKeys(Keypair(), Keypair(), Keypair(), Keypair())
+        async with ChainClient(w.c.rpc_url, stranger.admin) as other:
+            with pytest.raises(ChainError, match="exists with admin"):
+                await init_chain(other, stranger, demo_ticker=None)
+
+
+async def test_update_settings_then_restore(world):
+    w = world
+    res = await ix.update_settings(w.c, w.keys.admin, treasury=w.setup.treasury, fee_rate_bps=350, force_close_slots=9, dispute_window_secs=5)
+    assert event_names(res) == ["SettingsUpdated"]
+    exchange = await w.c.fetch("Exchange", pdas.exchange(w.c.program_id))
+    assert (exchange.fee_rate_bps, exchange.force_close_slots, exchange.dispute_window_secs) == (350, 9, 5)
+    await expect_error("InvalidFeeRate", ix.update_settings(w.c, w.keys.admin, treasury=w.setup.treasury, fee_rate_bps=10_001, force_close_slots=9, dispute_window_secs=5))
+    await ix.update_settings(w.c, w.keys.admin, treasury=w.setup.treasury, fee_rate_bps=700, force_close_slots=5, dispute_window_secs=0)
+    exchange = await w.c.fetch("Exchange", pdas.exchange(w.c.program_id))
+    assert (exchange.fee_rate_bps, exchange.force_close_slots, exchange.dispute_window_secs) == (700, 5, 0)
+
+
+async def test_two_step_authority_change_and_back(world):
+    w = world
+    new = [Keypair() for _ in range(3)]
+    await w.c.airdrop(new[0].pubkey())
+    await expect_error("NotAdmin", ix.set_authorities(w.c, new[0], new_admin=new[0].pubkey(), new_bridge_authority=new[1].pubkey(), new_resolver_authority=new[2].pubkey()))
+    res = await ix.set_authorities(w.c, w.keys.admin, new_admin=new[0].pubkey(), new_bridge_authority=new[1].pubkey(), new_resolver_authority=new[2].pubkey())
+    assert event_names(res) == ["AuthoritiesProposed"]
+    exchange = await w.c.fetch("Exchange", pdas.exchange(w.c.program_id))
+    assert exchange.admin == w.keys.admin.pubkey() and exchange.pending_admin == new[0].pubkey(), "nothing changes before acceptance"
+    await expect_error("NotPendingAdmin", ix.accept_authorities(w.c, w.keys.bridge))
+    res = await ix.accept_authorities(w.c, new[0])
+    assert event_names(res) == ["AuthoritiesAccepted"]
+    exchange = await w.c.fetch("Exchange", pdas.exchange(w.c.program_id))
+    assert (exchange.admin, exchange.bridge_authority, exchange.resolver_authority) == tuple(k.pubkey() for k in new)
+    # and back, so the rest of the session keeps its operators
+    await ix.set_authorities(w.c, new[0], new_admin=w.keys.admin.pubkey(), new_bridge_authority=w.keys.bridge.pubkey(), new_resolver_authority=w.keys.resolver.pubkey())
+    await ix.accept_authorities(w.c, w.keys.admin)
+    exchange = await w.c.fetch("Exchange", pdas.exchange(w.c.program_id))
+    assert exchange.admin == w.keys.admin.pubkey() and exchange.bridge_authority == w.keys.bridge.pubkey()
+    await expect_error("NoPendingAuthorities", ix.accept_authorities(w.c, w.keys.admin))
+
+
+async def test_pause_blocks_entries_not_exits(world):
+    w = world
+    ticker = await w.market()
+    alice = await w.user()
+    await w.outcome_accounts(alice, ticker)
+    await ix.mint_set(w.c, alice.kp, ticker, 2 * ONE, user_collateral=alice.collateral)
+    await ix.place_order(w.c, alice.kp, ticker, nonce=1, side=OrderSide.SELL_YES, limit_price=500_000, size=ONE, max_fee=0, collateral_mint=w.mint)
+    order = pdas.wallet_order(w.c.program_id, w.addresses(ticker).market, alice.pubkey, 1)
+    res = await ix.pause(w.c, w.keys.admin)
+    try:
+        assert event_names(res) == ["PauseChanged"] and res.events[0].data.paused is True
+        await expect_error("ExchangePaused", ix.pause(w.c, w.keys.admin))
+        await expect_error("ExchangePaused", ix.mint_set(w.c, alice.kp, ticker, ONE, user_collateral=alice.collateral))
+        await expect_error("ExchangePaused", ix.place_order(w.c, alice.kp, ticker, nonce=2, side=OrderSide.SELL_YES, limit_price=500_000, size=ONE, max_fee=0, collateral_mint=w.mint))
+        await expect_error("ExchangePaused", ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=1, amount=ONE))
+        await expect_error("ExchangePaused", ix.merge_set(w.c, alice.kp, ticker, ONE, user_collateral=alice.collateral))
+        # exits stay open: the owner's cancel request and the bridge's refund
+        await ix.request_cancel(w.c, alice.kp, order)
+        yes = ata(alice.pubkey, w.addresses(ticker).yes_mint)
+        res = await ix.close_order(w.c, w.keys.bridge, ticker=ticker, order=order, owner=alice.pubkey, seq=1, refund_account=yes)
+        assert res.events[0].data.refunded == ONE and await w.bal(yes) == 2 * ONE
+    finally:
+        res = await ix.unpause(w.c, w.keys.admin)
+    assert res.events[0].data.paused is False
+    await expect_error("ExchangeNotPaused", ix.unpause(w.c, w.keys.admin))
+    await ix.mint_set(w.c, alice.kp, ticker, ONE, user_collateral=alice.collateral)
+    await assert_invariant(w, ticker)
+
+
+# -- markets and sets -------------------------------------------------------------------------
+
+
+async def test_market_lifecycle_sets_and_redemption_keep_invariant_1(world):
+    w = world
+    ticker = await w.market(tick_size=100)
+    m = w.addresses(ticker)
+    market = await w.market_account(ticker)
+    assert market.ticker == ticker and type(market.status).__name__ == "Open" and market.tick_size == 100
+    assert (market.yes_mint, market.no_mint, market.vault, market.custody_yes, market.custody_no) == (
+        m.yes_mint, m.no_mint, m.vault, m.custody_yes, m.custody_no)
+    for mint in (m.yes_mint, m.no_mint):
+        parsed = MINT_LAYOUT.parse(bytes((await w.c.rpc.get_account_info(mint)).value.data))
+        assert parsed.decimals == 6 and Pubkey(parsed.mint_authority) == m.market and parsed.freeze_authority_option == 0
+    await assert_invariant(w, ticker)
+
+    dave = await w.user(50 * ONE)
+    yes, no = await w.outcome_accounts(dave, ticker)
+    res = await ix.mint_set(w.c, dave.kp, ticker, 10 * ONE, user_collateral=dave.collateral)
+    assert event_names(res) == ["SetMinted"] and res.events[0].data.sets_outstanding == 10 * ONE
+    assert (await w.bal(dave.collateral), await w.bal(yes), await w.bal(no), await w.bal(m.vault)) == (40 * ONE, 10 * ONE, 10 * ONE, 10 * ONE)
+    await assert_invariant(w, ticker)
+
+    res = await ix.merge_set(w.c, dave.kp, ticker, 3 * ONE, user_collateral=dave.collateral)
+    assert event_names(res) == ["SetMerged"]
+    assert (await w.bal(dave.collateral), await w.bal(yes), await w.bal(no)) == (43 * ONE, 7 * ONE, 7 * ONE)
+    supply = await market_supply(w.c, ticker)
+    assert (supply.sets_outstanding, supply.yes_supply, supply.no_supply, supply.vault) == (7 * ONE,) * 4
+    await expect_error("InsufficientBalance", ix.merge_set(w.c, dave.kp, ticker, 8 * ONE, user_collateral=dave.collateral))
+    await expect_error("ZeroAmount", ix.mint_set(w.c, dave.kp, ticker, 0, user_collateral=dave.collateral))
+
+    res = await ix.halt(w.c, w.keys.admin, ticker)
+    assert event_names(res) == ["MarketStatusChanged"]
+    await expect_error("MarketNotOpen", ix.mint_set(w.c, dave.kp, ticker, ONE, user_collateral=dave.collateral))
+    await expect_error("MarketNotOpen", ix.halt(w.c, w.keys.admin, ticker))
+    await ix.resume(w.c, w.keys.admin, ticker)
+    await expect_error("MarketNotHalted", ix.resume(w.c, w.keys.admin, ticker))
+    await ix.mint_set(w.c, dave.kp, ticker, ONE, user_collateral=dave.collateral)
+    await ix.merge_set(w.c, dave.kp, ticker, ONE, user_collateral=dave.collateral)
+
+    await expect_error("CloseTimeNotReached", ix.close_market(w.c, dave.kp, ticker))
+    await ix.close_market(w.c, w.keys.admin, ticker)
+    assert type((await w.market_account(ticker)).status).__name__ == "Closed"
+    await expect_error("MarketNotOpen", ix.mint_set(w.c, dave.kp, ticker, ONE, user_collateral=dave.collateral))
+    await expect_error("NotResolver", ix.determine(w.c, w.keys.admin, ticker, 700_000))
+    await expect_error("InvalidPayout", ix.determine(w.c, w.keys.resolver, ticker, ONE + 1))
+    res = await ix.determine(w.c, w.keys.resolver, ticker, 700_000)
+    assert event_names(res) == ["MarketStatusChanged", "MarketDetermined"] and res.events[1].data.correction is False
+    res = await ix.determine(w.c, w.keys.resolver, ticker, 650_000)  # a correction inside the dispute window
+    assert event_names(res) == ["MarketDetermined"] and res.events[0].data.correction is True
+    await expect_error("MarketNotFinalized", ix.redeem(w.c, dave.kp, ticker, ONE, 0, user_collateral=dave.collateral))
+    await assert_invariant(w, ticker)
+
+    res = await ix.finalize(w.c, w.keys.resolver, ticker)
+    assert event_names(res) == ["MarketStatusChanged", "MarketFinalized"]
+    assert res.events[1].data.yes_payout == 650_000 and res.events[1].data.vault_balance == 7 * ONE
+    await expect_error("MarketFinalized", ix.merge_set(w.c, dave.kp, ticker, ONE, user_collateral=dave.collateral))
+
+    res = await ix.redeem(w.c, dave.kp, ticker, 5 * ONE, 0, user_collateral=dave.collateral)
+    assert res.events[0].name == "Redeemed" and res.events[0].data.payout == 3_250_000
+    await assert_invariant(w, ticker)
+    res = await ix.redeem(w.c, dave.kp, ticker, 2 * ONE, 7 * ONE, user_collateral=dave.collateral)
+    assert res.events[0].data.payout == redeemable(2 * ONE, 7 * ONE, 650_000) == 3_750_000
+    assert await w.bal(dave.collateral) == 50 * ONE, "7 sets redeem for exactly what they cost"
+    assert await w.bal(m.vault) == 0
+    await expect_error("InsufficientBalance", ix.redeem(w.c, dave.kp, ticker, ONE, 0, user_collateral=dave.collateral))
+    await assert_invariant(w, ticker)
+
+
+async def test_create_market_refusals(world):
+    w = world
+    now = int(time.time())
+    await expect_error("InvalidTicker", ix.create_market(w.c, w.keys.admin, ticker="lower-case", close_time=now + 60, collateral_mint=w.mint))
+    await expect_error("InvalidTickSize", ix.create_market(w.c, w.keys.admin, ticker="T-BADTICK", close_time=now + 60, collateral_mint=w.mint, tick_size=150))
+    await expect_error("InvalidCloseTime", ix.create_market(w.c, w.keys.admin, ticker="T-PAST", close_time=now - 60, collateral_mint=w.mint))
+    stranger = await w.user(0)
+    await expect_error("NotAdmin", ix.create_market(w.c, stranger.kp, ticker="T-STRANGER", close_time=now + 60, collateral_mint=w.mint))
+
+
+async def test_anyone_closes_a_market_after_its_close_time(world):
+    w = world
+    ticker = await w.market(close_in=2)
+    anyone = await w.user(ONE)
+    await asyncio.sleep(3)
+    await expect_error("MarketPastCloseTime", ix.mint_set(w.c, anyone.kp, ticker, ONE, user_collateral=anyone.collateral))
+    await ix.close_market(w.c, anyone.kp, ticker)
+    assert type((await w.market_account(ticker)).status).__name__ == "Closed"
+
+
+# -- custody ------------------------------------------------------------------------------------
+
+
+async def test_custody_stream_deposits_withdrawals_and_sequence_numbers(world):
+    w = world
+    pid = w.c.program_id
+    ticker = await w.market()
+    m = w.addresses(ticker)
+    custody_collateral = pdas.custody_collateral(pid)
+    carol = await w.user(20 * ONE)
+    yes, no = await w.outcome_accounts(carol, ticker)
+    ref = bytes(range(16))
+
+    before = await w.bal(custody_collateral)
+    res = await ix.deposit_collateral(w.c, carol.kp, 10 * ONE, ref, carol.collateral)
+    assert event_names(res) == ["Deposited"]
+    assert bytes(res.events[0].data.account_ref) == ref and res.events[0].data.is_collateral is True
+    assert await w.bal(custody_collateral) == before + 10 * ONE
+
+    res = await ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=1, amount=4 * ONE)
+    assert event_names(res) == ["CustodySetMinted"] and res.events[0].data.seq == 1
+    assert (await w.bal(m.custody_yes), await w.bal(m.custody_no), await w.bal(m.vault)) == (4 * ONE,) * 3
+    await assert_invariant(w, ticker)
+    await expect_error("NotBridgeAuthority", ix.custody_mint_set(w.c, w.keys.admin, ticker, seq=2, amount=ONE))
+
+    res = await ix.custody_withdraw(w.c, w.keys.bridge, ticker, 2, Outcome.YES, ONE, yes)
+    assert event_names(res) == ["CustodyWithdrawn"] and res.events[0].data.destination_owner == carol.pubkey
+    assert (await w.bal(m.custody_yes), await w.bal(yes)) == (3 * ONE, ONE)
+    res = await ix.deposit_tokens(w.c, carol.kp, ticker, Outcome.YES, ONE, b"\x07" * 16)
+    assert res.events[0].data.is_collateral is False and res.events[0].data.market == m.market
+    assert (await w.bal(m.custody_yes), await w.bal(yes)) == (4 * ONE, 0)
+
+    res = await ix.custody_merge_set(w.c, w.keys.bridge, ticker, seq=3, amount=2 * ONE)
+    assert event_names(res) == ["CustodySetMerged"]
+    assert (await w.bal(m.custody_yes), await w.bal(m.custody_no), await w.bal(m.vault)) == (2 * ONE,) * 3
+    await assert_invariant(w, ticker)
+
+    # sequence numbers: replay refused, several in flight accepted in any order, too old refused
+    await expect_error("SequenceReplayed", ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=3, amount=ONE))
+    results = await asyncio.gather(*[ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=s, amount=ONE) for s in (7, 5, 6, 4)])
+    assert sorted(r.events[0].data.seq for r in results) == [4, 5, 6, 7]
+    await expect_error("SequenceReplayed", ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=5, amount=ONE))
+    await ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=300, amount=ONE)
+    await expect_error("SequenceTooOld", ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=40, amount=ONE))
+    await ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=100, amount=ONE)  # a gap inside the window
+    market = await w.market_account(ticker)
+    assert market.window.highest == 300
+    await assert_invariant(w, ticker)
+
+    # the exchange-wide stream (custody's own window): collateral out
+    custody = await w.c.fetch("Custody", pdas.custody(pid))
+    seq = custody.window.highest + 1
+    res = await ix.custody_withdraw_collateral(w.c, w.keys.bridge, seq, ONE, carol.collateral)
+    assert event_names(res) == ["CustodyCollateralWithdrawn"] and await w.bal(carol.collateral) == 11 * ONE
+    await expect_error("NotTreasury", ix.custody_sweep(w.c, w.keys.bridge, seq + 1, ONE, carol.collateral))
+    treasury_before = await w.bal(w.setup.treasury)
+    res = await ix.custody_sweep(w.c, w.keys.bridge, seq + 1, ONE, w.setup.treasury)
+    assert event_names(res) == ["CustodySwept"] and await w.bal(w.setup.treasury) == treasury_before + ONE
+    await expect_error("SequenceReplayed", ix.custody_sweep(w.c, w.keys.bridge, seq + 1, ONE, w.setup.treasury))
+
+    # custody redeems what it holds once the market is final
+    await ix.close_market(w.c, w.keys.admin, ticker)
+    await ix.determine(w.c, w.keys.resolver, ticker, ONE)
+    await ix.finalize(w.c, w.keys.resolver, ticker)
+    held_yes, held_no = await w.bal(m.custody_yes), await w.bal(m.custody_no)
+    res = await ix.custody_redeem(w.c, w.keys.bridge, ticker, 301, held_yes, held_no)
+    assert event_names(res) == ["CustodyRedeemed"] and res.events[0].data.payout == held_yes
+    await assert_invariant(w, ticker)
+
+
+# -- wallet orders --------------------------------------------------------------------------------
+
+
+async def test_buy_order_fills_against_custody_within_limit_and_closes(world):
+    w = world
+    pid = w.c.program_id
+    ticker = await w.market()
+    m = w.addresses(ticker)
+    alice = await w.user(10 * ONE)
+    yes, _ = await w.outcome_accounts(alice, ticker)
+    funder = await w.user(10 * ONE)
+    await ix.deposit_collateral(w.c, funder.kp, 5 * ONE, b"\x00" * 16, funder.collateral)
+    await ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=1, amount=5 * ONE)
+
+    res = await ix.place_order(w.c, alice.kp, ticker, nonce=42, side=OrderSide.BUY_YES, limit_price=600_000, size=5 * ONE, max_fee=100_000, collateral_mint=w.mint)
+    assert event_names(res) == ["OrderPlaced"]
+    order_key = pdas.wallet_order(pid, m.market, alice.pubkey, 42)
+    order = await w.c.fetch("WalletOrder", order_key)
+    assert (order.owner, order.nonce, order.limit_price, order.size, order.escrowed) == (alice.pubkey, 42, 600_000, 5 * ONE, 3_100_000)
+    assert type(order.side).__name__ == "BuyYes" and order.escrow == pdas.escrow(pid, order_key)
+    assert await w.bal(order.escrow) == 3_100_000 and await w.bal(alice.collateral) == 10 * ONE - 3_100_000
+    listed = await w.c.all("WalletOrder", memcmp=[(8 + 32, bytes(alice.pubkey))])
+    assert [k for k, _ in listed] == [order_key]
+
+    custody_collateral = pdas.custody_collateral(pid)
+    cc_before = await w.bal(custody_collateral)
+    fill = dict(ticker=ticker, order=order_key, side=OrderSide.BUY_YES, wallet_account=yes)
+    res = await ix.settle_fill(w.c, w.keys.bridge, seq=2, size=2 * ONE, price=550_000, fee=30_000, **fill)
+    assert event_names(res) == ["FillSettled"]
+    e = res.events[0].data
+    assert (e.size, e.price, e.cost, e.fee, e.filled) == (2 * ONE, 550_000, 1_100_000, 30_000, 2 * ONE)
+    assert await w.bal(yes) == 2 * ONE and await w.bal(m.custody_yes) == 3 * ONE
+    assert await w.bal(custody_collateral) == cc_before + 1_130_000
+    assert await w.bal(order.escrow) == 3_100_000 - 1_130_000
+
+    # invariant 5: never worse than the limit, never beyond the size, never above the fee budget
+    await expect_error("PriceWorseThanLimit", ix.settle_fill(w.c, w.keys.bridge, seq=3, size=ONE, price=610_000, fee=0, **fill))
+    await expect_error("FillExceedsSize", ix.settle_fill(w.c, w.keys.bridge, seq=3, size=4 * ONE, price=500_000, fee=0, **fill))
+    await expect_error("FeeAboveCap", ix.settle_fill(w.c, w.keys.bridge, seq=3, size=ONE, price=500_000, fee=30_000, **fill))
+    await expect_error("InvalidPrice", ix.settle_fill(w.c, w.keys.bridge, seq=3, size=ONE, price=505_000, fee=0, **fill))
+    await expect_error("InvalidSize", ix.settle_fill(w.c, w.keys.bridge, seq=3, size=ONE + 1, price=500_000, fee=0, **fill))
+    await expect_error("SequenceReplayed", ix.settle_fill(w.c, w.keys.bridge, seq=2, size=ONE, price=500_000, fee=0, **fill))
+    await expect_error("NotBridgeAuthority", ix.settle_fill(w.c, w.keys.admin, seq=3, size=ONE, price=500_000, fee=0, **fill))
+
+    res = await ix.close_order(w.c, w.keys.bridge, ticker=ticker, order=order_key, owner=alice.pubkey, seq=3, refund_account=alice.collateral)
+    assert event_names(res) == ["OrderClosed"] and res.events[0].data.refunded == 3_100_000 - 1_130_000
+    assert await w.c.fetch("WalletOrder", order_key) is None
+    assert (await w.c.rpc.get_account_info(order.escrow)).value is None
+    assert await w.bal(alice.collateral) == 10 * ONE - 1_130_000
+    await assert_invariant(w, ticker)
+
+
+async def test_sell_order_cancel_request_and_force_close(world):
+    w = world
+    pid = w.c.program_id
+    ticker = await w.market()
+    m = w.addresses(ticker)
+    bob = await w.user(10 * ONE)
+    _, no = await w.outcome_accounts(bob, ticker)
+    await ix.mint_set(w.c, bob.kp, ticker, 3 * ONE, user_collateral=bob.collateral)
+    res = await ix.place_order(w.c, bob.kp, ticker, nonce=1, side=OrderSide.SELL_NO, limit_price=300_000, size=2 * ONE, max_fee=20_000, collateral_mint=w.mint)
+    order_key = pdas.wallet_order(pid, m.market, bob.pubkey, 1)
+    assert res.events[0].data.escrowed == 2 * ONE and await w.bal(no) == ONE
+
+    # custody pays collateral for the NO it receives: fund it first
+    await ix.deposit_collateral(w.c, bob.kp, ONE, b"\x01" * 16, bob.collateral)
+    collateral_before = await w.bal(bob.collateral)
+    res = await ix.settle_fill(w.c, w.keys.bridge, ticker=ticker, order=order_key, side=OrderSide.SELL_NO, wallet_account=bob.collateral, seq=1, size=ONE, price=350_000, fee=10_000)
+    assert res.events[0].data.cost == 350_000
+    assert await w.bal(bob.collateral) == collateral_before + 340_000 and await w.bal(m.custody_no) == ONE
+    await expect_error("PriceWorseThanLimit", ix.settle_fill(w.c, w.keys.bridge, ticker=ticker, order=order_key, side=OrderSide.SELL_NO, wallet_account=bob.collateral, seq=2, size=ONE, price=290_000, fee=0))
+
+    await expect_error("CancelNotRequested", ix.force_close(w.c, bob.kp, order_key, no))
+    res = await ix.request_cancel(w.c, bob.kp, order_key)
+    assert event_names(res) == ["CancelRequested"]
+    assert type((await w.c.fetch("WalletOrder", order_key)).status).__name__ == "CancelRequested"
+    await expect_error("CancelAlreadyRequested", ix.request_cancel(w.c, bob.kp, order_key))
+    await expect_error("ForceCloseTooEarly", ix.force_close(w.c, bob.kp, order_key, no))
+    force_close_slot = res.events[0].data.force_close_slot
+    while (await w.c.rpc.get_slot()).value < force_close_slot:
+        await asyncio.sleep(0.05)
+    res = await ix.force_close(w.c, bob.kp, order_key, no)
+    assert event_names(res) == ["OrderClosed"] and res.events[0].data.refunded == ONE
+    assert await w.bal(no) == 2 * ONE and await w.c.fetch("WalletOrder", order_key) is None
+    await assert_invariant(w, ticker)
+
+
+# -- error surfacing ------------------------------------------------------------------------------
+
+
+async def test_program_error_carries_code_name_message_and_logs(world):
+    w = world
+    ticker = await w.market()
+    stranger = await w.user(0)
+    error = await expect_error("NotAdmin", ix.halt(w.c, stranger.kp, ticker))
+    idl_errors = {e["name"]: e for e in load_modern()["errors"]}
+    assert error.code == idl_errors["NotAdmin"]["code"] and error.message == idl_errors["NotAdmin"]["msg"]
+    assert error.program == str(w.c.program_id)
+    assert any("AnchorError" in line for line in error.logs)
+
+
+async def test_failure_landed_without_preflight_is_named_too(world):
+    w = world
+    ticker = await w.market()
+    stranger = await w.user(0)
+    with pytest.raises(ChainError) as failed:
+        await w.c.send_and_confirm([ix.halt_ix(w.c, admin=stranger.pubkey, ticker=ticker)], [stranger.kp], skip_preflight=True)
+    assert failed.value.name == "NotAdmin" and failed.value.signature is not None
+    status = (await w.c.rpc.get_signature_statuses([Signature.from_string(failed.value.signature)])).value[0]
+    assert status is not None and status.err is not None, "the failed transaction is on chain"
+
+
+async def test_account_substitution_gets_a_named_refusal(world):
+    w = world
+    one, other = await w.market(), await w.market()
+    eve = await w.user(5 * ONE)
+    yes, no = await w.outcome_accounts(eve, one)
+    bad = ix.mint_set_ix(w.c, user=eve.pubkey, ticker=one, amount=ONE, user_collateral=eve.collateral, user_yes=yes, user_no=no)
+    # swap in the other market's vault
+    metas = list(bad.accounts)
+    vault_index = [mm.pubkey for mm in metas].index(w.addresses(one).vault)
+    metas[vault_index] = type(metas[vault_index])(w.addresses(other).vault, False, True)
+    tampered = type(bad)(bad.program_id, bad.data, metas)
+    with pytest.raises(ChainError) as failed:
+        await w.c.send_and_confirm([tampered], [eve.kp])
+    assert failed.value.name == "WrongMarket"
+
+
+async def test_expired_cached_blockhash_is_refreshed_and_the_transaction_lands(world):
+    w = world
+    c = w.c
+    stale = (await c.rpc.get_latest_blockhash()).value
+    while (await c.rpc.get_block_height()).value <= stale.last_valid_block_height:
+        await asyncio.sleep(0.2)
+    c._blockhash, c.blockhash_ttl = (time.monotonic(), stale), 3600.0
+    try:
+        alice = await w.user(ONE)  # this send starts with the expired blockhash
+        assert await w.bal(alice.collateral) == ONE
+    finally:
+        c.blockhash_ttl = 1.0
+    assert c._blockhash[1].blockhash != stale.blockhash
+
+
+def test_every_idl_instruction_has_a_typed_builder():
+    assert set(ix.BUILDERS) == {i["name"] for i in load_modern()["instructions"]}
