@@ -85,7 +85,8 @@ def initialize_ix(
     force_close_slots: int = 150,
     dispute_window_secs: int = 0,
 ) -> Instruction:
-    args = c.program.type["InitializeArgs"](
+    # a dict, not the anchorpy dataclass: its encoder deep-copies dataclasses, which Pubkey refuses
+    args = dict(
         bridge_authority=bridge_authority,
         resolver_authority=resolver_authority,
         fee_rate_bps=fee_rate_bps,
@@ -112,7 +113,7 @@ async def initialize(c: ChainClient, admin: Keypair, **kw: Any) -> TxResult:
 def update_settings_ix(
     c: ChainClient, *, admin: Pubkey, treasury: Pubkey, fee_rate_bps: int, force_close_slots: int, dispute_window_secs: int
 ) -> Instruction:
-    args = c.program.type["SettingsArgs"](
+    args = dict(
         fee_rate_bps=fee_rate_bps, force_close_slots=force_close_slots, dispute_window_secs=dispute_window_secs
     )
     return _ix(c, "update_settings", [args], {"admin": admin, "exchange": pdas.exchange(c.program_id), "treasury": treasury})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import keyword
 import random
 from typing import Any
 
@@ -99,10 +100,15 @@ class SampleMaker:
         return self.fields(body.fields)
 
 
+def _idl_name(name: str) -> str:
+    return name[:-1] if name.endswith("_") and keyword.iskeyword(name[:-1]) else name
+
+
 def to_plain(value: Any) -> Any:
     """Dataclasses, construct containers and sumtype variants -> dicts, lists and scalars."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        # anchorpy names a field that is a Python keyword `from_`; the IDL calls it `from`
+        return {_idl_name(f.name): to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (Container, dict)):
         return {k: to_plain(v) for k, v in value.items() if not str(k).startswith("_")}
     if isinstance(value, (ListContainer, list, tuple)):
