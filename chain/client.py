@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 from anchorpy import Program, Provider, Wallet
 from anchorpy.program.common import Event
 from solana.rpc.async_api import AsyncClient
-from solana.rpc.commitment import Commitment, Confirmed, Processed
+from solana.rpc.commitment import Commitment, Confirmed, Finalized, Processed
 from solana.rpc.core import RPCException, TransactionExpiredBlockheightExceededError, UnconfirmedTxError
 from solana.rpc.types import MemcmpOpts, TxOpts
 from solders.instruction import Instruction
@@ -38,6 +38,18 @@ class TxResult:
     slot: int | None
     logs: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+
+
+class _StaleBlockhash(Exception):
+    """Preflight: the blockhash is unknown or expired (sign again with a fresh one)."""
+
+
+_RANK = {Processed: 0, Confirmed: 1, Finalized: 2}
+
+
+def _rank(status: Any) -> int:
+    # solders' TransactionConfirmationStatus converts to 0/1/2 (processed/confirmed/finalized)
+    return int(status.confirmation_status) if status.confirmation_status is not None else 0
 
 
 def _is_blockhash_error(err: Any) -> bool:
@@ -105,26 +117,15 @@ class ChainClient:
         with the program's named error and the logs.
         """
         commitment = commitment or self.commitment
-        keypairs = [self.payer, *[s for s in signers if s.pubkey() != self.payer.pubkey()]]
         last: Exception | None = None
         for _ in range(attempts):
             latest = await self.recent_blockhash()
-            message = Message.new_with_blockhash(list(instructions), self.payer.pubkey(), latest.blockhash)
-            tx = VersionedTransaction(message, keypairs)
+            tx = self.sign(instructions, signers, latest.blockhash)
             try:
-                sig = (
-                    await self.rpc.send_transaction(
-                        tx, opts=TxOpts(skip_preflight=skip_preflight, preflight_commitment=Processed)
-                    )
-                ).value
-            except RPCException as exc:
-                error = exc.args[0] if exc.args else None
-                if isinstance(error, SendTransactionPreflightFailureMessage):
-                    if _is_blockhash_error(error.data.err):
-                        last, self._blockhash = exc, None
-                        continue
-                    raise program_error(self.idl, str(self.program_id), error.data.err, error.data.logs) from None
-                raise ChainError(f"RPC refused the transaction: {error}") from exc
+                sig = await self._submit(tx, skip_preflight)
+            except _StaleBlockhash as exc:
+                last = exc
+                continue
             try:
                 status = (
                     await self.rpc.confirm_transaction(
@@ -146,6 +147,53 @@ class ChainClient:
             logs = await self.logs_of(sig, commitment) if fetch_logs else []
             return TxResult(sig, status.slot if status else None, logs, self.decode_events(logs))
         raise TransactionExpired(f"not landed after {attempts} blockhashes: {last}")
+
+    def sign(self, instructions: Sequence[Instruction], signers: Iterable[Keypair], blockhash: Any) -> VersionedTransaction:
+        """A legacy-message transaction paid by the client's payer, signed by it and `signers`."""
+        keypairs = [self.payer, *[s for s in signers if s.pubkey() != self.payer.pubkey()]]
+        message = Message.new_with_blockhash(list(instructions), self.payer.pubkey(), blockhash)
+        return VersionedTransaction(message, keypairs)
+
+    async def _submit(self, tx: VersionedTransaction, skip_preflight: bool) -> Signature:
+        try:
+            return (await self.rpc.send_transaction(tx, opts=TxOpts(skip_preflight=skip_preflight, preflight_commitment=Processed))).value
+        except RPCException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, SendTransactionPreflightFailureMessage):
+                if _is_blockhash_error(error.data.err):
+                    self._blockhash = None
+                    raise _StaleBlockhash(str(error.message)) from None
+                raise program_error(self.idl, str(self.program_id), error.data.err, error.data.logs) from None
+            raise ChainError(f"RPC refused the transaction: {error}") from exc
+
+    async def send(self, instructions: Sequence[Instruction], signers: Iterable[Keypair] = (), *, skip_preflight: bool = False) -> Signature:
+        """Sign and send without waiting, for pipelining many transactions (confirm with `wait_for`).
+
+        A preflight refusal raises `ChainError`; a stale cached blockhash is refreshed once.
+        """
+        try:
+            return await self._submit(self.sign(instructions, signers, (await self.recent_blockhash()).blockhash), skip_preflight)
+        except _StaleBlockhash:
+            return await self._submit(self.sign(instructions, signers, (await self.recent_blockhash()).blockhash), skip_preflight)
+
+    async def wait_for(self, signatures: Sequence[Signature], commitment: Commitment | None = None, timeout: float = 60.0) -> list[Any]:
+        """Wait until every signature reached `commitment`; returns their statuses (check `.err`)."""
+        wanted = _RANK[commitment or self.commitment]
+        statuses: dict[Signature, Any] = {}
+        deadline = time.monotonic() + timeout
+        pending = list(signatures)
+        while pending:
+            for start in range(0, len(pending), 256):  # getSignatureStatuses takes at most 256
+                chunk = pending[start : start + 256]
+                for sig, status in zip(chunk, (await self.rpc.get_signature_statuses(chunk)).value):
+                    if status is not None and (status.err is not None or _rank(status) >= wanted):
+                        statuses[sig] = status
+            pending = [s for s in pending if s not in statuses]
+            if pending:
+                if time.monotonic() > deadline:
+                    raise TransactionExpired(f"{len(pending)} of {len(signatures)} transactions not at {commitment} after {timeout}s")
+                await asyncio.sleep(self.poll_seconds)
+        return [statuses[s] for s in signatures]
 
     async def recent_blockhash(self):
         """A recent blockhash (with its last valid block height), cached for `blockhash_ttl` seconds."""
