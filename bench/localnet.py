@@ -130,7 +130,15 @@ def max_fills_per_tx(c: ChainClient, bridge: Keypair, ticker: str, orders: list[
             raise RuntimeError("need more orders to find the limit")
 
 
-async def bench_settle_fill(c: ChainClient, keys: ChainKeys, mint: Pubkey, senders: int, txs: int) -> None:
+async def bench_settle_fill(admin_client: ChainClient, keys: ChainKeys, mint: Pubkey, senders: int, txs: int) -> None:
+    bridge = keys.bridge
+    # the bridge pays its own fees, as in production (one signature per transaction)
+    async with ChainClient(admin_client.rpc_url, bridge, poll_seconds=0.05) as c:
+        await c.airdrop(bridge.pubkey(), 100 * LAMPORTS_PER_SOL)
+        await _bench_settle_fill(c, keys, mint, senders, txs)
+
+
+async def _bench_settle_fill(c: ChainClient, keys: ChainKeys, mint: Pubkey, senders: int, txs: int) -> None:
     bridge = keys.bridge
     # custody needs collateral to create the YES it hands over: a depositor funds it
     depositor = Keypair()
