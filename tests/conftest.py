@@ -35,11 +35,16 @@ def rpc_url(localnet) -> str:
 
 
 @pytest.fixture(scope="session")
-def chain_keys(tmp_path_factory):
-    """The operator keypairs of the session chain (admin, bridge, resolver, collateral mint)."""
+def tandem_home(tmp_path_factory):
+    """TANDEM_HOME of the session chain's operator (its keys/ hold admin, bridge, resolver, collateral mint)."""
+    return tmp_path_factory.mktemp("tandem-home")
+
+
+@pytest.fixture(scope="session")
+def chain_keys(tandem_home):
     from chain.setup import ChainKeys
 
-    return ChainKeys.load(tmp_path_factory.mktemp("tandem-home") / "keys")
+    return ChainKeys.load(tandem_home / "keys")
 
 
 # Short timeouts so force_close and finalize are testable in seconds.
