@@ -103,8 +103,8 @@ def chain_init(
     """Create the collateral mint (localnet), the exchange and a demo market; safe to run again."""
     import asyncio
 
-    import httpx
     from rich.progress import Progress, SpinnerColumn, TextColumn
+    from solana.exceptions import SolanaRpcException
 
     from chain.errors import ChainError
     from chain.setup import init_from_settings
@@ -123,8 +123,9 @@ def chain_init(
         except (ChainError, ValueError) as exc:
             err.print(f"error: {exc}")
             raise typer.Exit(1) from None
-        except httpx.HTTPError as exc:
-            err.print(f"error: cannot reach RPC_URL {settings.rpc_url} ({exc.__class__.__name__}); is `tandem localnet` running?")
+        except SolanaRpcException as exc:  # solana-py's wrapper of transport errors
+            cause = exc.__cause__ or exc.__context__
+            err.print(f"error: cannot reach RPC_URL {settings.rpc_url} ({type(cause).__name__ if cause else exc}); is `tandem localnet` running?")
             raise typer.Exit(1) from None
         progress.update(task, description="chain init done")
     console.print(f"admin {setup.keys.admin.pubkey()}  bridge {setup.keys.bridge.pubkey()}  resolver {setup.keys.resolver.pubkey()}")
