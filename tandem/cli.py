@@ -121,11 +121,11 @@ def chain_init(
         try:
             setup = asyncio.run(init_from_settings(settings, demo_ticker=None if no_demo else demo_ticker, on_step=on_step))
         except (ChainError, ValueError) as exc:
-            err.print(f"error: {exc}")
+            err.print(f"error: {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
         except SolanaRpcException as exc:  # solana-py's wrapper of transport errors
             cause = exc.__cause__ or exc.__context__
-            err.print(f"error: cannot reach RPC_URL {settings.rpc_url} ({type(cause).__name__ if cause else exc}); is `tandem localnet` running?")
+            err.print(f"error: cannot reach RPC_URL {settings.rpc_url} ({type(cause).__name__ if cause else exc}); is `tandem localnet` running?", soft_wrap=True)
             raise typer.Exit(1) from None
         progress.update(task, description="chain init done")
     console.print(f"admin {setup.keys.admin.pubkey()}  bridge {setup.keys.bridge.pubkey()}  resolver {setup.keys.resolver.pubkey()}")
