@@ -155,10 +155,10 @@ pub fn handle_set_authorities(
 /// Step two: the proposed admin signs, proving the key is controlled; all three change at once.
 #[derive(Accounts)]
 pub struct AcceptAuthorities<'info> {
+    #[account(constraint = exchange.has_pending_authorities() @ OutcomeError::NoPendingAuthorities)]
     pub pending_admin: Signer<'info>,
     #[account(
         mut, seeds = [EXCHANGE_SEED], bump = exchange.bump,
-        constraint = exchange.has_pending_authorities() @ OutcomeError::NoPendingAuthorities,
         has_one = pending_admin @ OutcomeError::NotPendingAdmin,
     )]
     pub exchange: Box<Account<'info, Exchange>>,
