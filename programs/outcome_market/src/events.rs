@@ -5,6 +5,21 @@ use anchor_lang::prelude::*;
 
 use crate::state::{MarketStatus, OrderSide, Outcome};
 
+/// Logs an event as Anchor's `emit!` does (`Program data: <base64 discriminator+borsh>`),
+/// but through `solana_program::log::sol_log_data`: identical on SBF, and on the host it
+/// reaches the runtime's syscall stubs, where Anchor 0.32's host build drops the data.
+pub fn log_event<E: anchor_lang::Event>(event: &E) {
+    solana_program::log::sol_log_data(&[&event.data()]);
+}
+
+/// `emit!` for this program: see [`log_event`].
+#[macro_export]
+macro_rules! emit_event {
+    ($event:expr) => {
+        $crate::events::log_event(&$event)
+    };
+}
+
 #[event]
 pub struct ExchangeInitialized {
     pub exchange: Pubkey,

@@ -1,5 +1,6 @@
 //! One negative test per classic Solana attack. Each attack is built so that, were the
 //! check missing, it would succeed (and move funds or state); each asserts the refusal.
+#![allow(deprecated)]
 mod common;
 
 use anchor_lang::error::ErrorCode as Anchor;

@@ -56,7 +56,7 @@ pub fn handle_custody_mint_set(ctx: Context<CustodySets>, seq: u64, amount: u64)
     let custody_collateral_balance = a.custody_collateral.amount - amount;
     let market = &mut ctx.accounts.market;
     market.sets_outstanding = sets;
-    emit!(CustodySetMinted { market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
+    crate::emit_event!(CustodySetMinted { market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
     Ok(())
 }
 
@@ -81,7 +81,7 @@ pub fn handle_custody_merge_set(ctx: Context<CustodySets>, seq: u64, amount: u64
     let custody_collateral_balance = a.custody_collateral.amount.checked_add(amount).ok_or(OutcomeError::MathOverflow)?;
     let market = &mut ctx.accounts.market;
     market.sets_outstanding = sets;
-    emit!(CustodySetMerged { market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
+    crate::emit_event!(CustodySetMerged { market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
     Ok(())
 }
 
@@ -103,7 +103,7 @@ pub fn handle_custody_redeem(ctx: Context<CustodySets>, seq: u64, yes_amount: u6
     let seeds: &[&[u8]] = &[MARKET_SEED, a.market.ticker.as_bytes(), &bump];
     transfer(&a.token_program, &a.vault, &a.custody_collateral, &a.market.to_account_info(), payout, &[seeds])?;
 
-    emit!(CustodyRedeemed {
+    crate::emit_event!(CustodyRedeemed {
         market: a.market.key(),
         seq,
         yes_burned: yes_amount,
@@ -146,7 +146,7 @@ pub fn handle_custody_withdraw(ctx: Context<CustodyWithdraw>, seq: u64, outcome:
     let custody_bump = [a.custody.bump];
     let custody_seeds: &[&[u8]] = &[CUSTODY_SEED, &custody_bump];
     transfer(&a.token_program, &a.source, &a.destination, &a.custody.to_account_info(), amount, &[custody_seeds])?;
-    emit!(CustodyWithdrawn {
+    crate::emit_event!(CustodyWithdrawn {
         market: a.market.key(),
         seq,
         outcome,
@@ -192,7 +192,7 @@ fn pay_out_collateral(ctx: &mut Context<CustodyCollateralOut>, seq: u64, amount:
 
 pub fn handle_custody_withdraw_collateral(mut ctx: Context<CustodyCollateralOut>, seq: u64, amount: u64) -> Result<()> {
     let balance = pay_out_collateral(&mut ctx, seq, amount)?;
-    emit!(CustodyCollateralWithdrawn {
+    crate::emit_event!(CustodyCollateralWithdrawn {
         seq,
         amount,
         destination: ctx.accounts.destination.key(),
@@ -205,7 +205,7 @@ pub fn handle_custody_withdraw_collateral(mut ctx: Context<CustodyCollateralOut>
 pub fn handle_custody_sweep(mut ctx: Context<CustodyCollateralOut>, seq: u64, amount: u64) -> Result<()> {
     require_keys_eq!(ctx.accounts.destination.key(), ctx.accounts.exchange.treasury, OutcomeError::NotTreasury);
     let balance = pay_out_collateral(&mut ctx, seq, amount)?;
-    emit!(CustodySwept {
+    crate::emit_event!(CustodySwept {
         seq,
         amount,
         treasury: ctx.accounts.destination.key(),
@@ -234,7 +234,7 @@ pub fn handle_deposit_collateral(ctx: Context<DepositCollateral>, amount: u64, a
     let a = &ctx.accounts;
     require!(a.source.amount >= amount, OutcomeError::InsufficientBalance);
     transfer(&a.token_program, &a.source, &a.custody_collateral, &a.depositor.to_account_info(), amount, &[])?;
-    emit!(Deposited {
+    crate::emit_event!(Deposited {
         depositor: a.depositor.key(),
         market: Pubkey::default(),
         is_collateral: true,
@@ -268,7 +268,7 @@ pub fn handle_deposit_tokens(ctx: Context<DepositTokens>, outcome: Outcome, amou
     let a = &ctx.accounts;
     require!(a.source.amount >= amount, OutcomeError::InsufficientBalance);
     transfer(&a.token_program, &a.source, &a.destination, &a.depositor.to_account_info(), amount, &[])?;
-    emit!(Deposited {
+    crate::emit_event!(Deposited {
         depositor: a.depositor.key(),
         market: a.market.key(),
         is_collateral: false,

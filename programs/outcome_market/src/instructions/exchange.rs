@@ -79,7 +79,7 @@ pub fn handle_initialize(ctx: Context<Initialize>, args: InitializeArgs) -> Resu
     custody.window = ReplayWindow::default();
     custody.bump = ctx.bumps.custody;
 
-    emit!(ExchangeInitialized {
+    crate::emit_event!(ExchangeInitialized {
         exchange: exchange.key(),
         admin: exchange.admin,
         bridge_authority: exchange.bridge_authority,
@@ -119,7 +119,7 @@ pub fn handle_update_settings(ctx: Context<UpdateSettings>, args: SettingsArgs) 
     exchange.fee_rate_bps = args.fee_rate_bps;
     exchange.force_close_slots = args.force_close_slots;
     exchange.dispute_window_secs = args.dispute_window_secs;
-    emit!(SettingsUpdated {
+    crate::emit_event!(SettingsUpdated {
         treasury: exchange.treasury,
         fee_rate_bps: exchange.fee_rate_bps,
         force_close_slots: exchange.force_close_slots,
@@ -143,7 +143,7 @@ pub fn handle_set_authorities(
     exchange.pending_admin = new_admin;
     exchange.pending_bridge_authority = new_bridge_authority;
     exchange.pending_resolver_authority = new_resolver_authority;
-    emit!(AuthoritiesProposed {
+    crate::emit_event!(AuthoritiesProposed {
         admin: exchange.admin,
         pending_admin: new_admin,
         pending_bridge_authority: new_bridge_authority,
@@ -172,7 +172,7 @@ pub fn handle_accept_authorities(ctx: Context<AcceptAuthorities>) -> Result<()> 
     exchange.pending_admin = Pubkey::default();
     exchange.pending_bridge_authority = Pubkey::default();
     exchange.pending_resolver_authority = Pubkey::default();
-    emit!(AuthoritiesAccepted {
+    crate::emit_event!(AuthoritiesAccepted {
         admin: exchange.admin,
         bridge_authority: exchange.bridge_authority,
         resolver_authority: exchange.resolver_authority,
@@ -184,7 +184,7 @@ pub fn handle_pause(ctx: Context<AdminOnly>) -> Result<()> {
     let exchange = &mut ctx.accounts.exchange;
     require!(!exchange.paused, OutcomeError::ExchangePaused);
     exchange.paused = true;
-    emit!(PauseChanged { paused: true, by: ctx.accounts.admin.key() });
+    crate::emit_event!(PauseChanged { paused: true, by: ctx.accounts.admin.key() });
     Ok(())
 }
 
@@ -192,6 +192,6 @@ pub fn handle_unpause(ctx: Context<AdminOnly>) -> Result<()> {
     let exchange = &mut ctx.accounts.exchange;
     require!(exchange.paused, OutcomeError::ExchangeNotPaused);
     exchange.paused = false;
-    emit!(PauseChanged { paused: false, by: ctx.accounts.admin.key() });
+    crate::emit_event!(PauseChanged { paused: false, by: ctx.accounts.admin.key() });
     Ok(())
 }

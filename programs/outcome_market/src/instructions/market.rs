@@ -91,7 +91,7 @@ pub fn handle_create_market(ctx: Context<CreateMarket>, ticker: String, close_ti
     market.created_at = now;
     market.bump = ctx.bumps.market;
 
-    emit!(MarketCreated {
+    crate::emit_event!(MarketCreated {
         market: market.key(),
         ticker,
         close_time,
@@ -118,7 +118,7 @@ pub struct MarketAdmin<'info> {
 fn change_status(market: &mut Market, key: Pubkey, to: MarketStatus, by: Pubkey) -> Result<()> {
     let from = market.status;
     market.status = to;
-    emit!(MarketStatusChanged { market: key, from, to, by, unix_time: now()? });
+    crate::emit_event!(MarketStatusChanged { market: key, from, to, by, unix_time: now()? });
     Ok(())
 }
 
@@ -178,7 +178,7 @@ pub fn handle_determine(ctx: Context<Determine>, yes_payout: u64) -> Result<()> 
     let market = &mut ctx.accounts.market;
     let correction = market.status == MarketStatus::Determined;
     if !correction {
-        emit!(MarketStatusChanged {
+        crate::emit_event!(MarketStatusChanged {
             market: market.key(),
             from: market.status,
             to: MarketStatus::Determined,
@@ -189,7 +189,7 @@ pub fn handle_determine(ctx: Context<Determine>, yes_payout: u64) -> Result<()> 
     market.status = MarketStatus::Determined;
     market.yes_payout = yes_payout;
     market.determined_at = now;
-    emit!(MarketDetermined {
+    crate::emit_event!(MarketDetermined {
         market: market.key(),
         yes_payout,
         correction,
@@ -222,7 +222,7 @@ pub fn handle_finalize(ctx: Context<Finalize>) -> Result<()> {
     let finalizable_at =
         market.determined_at.checked_add(ctx.accounts.exchange.dispute_window_secs).ok_or(OutcomeError::MathOverflow)?;
     require!(now >= finalizable_at, OutcomeError::DisputeWindowOpen);
-    emit!(MarketStatusChanged {
+    crate::emit_event!(MarketStatusChanged {
         market: market.key(),
         from: market.status,
         to: MarketStatus::Finalized,
@@ -231,7 +231,7 @@ pub fn handle_finalize(ctx: Context<Finalize>) -> Result<()> {
     });
     market.status = MarketStatus::Finalized;
     market.finalized_at = now;
-    emit!(MarketFinalized {
+    crate::emit_event!(MarketFinalized {
         market: market.key(),
         yes_payout: market.yes_payout,
         sets_outstanding: market.sets_outstanding,

@@ -82,7 +82,7 @@ pub fn handle_place_order(
     order.placed_slot = slot;
     order.cancel_requested_slot = 0;
     order.bump = ctx.bumps.order;
-    emit!(OrderPlaced {
+    crate::emit_event!(OrderPlaced {
         order: order.key(),
         market: order.market,
         owner: order.owner,
@@ -118,7 +118,7 @@ pub fn handle_request_cancel(ctx: Context<RequestCancel>) -> Result<()> {
     let order = &mut ctx.accounts.order;
     order.status = OrderStatus::CancelRequested;
     order.cancel_requested_slot = slot;
-    emit!(CancelRequested {
+    crate::emit_event!(CancelRequested {
         order: order.key(),
         market: order.market,
         owner: order.owner,
@@ -177,7 +177,7 @@ pub struct ForceClose<'info> {
 pub fn handle_force_close(ctx: Context<ForceClose>) -> Result<()> {
     let a = &ctx.accounts;
     let refunded = refund_and_close(&a.token_program, &a.order, &a.escrow, &a.refund_account, &a.owner.to_account_info())?;
-    emit!(OrderClosed {
+    crate::emit_event!(OrderClosed {
         market: a.order.market,
         order: a.order.key(),
         owner: a.order.owner,
@@ -270,7 +270,7 @@ pub fn handle_settle_fill(ctx: Context<SettleFill>, seq: u64, size: u64, price: 
     order.filled += size; // size <= remaining, checked above
     order.fees_paid = fees_paid;
     order.escrowed -= escrow_out; // escrow_out <= escrowed, checked above
-    emit!(FillSettled {
+    crate::emit_event!(FillSettled {
         market: order.market,
         seq,
         order: order.key(),
@@ -322,7 +322,7 @@ pub fn handle_close_order(ctx: Context<CloseOrder>, seq: u64) -> Result<()> {
     ctx.accounts.market.window.accept(seq)?;
     let a = &ctx.accounts;
     let refunded = refund_and_close(&a.token_program, &a.order, &a.escrow, &a.refund_account, &a.owner.to_account_info())?;
-    emit!(OrderClosed {
+    crate::emit_event!(OrderClosed {
         market: a.order.market,
         order: a.order.key(),
         owner: a.order.owner,

@@ -53,7 +53,7 @@ pub fn handle_mint_set(ctx: Context<SetOperation>, amount: u64) -> Result<()> {
 
     let market = &mut ctx.accounts.market;
     market.sets_outstanding = sets;
-    emit!(SetMinted {
+    crate::emit_event!(SetMinted {
         market: market.key(),
         user: ctx.accounts.user.key(),
         amount,
@@ -83,7 +83,7 @@ pub fn handle_merge_set(ctx: Context<SetOperation>, amount: u64) -> Result<()> {
 
     let market = &mut ctx.accounts.market;
     market.sets_outstanding = sets;
-    emit!(SetMerged {
+    crate::emit_event!(SetMerged {
         market: market.key(),
         user: ctx.accounts.user.key(),
         amount,
@@ -134,7 +134,7 @@ pub fn handle_redeem(ctx: Context<Redeem>, yes_amount: u64, no_amount: u64) -> R
     let seeds: &[&[u8]] = &[MARKET_SEED, a.market.ticker.as_bytes(), &bump];
     transfer(&a.token_program, &a.vault, &a.user_collateral, &a.market.to_account_info(), payout, &[seeds])?;
 
-    emit!(Redeemed {
+    crate::emit_event!(Redeemed {
         market: a.market.key(),
         user: a.user.key(),
         yes_burned: yes_amount,

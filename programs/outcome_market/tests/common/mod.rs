@@ -10,7 +10,7 @@ use anchor_spl::token::{spl_token, Mint, TokenAccount};
 use outcome_market::error::OutcomeError;
 use outcome_market::state::{Market, OrderSide, Outcome, WalletOrder};
 use outcome_market::{accounts as acc, instruction as ixd, InitializeArgs, ONE_CONTRACT};
-use solana_program_test::{processor, BanksClientError, ProgramTest, ProgramTestContext};
+use solana_program_test::{BanksClientError, ProgramTest, ProgramTestContext};
 use solana_sdk::{
     clock::Clock,
     compute_budget::ComputeBudgetInstruction,
@@ -37,7 +37,7 @@ fn entry(
 }
 
 pub fn program_test() -> ProgramTest {
-    ProgramTest::new("outcome_market", outcome_market::ID, processor!(entry))
+    ProgramTest::new("outcome_market", outcome_market::ID, native_events::processor_with_events!(entry))
 }
 
 /// What a refused transaction failed with.
@@ -157,6 +157,7 @@ impl Env {
 
     pub async fn with_program_test(pt: ProgramTest) -> Env {
         let ctx = pt.start_with_context().await;
+        native_events::install();
         let mut env = Env {
             ctx,
             admin: Keypair::new(),
@@ -209,6 +210,30 @@ impl Env {
                 other => Refusal::Other(format!("{other:?}")),
             }),
         }
+    }
+
+    /// Like [`Env::send`], returning the transaction's log messages too.
+    pub async fn send_logged(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> (TxResult, Vec<String>) {
+        self.tx_counter += 1;
+        let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(1_400_000 - self.tx_counter)];
+        all.extend_from_slice(ixs);
+        let payer = self.payer();
+        let mut keys: Vec<&Keypair> = vec![&payer];
+        for s in signers {
+            if s.pubkey() != payer.pubkey() && !keys.iter().any(|k| k.pubkey() == s.pubkey()) {
+                keys.push(s);
+            }
+        }
+        let blockhash = self.ctx.banks_client.get_latest_blockhash().await.unwrap();
+        let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
+        let out = self.ctx.banks_client.process_transaction_with_metadata(tx).await.unwrap();
+        let logs = out.metadata.map(|m| m.log_messages).unwrap_or_default();
+        let result = match out.result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::InstructionError(_, InstructionError::Custom(c))) => Err(Refusal::Custom(c)),
+            Err(other) => Err(Refusal::Other(format!("{other:?}"))),
+        };
+        (result, logs)
     }
 
     pub async fn airdrop(&mut self, to: &Pubkey, lamports: u64) {
