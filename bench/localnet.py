@@ -45,7 +45,7 @@ def _env(name: str, default: int) -> int:
 
 
 async def _market(c: ChainClient, keys: ChainKeys, mint: Pubkey, ticker: str) -> str:
-    await ix.create_market(c, keys.admin, ticker=ticker, close_time=int(time.time()) + 3600, collateral_mint=mint)
+    await ix.create_market(c, keys.admin, ticker=ticker, close_time=await c.chain_time() + 3600, collateral_mint=mint)
     return ticker
 
 

@@ -16,12 +16,14 @@ from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment, Confirmed, Finalized, Processed
 from solana.rpc.core import RPCException, TransactionExpiredBlockheightExceededError, UnconfirmedTxError
 from solana.rpc.types import MemcmpOpts, TxOpts
+from solders.clock import Clock
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.rpc.errors import SendTransactionPreflightFailureMessage
 from solders.signature import Signature
+from solders.sysvar import CLOCK
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorFieldless
 
@@ -239,6 +241,11 @@ class ChainClient:
         filters = [MemcmpOpts(offset=offset, bytes=_b58(raw)) for offset, raw in memcmp]
         records = await self.program.account[account_type].all(filters=filters)
         return [(r.public_key, r.account) for r in records]
+
+    async def chain_time(self, commitment: Commitment | None = None) -> int:
+        """The cluster's unix time (the Clock sysvar), which the program compares close times with."""
+        info = (await self.rpc.get_account_info(CLOCK, commitment=commitment or Processed)).value
+        return Clock.from_bytes(bytes(info.data)).unix_timestamp
 
     async def balance(self, address: Pubkey, commitment: Commitment | None = None) -> int:
         return (await self.rpc.get_balance(address, commitment=commitment or self.commitment)).value

@@ -7,7 +7,6 @@ same collateral mint), and a mismatch is an error rather than silently reused.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -148,7 +147,7 @@ async def init_chain(
             done(f"market {demo_ticker}", False)
         else:
             await ix.create_market(
-                c, keys.admin, ticker=demo_ticker, close_time=int(time.time()) + DEMO_CLOSE_SECS, collateral_mint=collateral_mint
+                c, keys.admin, ticker=demo_ticker, close_time=await c.chain_time() + DEMO_CLOSE_SECS, collateral_mint=collateral_mint
             )
             done(f"market {demo_ticker}", True)
     return ChainSetup(keys, collateral_mint, treasury, demo_ticker, tuple(created))

@@ -233,7 +233,7 @@ async def test_market_lifecycle_sets_and_redemption_keep_invariant_1(world):
 
 async def test_create_market_refusals(world):
     w = world
-    now = int(time.time())
+    now = await w.c.chain_time()
     await expect_error("InvalidTicker", ix.create_market(w.c, w.keys.admin, ticker="lower-case", close_time=now + 60, collateral_mint=w.mint))
     await expect_error("InvalidTickSize", ix.create_market(w.c, w.keys.admin, ticker="T-BADTICK", close_time=now + 60, collateral_mint=w.mint, tick_size=150))
     await expect_error("InvalidCloseTime", ix.create_market(w.c, w.keys.admin, ticker="T-PAST", close_time=now - 60, collateral_mint=w.mint))
@@ -244,8 +244,10 @@ async def test_create_market_refusals(world):
 async def test_anyone_closes_a_market_after_its_close_time(world):
     w = world
     ticker = await w.market(close_in=2)
+    close_time = (await w.market_account(ticker)).close_time
     anyone = await w.user(ONE)
-    await asyncio.sleep(3)
+    while await w.c.chain_time() <= close_time:
+        await asyncio.sleep(0.1)
     await expect_error("MarketPastCloseTime", ix.mint_set(w.c, anyone.kp, ticker, ONE, user_collateral=anyone.collateral))
     await ix.close_market(w.c, anyone.kp, ticker)
     assert type((await w.market_account(ticker)).status).__name__ == "Closed"

@@ -1,7 +1,6 @@
 """Test helpers over the session chain: funded users, fresh markets, balance reads."""
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -42,7 +41,7 @@ class World:
     async def market(self, close_in: int = 3600, tick_size: int = 10_000) -> str:
         ticker = "T-" + uuid.uuid4().hex[:12].upper()
         await ix.create_market(
-            self.c, self.keys.admin, ticker=ticker, close_time=int(time.time()) + close_in, collateral_mint=self.mint, tick_size=tick_size
+            self.c, self.keys.admin, ticker=ticker, close_time=await self.c.chain_time() + close_in, collateral_mint=self.mint, tick_size=tick_size
         )
         return ticker
 
