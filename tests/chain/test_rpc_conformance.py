@@ -178,11 +178,16 @@ async def test_spl_token_accounts_and_program_account_filters(client):
     )
     atas = [get_associated_token_address(o, mint.pubkey()) for o in owners]
     await send(client, payer, [create_associated_token_account(payer.pubkey(), o, mint.pubkey()) for o in owners])
-    await send(
+    minted = await send(
         client,
         payer,
         [mint_to(MintToParams(program_id=TOKEN_PROGRAM_ID, mint=mint.pubkey(), dest=a, mint_authority=payer.pubkey(), amount=(i + 1) * 1_000_000)) for i, a in enumerate(atas)],
     )
+    meta = (await client.get_transaction(minted, max_supported_transaction_version=0)).value.transaction.meta
+    pre = {b.account_index: b.ui_token_amount.amount for b in meta.pre_token_balances}
+    post = {b.account_index: (b.ui_token_amount.amount, b.mint, b.owner) for b in meta.post_token_balances}
+    assert sorted(pre.values()) == ["0", "0"]
+    assert sorted(post.values()) == sorted([("1000000", mint.pubkey(), owners[0]), ("2000000", mint.pubkey(), owners[1])])
 
     assert (await client.get_token_supply(mint.pubkey())).value.amount == "3000000"
     bal = (await client.get_token_account_balance(atas[1])).value
