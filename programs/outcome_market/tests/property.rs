@@ -24,7 +24,14 @@ enum Op {
     Cancel { order: usize },
     ForceClose { order: usize },
     Close { order: usize },
+    CustodyMint { lots: u64 },
+    CustodyMerge { lots: u64 },
+    /// Close, determine and finalize mid-sequence; later trading must be refused.
+    Resolve { payout: usize },
+    Redeem { trader: usize },
 }
+
+const PAYOUTS: [u64; 4] = [0, 333_333, 500_000, 1_000_000];
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -38,6 +45,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..8usize).prop_map(|order| Op::Cancel { order }),
         1 => (0..8usize).prop_map(|order| Op::ForceClose { order }),
         1 => (0..8usize).prop_map(|order| Op::Close { order }),
+        1 => (1..3_000u64).prop_map(|lots| Op::CustodyMint { lots }),
+        1 => (1..3_000u64).prop_map(|lots| Op::CustodyMerge { lots }),
+        1 => (0..PAYOUTS.len()).prop_map(|payout| Op::Resolve { payout }),
+        1 => (0..TRADERS).prop_map(|trader| Op::Redeem { trader }),
     ]
 }
 
@@ -64,6 +75,8 @@ struct World {
     traders: Vec<Keypair>,
     orders: Vec<OrderModel>,
     seq: u64,
+    /// The final payout once the market is finalized.
+    resolved: Option<u64>,
 }
 
 impl World {
@@ -125,14 +138,14 @@ impl World {
                 let t = self.traders[trader].insecure_clone();
                 let have = self.env.balance(&self.env.collateral_ata(&t.pubkey())).await;
                 let r = self.env.send(&[self.env.mint_set_ix(&t.pubkey(), &self.mk, lots * LOT)], &[&t]).await;
-                assert_eq!(r.is_ok(), have >= lots * LOT, "mint_set {r:?}");
+                assert_eq!(r.is_ok(), self.resolved.is_none() && have >= lots * LOT, "mint_set {r:?}");
             }
             Op::MergeSet { trader, lots } => {
                 let t = self.traders[trader].insecure_clone();
                 let yes = self.outcome_balance(&t.pubkey(), Outcome::Yes).await;
                 let no = self.outcome_balance(&t.pubkey(), Outcome::No).await;
                 let r = self.env.send(&[self.env.merge_set_ix(&t.pubkey(), &self.mk, lots * LOT)], &[&t]).await;
-                assert_eq!(r.is_ok(), yes.min(no) >= lots * LOT, "merge_set {r:?}");
+                assert_eq!(r.is_ok(), self.resolved.is_none() && yes.min(no) >= lots * LOT, "merge_set {r:?}");
             }
             Op::Place { side, limit_ticks, size_lots, fee_budget_cents } => {
                 if self.orders.len() >= 8 {
@@ -141,7 +154,11 @@ impl World {
                 let side = [OrderSide::BuyYes, OrderSide::BuyNo, OrderSide::SellYes, OrderSide::SellNo][side as usize];
                 let wallet = self.env.user(10 * C).await;
                 let wk = wallet.pubkey();
-                self.env.mint_set(&wallet, &self.mk, 4 * C).await.unwrap();
+                if self.resolved.is_none() {
+                    self.env.mint_set(&wallet, &self.mk, 4 * C).await.unwrap();
+                } else {
+                    self.env.outcome_atas(&wk, &self.mk).await;
+                }
                 let (limit, size, max_fee) = (limit_ticks * TICK, size_lots * LOT, fee_budget_cents * 10_000);
                 let nonce = self.orders.len() as u64;
                 let key = order_pda(&self.mk.market, &wk, nonce);
@@ -153,7 +170,7 @@ impl World {
                     size <= start_outcome
                 };
                 let r = self.env.send(&[self.env.place_order_ix(&wk, &self.mk, nonce, side, limit, size, max_fee)], &[&wallet]).await;
-                assert_eq!(r.is_ok(), needed, "place_order {r:?}");
+                assert_eq!(r.is_ok(), self.resolved.is_none() && needed, "place_order {r:?}");
                 if r.is_ok() {
                     self.orders.push(OrderModel {
                         wallet, key, side, limit, size, max_fee, filled: 0, fees_paid: 0,
@@ -181,7 +198,8 @@ impl World {
                     self.env.balance(&custody_collateral_pda()).await >= cost.saturating_sub(fee)
                 };
                 let o = &self.orders[order];
-                let valid = !o.closed
+                let valid = self.resolved.is_none()
+                    && !o.closed
                     && size <= o.size - o.filled
                     && (if is_buy { price <= o.limit } else { price >= o.limit })
                     && fee <= cap
@@ -229,11 +247,51 @@ impl World {
                     self.orders[order].closed = true;
                 }
             }
+            Op::CustodyMint { lots } => {
+                let have = self.env.balance(&custody_collateral_pda()).await;
+                let seq = self.next_seq();
+                let r = self.env.send(&[self.env.custody_mint_set_ix(&self.mk, seq, lots * LOT)], &[&env_bridge]).await;
+                assert_eq!(r.is_ok(), self.resolved.is_none() && have >= lots * LOT, "custody_mint_set {r:?}");
+            }
+            Op::CustodyMerge { lots } => {
+                let yes = self.env.balance(&self.mk.custody_yes).await;
+                let no = self.env.balance(&self.mk.custody_no).await;
+                let seq = self.next_seq();
+                let r = self.env.send(&[self.env.custody_merge_set_ix(&self.mk, seq, lots * LOT)], &[&env_bridge]).await;
+                assert_eq!(r.is_ok(), self.resolved.is_none() && yes.min(no) >= lots * LOT, "custody_merge_set {r:?}");
+            }
+            Op::Resolve { payout } => {
+                if self.resolved.is_none() {
+                    let mk = self.mk.clone();
+                    self.env.resolve(&mk, PAYOUTS[payout]).await;
+                    self.resolved = Some(PAYOUTS[payout]);
+                }
+            }
+            Op::Redeem { trader } => {
+                let t = self.traders[trader].insecure_clone();
+                self.redeem_all(&t).await;
+            }
+        }
+    }
+
+    /// Redeems everything `holder` has; refused unless finalized and holding something.
+    async fn redeem_all(&mut self, holder: &Keypair) {
+        let hk = holder.pubkey();
+        let (yes, no) = (self.outcome_balance(&hk, Outcome::Yes).await, self.outcome_balance(&hk, Outcome::No).await);
+        let before = self.env.balance(&self.env.collateral_ata(&hk)).await;
+        let r = self.env.send(&[self.env.redeem_ix(&hk, &self.mk, yes, no)], &[holder]).await;
+        match self.resolved {
+            Some(payout) if yes + no > 0 => {
+                r.unwrap();
+                let paid = self.env.balance(&self.env.collateral_ata(&hk)).await - before;
+                assert_eq!(paid, math::redemption(yes, no, payout).unwrap());
+            }
+            _ => assert!(r.is_err(), "redeem must be refused before finalization or with nothing to redeem"),
         }
     }
 }
 
-async fn run(ops: Vec<Op>, yes_payout: u64) {
+async fn run(ops: Vec<Op>, payout_index: usize) {
     let mut env = Env::new().await;
     let mk = env.create_market("KXPROP").await;
     env.stock_custody(&mk, 1, 200 * C).await;
@@ -246,7 +304,7 @@ async fn run(ops: Vec<Op>, yes_payout: u64) {
         traders.push(t);
     }
     let bridge = env.bridge.insecure_clone();
-    let mut w = World { env, mk: mk.clone(), bridge, traders, orders: Vec::new(), seq: 1 };
+    let mut w = World { env, mk: mk.clone(), bridge, traders, orders: Vec::new(), seq: 1, resolved: None };
     for op in &ops {
         w.step(op).await;
         w.env.check_invariant_1(&mk).await;
@@ -260,22 +318,15 @@ async fn run(ops: Vec<Op>, yes_payout: u64) {
         }
     }
     w.check_invariant_5().await;
-    w.env.resolve(&mk, yes_payout).await;
+    if w.resolved.is_none() {
+        w.step(&Op::Resolve { payout: payout_index }).await;
+    }
     w.env.check_invariant_1(&mk).await;
     let mut holders: Vec<Keypair> = w.traders.iter().map(|k| k.insecure_clone()).collect();
     holders.extend(w.orders.iter().map(|o| o.wallet.insecure_clone()));
     holders.push(w.env.user(0).await); // an empty holder: redeeming nothing is refused
     for h in &holders {
-        let (yes, no) = (w.outcome_balance(&h.pubkey(), Outcome::Yes).await, w.outcome_balance(&h.pubkey(), Outcome::No).await);
-        let before = w.env.balance(&w.env.collateral_ata(&h.pubkey())).await;
-        let r = w.env.send(&[w.env.redeem_ix(&h.pubkey(), &mk, yes, no)], &[h]).await;
-        if yes == 0 && no == 0 {
-            assert!(r.is_err());
-            continue;
-        }
-        r.unwrap();
-        let paid = w.env.balance(&w.env.collateral_ata(&h.pubkey())).await - before;
-        assert_eq!(paid, math::redemption(yes, no, yes_payout).unwrap());
+        w.redeem_all(h).await;
         w.env.check_invariant_1(&mk).await;
     }
     let (cy, cn) = (w.env.balance(&mk.custody_yes).await, w.env.balance(&mk.custody_no).await);
@@ -286,14 +337,19 @@ async fn run(ops: Vec<Op>, yes_payout: u64) {
     w.env.check_invariant_1(&mk).await;
     assert_eq!((w.env.supply(&mk.yes_mint).await, w.env.supply(&mk.no_mint).await), (0, 0));
     // only rounding dust (< 1 base unit per redemption) stays in the vault
-    assert!(w.env.balance(&mk.vault).await <= holders.len() as u64 + 1);
+    let redemptions = holders.len() + ops.iter().filter(|op| matches!(op, Op::Redeem { .. })).count() + 1;
+    assert!(w.env.balance(&mk.vault).await <= redemptions as u64);
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, max_shrink_iters: 64, ..ProptestConfig::default() })]
+    // PROPTEST_CASES=500 for a longer search; 32 keeps `make test` quick.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(32),
+        max_shrink_iters: 64,
+        ..ProptestConfig::default()
+    })]
     #[test]
-    fn random_sequences_keep_invariants_1_and_5(ops in proptest::collection::vec(op(), 1..30), payout in 0..4usize) {
-        let yes_payout = [0, 333_333, 500_000, C][payout];
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run(ops, yes_payout));
+    fn random_sequences_keep_invariants_1_and_5(ops in proptest::collection::vec(op(), 1..40), payout in 0..PAYOUTS.len()) {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run(ops, payout));
     }
 }
