@@ -132,5 +132,14 @@ def chain_init(
     console.print(f"collateral mint {setup.collateral_mint}  treasury {setup.treasury}")
 
 
+@app.command()
+def up(demo_ticker: str = typer.Option("DEMO-YES", "--demo-ticker", help="Ticker of the demo market.")) -> None:
+    """Everything `make run` starts: localnet, the API and a demo market; Ctrl-C stops all."""
+    from tandem import up as supervisor
+    from tandem.settings import get_settings
+
+    raise typer.Exit(supervisor.run(get_settings(), console, demo_ticker=demo_ticker))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

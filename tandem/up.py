@@ -1,0 +1,115 @@
+"""`tandem up`: start every part on the embedded defaults and keep them running until Ctrl-C.
+
+Each part runs as its own `tandem <part>` process (the same commands an operator
+would run by hand), so `up` is only a supervisor: start in dependency order,
+wait until each is ready, stop them all when one dies or on Ctrl-C.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import httpx
+from rich.console import Console
+
+from tandem.settings import Settings
+
+
+@dataclass
+class Part:
+    name: str
+    args: list[str]
+    ready_url: str | None = None  # polled until it answers; None: ready when started
+    ready_json: dict | None = None  # POSTed to ready_url (JSON-RPC health check)
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+
+
+def _tandem(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tandem.cli", *args]
+
+
+def parts(settings: Settings) -> list[Part]:
+    """What `up` runs, in start order. The demo market is created by `chain init` and the exchange."""
+    rpc = f"http://127.0.0.1:{settings.localnet_port}"
+    return [
+        Part("localnet", _tandem("localnet", "--port", str(settings.localnet_port)), rpc,
+             {"jsonrpc": "2.0", "id": 1, "method": "getHealth"}),
+        Part("api", _tandem("api", "--port", str(settings.api_port)),
+             f"http://{settings.api_host}:{settings.api_port}/trade-api/v2/exchange/status"),
+    ]
+
+
+def _wait_ready(part: Part, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if part.proc is not None and part.proc.poll() is not None:
+            raise RuntimeError(f"{part.name} exited with code {part.proc.returncode} while starting")
+        if part.ready_url is None:
+            return
+        try:
+            if part.ready_json is not None:
+                response = httpx.post(part.ready_url, json=part.ready_json, timeout=1.0)
+            else:
+                response = httpx.get(part.ready_url, timeout=1.0)
+            if response.status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{part.name} not ready after {timeout_s:.0f} s ({part.ready_url})")
+
+
+def _ensure_exchange_market(ticker: str, env: dict[str, str]) -> None:
+    """The demo market on the custodial side too, before the API loads its books."""
+    close = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 30 * 86400))
+    done = subprocess.run(_tandem("market", "create", ticker, "--title", "Demo market", "--close", close),
+                          env=env, capture_output=True, text=True)
+    if done.returncode != 0 and "already exists" not in done.stderr:
+        raise RuntimeError(f"creating the demo market failed: {done.stderr.strip()}")
+
+
+def _stop(running: list[Part]) -> None:
+    for part in reversed(running):
+        if part.proc is not None and part.proc.poll() is None:
+            part.proc.send_signal(signal.SIGINT)
+    for part in reversed(running):
+        if part.proc is None:
+            continue
+        try:
+            part.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            part.proc.kill()
+
+
+def run(settings: Settings, console: Console, demo_ticker: str = "DEMO-YES") -> int:
+    env = {**os.environ, "RPC_URL": f"http://127.0.0.1:{settings.localnet_port}"}
+    running: list[Part] = []
+    try:
+        for part in parts(settings):
+            console.print(f"[bold]starting {part.name}[/]: {' '.join(part.args[2:])}")
+            part.proc = subprocess.Popen(part.args, env=env)
+            running.append(part)
+            # localnet may have to be compiled first on a fresh machine.
+            _wait_ready(part, timeout_s=1800 if part.name == "localnet" else 120)
+            if part.name == "localnet":
+                subprocess.run(_tandem("chain", "init", "--demo-ticker", demo_ticker), env=env, check=True)
+                _ensure_exchange_market(demo_ticker, env)
+        console.print("[green]Tandem is up.[/] Ctrl-C stops everything.")
+        console.print(f"  Solana JSON-RPC  http://127.0.0.1:{settings.localnet_port}")
+        console.print(f"  Kalshi API       http://{settings.api_host}:{settings.api_port}/trade-api/v2  (docs: /docs)")
+        while all(p.proc is not None and p.proc.poll() is None for p in running):
+            time.sleep(0.5)
+        dead = next(p for p in running if p.proc is not None and p.proc.poll() is not None)
+        console.print(f"[red]{dead.name} exited with code {dead.proc.returncode}; stopping the rest[/]")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 1
+    finally:
+        _stop(running)
