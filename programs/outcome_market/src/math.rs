@@ -1,5 +1,7 @@
 //! Pure, checked integer math of the program. Every amount is an integer in base
 //! units (6 decimals); `None` means the result does not fit in a u64.
+// `%` rather than `is_multiple_of`: SBF toolchains ship an older rustc than the host's.
+#![allow(clippy::manual_is_multiple_of)]
 use crate::constants::{LOT, MIN_TICK, ONE_CONTRACT};
 
 /// Collateral that buys `size` outcome base units at `price` collateral base units per
