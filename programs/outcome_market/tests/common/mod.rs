@@ -156,6 +156,13 @@ impl Env {
     }
 
     pub async fn with_program_test(pt: ProgramTest) -> Env {
+        let env = Self::bare(pt).await;
+        let r = env_initialize(env).await;
+        r
+    }
+
+    /// A started chain with the collateral mint and treasury, the exchange not yet initialized.
+    pub async fn bare(pt: ProgramTest) -> Env {
         let ctx = pt.start_with_context().await;
         native_events::install();
         let mut env = Env {
@@ -175,8 +182,6 @@ impl Env {
         env.collateral_mint = env.create_mint(&authority, 6).await;
         let admin = env.admin.pubkey();
         env.treasury = env.ata(&admin, &env.collateral_mint.clone()).await;
-        let r = env.send(&[env.initialize_ix()], &[&env.admin.insecure_clone()]).await;
-        r.expect("initialize");
         env
     }
 
@@ -712,6 +717,12 @@ impl Env {
         let bridge = self.bridge.insecure_clone();
         self.send(&[self.custody_mint_set_ix(mk, seq, amount)], &[&bridge]).await.expect("custody_mint_set");
     }
+}
+
+async fn env_initialize(mut env: Env) -> Env {
+    let admin = env.admin.insecure_clone();
+    env.send(&[env.initialize_ix()], &[&admin]).await.expect("initialize");
+    env
 }
 
 pub fn side_outcome(side: OrderSide) -> Outcome {
