@@ -156,9 +156,7 @@ impl Env {
     }
 
     pub async fn with_program_test(pt: ProgramTest) -> Env {
-        let env = Self::bare(pt).await;
-        let r = env_initialize(env).await;
-        r
+        env_initialize(Self::bare(pt).await).await
     }
 
     /// A started chain with the collateral mint and treasury, the exchange not yet initialized.
