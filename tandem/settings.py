@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, alias="TANDEM_API_PORT")
     localnet_port: int = Field(default=8899, alias="TANDEM_LOCALNET_PORT")
     dashboard_port: int = Field(default=8080, alias="TANDEM_DASHBOARD_PORT")
+    # API: the operator role's bearer token (unset: generated on start into TANDEM_HOME/operator.token),
+    # how far a signed request's KALSHI-ACCESS-TIMESTAMP may be from the server clock, per-key rate limits.
+    operator_token: str | None = Field(default=None, alias="TANDEM_OPERATOR_TOKEN")
+    api_auth_window_ms: int = Field(default=30_000, alias="TANDEM_API_AUTH_WINDOW_MS")
+    api_rate_read_per_s: float = Field(default=100.0, alias="TANDEM_API_RATE_READ")
+    api_rate_write_per_s: float = Field(default=100.0, alias="TANDEM_API_RATE_WRITE")
 
     @property
     def db_url(self) -> str:
