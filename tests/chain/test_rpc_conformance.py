@@ -113,7 +113,7 @@ async def test_system_transfer_confirm_and_get_transaction(client):
 
 async def test_transaction_reaches_finalized(client):
     sender = await funded(client)
-    sig = await send(client, sender, [transfer(TransferParams(from_pubkey=sender.pubkey(), to_pubkey=Keypair().pubkey(), lamports=10_000))])
+    sig = await send(client, sender, [transfer(TransferParams(from_pubkey=sender.pubkey(), to_pubkey=Keypair().pubkey(), lamports=1_000_000))])
     await client.confirm_transaction(sig, Finalized, sleep_seconds=0.05)
     status = (await client.get_signature_statuses([sig])).value[0]
     assert status.confirmation_status == TransactionConfirmationStatus.Finalized
@@ -153,7 +153,7 @@ async def test_blockhash_fee_and_rent(client):
 async def test_simulate_transaction(client):
     sender = await funded(client)
     blockhash = (await client.get_latest_blockhash()).value.blockhash
-    ok = Transaction([sender], Message([transfer(TransferParams(from_pubkey=sender.pubkey(), to_pubkey=Keypair().pubkey(), lamports=5))], sender.pubkey()), blockhash)
+    ok = Transaction([sender], Message([transfer(TransferParams(from_pubkey=sender.pubkey(), to_pubkey=Keypair().pubkey(), lamports=1_000_000))], sender.pubkey()), blockhash)
     sim = (await client.simulate_transaction(ok)).value
     assert sim.err is None and f"Program {SYSTEM_PROGRAM} success" in sim.logs
     too_much = Transaction([sender], Message([transfer(TransferParams(from_pubkey=sender.pubkey(), to_pubkey=Keypair().pubkey(), lamports=100 * SOL))], sender.pubkey()), blockhash)
