@@ -73,6 +73,24 @@ def market_create(ticker: str, title: str = typer.Option(..., "--title"), close:
     typer.echo(view.ticker)
 
 
+# -- the exchange API (api/ does the work) --------------------------------------------------
+@app.command()
+def api(
+    port: int = typer.Option(None, "--port", help="Port (default TANDEM_API_PORT or 8000)."),
+    host: str = typer.Option(None, "--host", help="Interface (default TANDEM_API_HOST or 127.0.0.1)."),
+) -> None:
+    """The exchange API: REST under /trade-api/v2, WebSocket at /trade-api/ws/v2, docs at /docs."""
+    import uvicorn
+
+    from api.app import create_app
+    from tandem.settings import get_settings
+
+    settings = get_settings()
+    # One process: it owns the in-memory books of the exchange (exchange/service.py).
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port,
+                log_level="warning", access_log=False)
+
+
 # -- the chain (chain/ does the work) ------------------------------------------------------
 @app.command()
 def localnet(
