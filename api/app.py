@@ -1,0 +1,92 @@
+"""`create_app(settings)`: the exchange API (Kalshi Trade API v2 REST under /trade-api/v2,
+WebSocket at /trade-api/ws/v2, operator endpoints under /operator, docs at /docs).
+
+The lifespan opens the one ExchangeService of the process (it owns the in-memory books,
+so exactly one API process serves a database), wires authentication and the WebSocket
+hub, and runs housekeeping: expiring orders and closing markets past their close time.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+
+from exchange.service import ExchangeService
+from tandem.settings import Settings, get_settings
+
+from api import errors, ws
+from api.auth import Authenticator, RateLimiter
+from api.routes import api_keys, exchange, markets, operator, order_groups, orders, portfolio
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/trade-api/v2"
+HOUSEKEEPING_S = 1.0
+
+
+def operator_token(settings: Settings) -> str:
+    """TANDEM_OPERATOR_TOKEN, else the one in TANDEM_HOME/operator.token (created once, 0600)."""
+    if settings.operator_token:
+        return settings.operator_token
+    path = Path(settings.tandem_home) / "operator.token"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    log.info("operator token written to %s", path)
+    return token
+
+
+async def _housekeeping(service: ExchangeService) -> None:
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_S)
+        try:
+            service.expire_orders()
+            service.close_expired_markets()
+        except Exception:  # keep serving; the next round retries
+            log.exception("housekeeping failed")
+
+
+def create_app(settings: Settings | None = None, service: ExchangeService | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        svc = service or ExchangeService(settings.db_url)
+        limiter = RateLimiter(settings.api_rate_read_per_s, settings.api_rate_write_per_s)
+        auth = Authenticator(svc, window_ms=settings.api_auth_window_ms, operator_token=operator_token(settings),
+                             limiter=limiter)
+        hub = ws.Hub(svc, auth)
+        hub.start()
+        app.state.service, app.state.auth, app.state.hub = svc, auth, hub
+        task = asyncio.create_task(_housekeeping(svc))
+        try:
+            yield
+        finally:
+            task.cancel()
+            hub.stop()
+            if service is None:
+                svc.close()
+
+    app = FastAPI(
+        title="Tandem exchange API",
+        version="2",
+        summary="Kalshi Trade API v2 compatible REST and WebSocket, plus operator endpoints.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    kalshi = APIRouter(prefix=PREFIX)
+    for module in (exchange, markets, portfolio, orders, order_groups, api_keys):
+        kalshi.include_router(module.router)
+    app.include_router(kalshi)
+    app.include_router(operator.router)
+    app.include_router(ws.router)
+    return app

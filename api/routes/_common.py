@@ -1,0 +1,48 @@
+"""What every route module shares: the service, JSON responses, Kalshi's query conventions."""
+from __future__ import annotations
+
+import json
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from exchange.errors import InvalidRequest
+from exchange.service import ExchangeService
+
+
+def service(request: Request) -> ExchangeService:
+    return request.app.state.service
+
+
+class Json(Response):
+    """A compact JSON body (the routes build plain dicts; no second validation pass)."""
+
+    media_type = "application/json"
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def ok(content, status: int = 200) -> Json:
+    return Json(content, status_code=status)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def ms(seconds: int | None) -> int | None:
+    """Kalshi's Unix-second query filters -> milliseconds."""
+    return None if seconds is None else seconds * 1000
+
+
+def csv(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def check_subaccount(subaccount: int | None) -> None:
+    if subaccount not in (None, 0):
+        raise InvalidRequest("Tandem has no subaccounts; use 0 or leave subaccount out", code="invalid_parameters")

@@ -1,0 +1,47 @@
+"""Order groups: a contracts limit over several orders; when fills reach it, the group's
+orders are cancelled and the group refuses new ones until reset."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from api.auth import Principal, current_user
+from api.routes._common import check_subaccount, ok, service
+from api.schemas import requests as rq
+from api.schemas import wire
+
+router = APIRouter(tags=["order groups"])
+
+
+@router.post("/portfolio/order_groups/create", status_code=201, summary="Create an order group")
+async def create_order_group(request: Request, body: rq.CreateOrderGroup, user: Principal = Depends(current_user)):
+    group = service(request).create_order_group(user.user_id, body.limit())
+    return ok({"order_group_id": group.order_group_id, "subaccount": 0}, 201)
+
+
+@router.get("/portfolio/order_groups", summary="The user's order groups")
+async def get_order_groups(request: Request, subaccount: int | None = None, user: Principal = Depends(current_user)):
+    check_subaccount(subaccount)
+    return ok({"order_groups": [wire.order_group_summary(g) for g in service(request).list_order_groups(user.user_id)]})
+
+
+@router.get("/portfolio/order_groups/{order_group_id}", summary="One order group and its resting orders")
+async def get_order_group(request: Request, order_group_id: str, subaccount: int | None = None,
+                          user: Principal = Depends(current_user)):
+    check_subaccount(subaccount)
+    return ok(wire.order_group(service(request).get_order_group(user.user_id, order_group_id)))
+
+
+@router.delete("/portfolio/order_groups/{order_group_id}", summary="Cancel the group's orders and delete it")
+async def delete_order_group(request: Request, order_group_id: str, subaccount: int | None = None,
+                             exchange_index: int | None = None, user: Principal = Depends(current_user)):
+    check_subaccount(subaccount)
+    service(request).delete_order_group(user.user_id, order_group_id)
+    return ok({})
+
+
+@router.put("/portfolio/order_groups/{order_group_id}/reset", summary="Zero the group's filled count")
+async def reset_order_group(request: Request, order_group_id: str, subaccount: int | None = None,
+                            exchange_index: int | None = None, user: Principal = Depends(current_user)):
+    check_subaccount(subaccount)
+    service(request).reset_order_group(user.user_id, order_group_id)
+    return ok({})

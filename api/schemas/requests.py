@@ -1,0 +1,243 @@
+"""Request bodies of the Kalshi routes (as the SDK sends them) and their conversion to
+`exchange.schemas` requests in internal units."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from exchange.errors import InvalidRequest
+from exchange.schemas import OrderRequest
+
+from api.schemas.convert import from_cents, from_contracts, parse_count, parse_dollars
+
+MAX_BATCH = 20
+
+TimeInForce = Literal["good_till_canceled", "immediate_or_cancel", "fill_or_kill"]
+SelfTradePrevention = Literal["taker_at_cross", "maker"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+def _subaccount(value: int | None) -> None:
+    if value not in (None, 0):
+        raise InvalidRequest("Tandem has no subaccounts; use 0 or leave subaccount out", code="invalid_parameters")
+
+
+def expiration_ms(value: int | None) -> int | None:
+    """Kalshi sends Unix seconds; milliseconds are accepted too (anything past year 5000 in seconds)."""
+    if value is None:
+        return None
+    return value if value > 100_000_000_000 else value * 1000
+
+
+class CreateOrderV2(_Body):
+    """POST /portfolio/events/orders: one book, `bid`/`ask` at a YES price."""
+
+    ticker: str = Field(min_length=1)
+    client_order_id: str | None = None
+    side: Literal["bid", "ask"]
+    count: str
+    price: str
+    expiration_time: int | None = None
+    time_in_force: TimeInForce = "good_till_canceled"
+    post_only: bool = False
+    self_trade_prevention_type: SelfTradePrevention = "taker_at_cross"
+    cancel_order_on_pause: bool | None = None
+    reduce_only: bool = False
+    subaccount: int | None = None
+    order_group_id: str | None = None
+    exchange_index: int | None = None
+    builder_code: str | None = Field(default=None, description="Tandem: a builder credited a share of this order's fees")
+
+    def to_request(self) -> OrderRequest:
+        _subaccount(self.subaccount)
+        return OrderRequest(
+            ticker=self.ticker, book_side=self.side, price=parse_dollars(self.price, "price"),
+            count=parse_count(self.count, "count"), time_in_force=self.time_in_force,
+            expiration_ms=expiration_ms(self.expiration_time), post_only=self.post_only, reduce_only=self.reduce_only,
+            self_trade_prevention=self.self_trade_prevention_type, client_order_id=self.client_order_id,
+            order_group_id=self.order_group_id, builder_code=self.builder_code)
+
+
+class CreateOrderLegacy(_Body):
+    """POST /portfolio/orders: side yes/no, action buy/sell, price in cents or dollars."""
+
+    ticker: str = Field(min_length=1)
+    client_order_id: str | None = None
+    side: Literal["yes", "no"]
+    action: Literal["buy", "sell"]
+    type: Literal["limit", "market"] = "limit"
+    count: int | None = Field(default=None, ge=1)
+    count_fp: str | None = None
+    yes_price: int | None = Field(default=None, ge=1, le=99)
+    no_price: int | None = Field(default=None, ge=1, le=99)
+    yes_price_dollars: str | None = None
+    no_price_dollars: str | None = None
+    expiration_ts: int | None = None
+    time_in_force: TimeInForce | None = None
+    buy_max_cost: int | None = Field(default=None, description="cents")
+    post_only: bool = False
+    reduce_only: bool = False
+    sell_position_floor: int | None = None
+    self_trade_prevention_type: SelfTradePrevention = "taker_at_cross"
+    order_group_id: str | None = None
+    cancel_order_on_pause: bool | None = None
+    subaccount: int | None = None
+    exchange_index: int | None = None
+    builder_code: str | None = None
+
+    def to_request(self) -> OrderRequest:
+        _subaccount(self.subaccount)
+        count = legacy_count(self.count, self.count_fp)
+        if count is None:
+            raise InvalidRequest("give count or count_fp", code="invalid_parameters")
+        yes_price, no_price = legacy_prices(self.yes_price, self.no_price, self.yes_price_dollars, self.no_price_dollars)
+        if self.type == "limit" and yes_price is None and no_price is None:
+            raise InvalidRequest("a limit order needs yes_price, no_price, yes_price_dollars or no_price_dollars",
+                                 code="invalid_parameters")
+        return OrderRequest.legacy(
+            self.ticker, self.side, self.action, count, yes_price=yes_price, no_price=no_price, type=self.type,
+            time_in_force=self.time_in_force or "good_till_canceled", expiration_ms=expiration_ms(self.expiration_ts),
+            post_only=self.post_only, reduce_only=self.reduce_only,
+            buy_max_cost=from_cents(self.buy_max_cost) if self.buy_max_cost is not None else None,
+            sell_position_floor=from_contracts(self.sell_position_floor) if self.sell_position_floor is not None else None,
+            self_trade_prevention=self.self_trade_prevention_type, client_order_id=self.client_order_id,
+            order_group_id=self.order_group_id, builder_code=self.builder_code)
+
+
+def legacy_count(count: int | None, count_fp: str | None) -> int | None:
+    if count_fp is not None:
+        value = parse_count(count_fp, "count_fp")
+        if count is not None and from_contracts(count) != value:
+            raise InvalidRequest("count and count_fp disagree", code="invalid_parameters")
+        return value
+    return from_contracts(count) if count is not None else None
+
+
+def legacy_prices(yes_price: int | None, no_price: int | None, yes_dollars: str | None,
+                  no_dollars: str | None) -> tuple[int | None, int | None]:
+    """At most one price: cents or dollars, YES or NO (base units out)."""
+    given = [v for v in (yes_price, no_price, yes_dollars, no_dollars) if v is not None]
+    if len(given) > 1:
+        raise InvalidRequest("give only one of yes_price, no_price, yes_price_dollars, no_price_dollars",
+                             code="invalid_parameters")
+    yes = from_cents(yes_price) if yes_price is not None else parse_dollars(yes_dollars, "yes_price_dollars") if yes_dollars else None
+    no = from_cents(no_price) if no_price is not None else parse_dollars(no_dollars, "no_price_dollars") if no_dollars else None
+    return yes, no
+
+
+class AmendOrderV2(_Body):
+    ticker: str
+    side: Literal["bid", "ask"]
+    price: str
+    count: str
+    client_order_id: str | None = None
+    updated_client_order_id: str | None = None
+    expiration_time: int | None = None
+    exchange_index: int | None = None
+
+
+class AmendOrderLegacy(_Body):
+    ticker: str
+    side: Literal["yes", "no"]
+    action: Literal["buy", "sell"]
+    client_order_id: str | None = None
+    updated_client_order_id: str | None = None
+    yes_price: int | None = Field(default=None, ge=1, le=99)
+    no_price: int | None = Field(default=None, ge=1, le=99)
+    yes_price_dollars: str | None = None
+    no_price_dollars: str | None = None
+    count: int | None = Field(default=None, ge=1)
+    count_fp: str | None = None
+    subaccount: int | None = None
+    exchange_index: int | None = None
+
+
+class DecreaseOrderV2(_Body):
+    reduce_by: str | None = None
+    reduce_to: str | None = None
+    market_ticker: str | None = None
+    exchange_index: int | None = None
+
+
+class DecreaseOrderLegacy(_Body):
+    reduce_by: int | None = Field(default=None, ge=1)
+    reduce_to: int | None = Field(default=None, ge=0)
+    reduce_by_fp: str | None = None
+    reduce_to_fp: str | None = None
+    subaccount: int | None = None
+
+
+class BatchCreateV2(_Body):
+    orders: list[CreateOrderV2] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchCreateLegacy(_Body):
+    orders: list[CreateOrderLegacy] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class CancelItem(_Body):
+    order_id: str
+    subaccount: int | None = None
+    market_ticker: str | None = None
+    exchange_index: int | None = None
+
+
+class BatchCancelV2(_Body):
+    orders: list[CancelItem] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchCancelLegacy(_Body):
+    ids: list[str] | None = Field(default=None, max_length=MAX_BATCH)
+    orders: list[CancelItem] | None = Field(default=None, max_length=MAX_BATCH)
+
+    def order_ids(self) -> list[str]:
+        ids = list(self.ids or []) + [o.order_id for o in self.orders or []]
+        if not ids:
+            raise InvalidRequest("give ids or orders", code="invalid_parameters")
+        if len(ids) > MAX_BATCH:
+            raise InvalidRequest(f"at most {MAX_BATCH} orders per batch", code="invalid_parameters")
+        return ids
+
+
+class CreateOrderGroup(_Body):
+    contracts_limit: int | None = Field(default=None, ge=1)
+    contracts_limit_fp: str | None = None
+    subaccount: int | None = None
+    exchange_index: int | None = None
+
+    def limit(self) -> int:
+        _subaccount(self.subaccount)
+        value = legacy_count(self.contracts_limit, self.contracts_limit_fp)
+        if value is None or value <= 0:
+            raise InvalidRequest("give a positive contracts_limit or contracts_limit_fp", code="invalid_parameters")
+        return value
+
+
+class CreateApiKey(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    public_key: str = Field(min_length=1)
+    scopes: list[str] | None = None
+    subaccount: int | None = None
+
+
+class GenerateApiKey(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    key_type: Literal["rsa"] = "rsa"
+    scopes: list[str] | None = None
+    subaccount: int | None = None
+
+
+VALID_SCOPES = {"read", "write", "read::portfolio_balance", "write::trade", "write::transfer"}
+
+
+def scopes(values: list[str] | None) -> list[str]:
+    if not values:
+        return ["read", "write"]
+    bad = [s for s in values if s not in VALID_SCOPES]
+    if bad:
+        raise InvalidRequest(f"unknown scopes {bad}", code="invalid_parameters")
+    return list(dict.fromkeys(values))
