@@ -46,6 +46,10 @@ class _StaleBlockhash(Exception):
     """Preflight: the blockhash is unknown or expired (sign again with a fresh one)."""
 
 
+class _AlreadyProcessed(Exception):
+    """Preflight: this exact transaction (same instructions, signers and blockhash) already landed."""
+
+
 _RANK = {Processed: 0, Confirmed: 1, Finalized: 2}
 
 
@@ -89,6 +93,7 @@ class ChainClient:
         # per send); if it expired meanwhile, the expiry path below refreshes it.
         self.blockhash_ttl = blockhash_ttl
         self._blockhash: tuple[float, Any] | None = None
+        self._sent: dict[Signature, float] = {}  # signatures sent recently (while their blockhash lives)
         self._events = EventDecoder(self.program)
 
     async def close(self) -> None:
@@ -120,14 +125,32 @@ class ChainClient:
         """
         commitment = commitment or self.commitment
         last: Exception | None = None
-        for _ in range(attempts):
-            latest = await self.recent_blockhash()
+        ours: set[Signature] = set()  # every attempt of this call
+        avoid = None
+        tries = 0
+        while tries < attempts:
+            latest = await self.recent_blockhash(avoid=avoid)
             tx = self.sign(instructions, signers, latest.blockhash)
+            sig = tx.signatures[0]
+            if sig in self._sent and sig not in ours:
+                # Another call already sent these very bytes (same instructions and signers, same
+                # cached blockhash); Solana would treat ours as that transaction. This call means a
+                # new transaction, so sign it with a newer blockhash.
+                avoid = latest.blockhash
+                continue
+            tries += 1
+            self._remember(sig)
             try:
-                sig = await self._submit(tx, skip_preflight)
+                await self._submit(tx, skip_preflight)
             except _StaleBlockhash as exc:
                 last = exc
                 continue
+            except _AlreadyProcessed as exc:
+                if sig not in ours:  # sent by another client (or process) with the same keys
+                    last, avoid = exc, latest.blockhash
+                    continue
+                # else: our own earlier attempt of this call landed after all; wait for it below
+            ours.add(sig)
             try:
                 status = (
                     await self.rpc.confirm_transaction(
@@ -150,6 +173,12 @@ class ChainClient:
             return TxResult(sig, status.slot if status else None, logs, self.decode_events(logs))
         raise TransactionExpired(f"not landed after {attempts} blockhashes: {last}")
 
+    def _remember(self, sig: Signature) -> None:
+        now = time.monotonic()
+        if len(self._sent) > 10_000:
+            self._sent = {s: t for s, t in self._sent.items() if now - t < 180}
+        self._sent[sig] = now
+
     def sign(self, instructions: Sequence[Instruction], signers: Iterable[Keypair], blockhash: Any) -> VersionedTransaction:
         """A legacy-message transaction paid by the client's payer, signed by it and `signers`."""
         keypairs = [self.payer, *[s for s in signers if s.pubkey() != self.payer.pubkey()]]
@@ -165,6 +194,8 @@ class ChainClient:
                 if _is_blockhash_error(error.data.err):
                     self._blockhash = None
                     raise _StaleBlockhash(str(error.message)) from None
+                if error.data.err == TransactionErrorFieldless.AlreadyProcessed:
+                    raise _AlreadyProcessed(str(error.message)) from None
                 raise program_error(self.idl, str(self.program_id), error.data.err, error.data.logs) from None
             raise ChainError(f"RPC refused the transaction: {error}") from exc
 
@@ -173,10 +204,19 @@ class ChainClient:
 
         A preflight refusal raises `ChainError`; a stale cached blockhash is refreshed once.
         """
-        try:
-            return await self._submit(self.sign(instructions, signers, (await self.recent_blockhash()).blockhash), skip_preflight)
-        except _StaleBlockhash:
-            return await self._submit(self.sign(instructions, signers, (await self.recent_blockhash()).blockhash), skip_preflight)
+        avoid = None
+        for _ in range(3):
+            latest = await self.recent_blockhash(avoid=avoid)
+            tx = self.sign(instructions, signers, latest.blockhash)
+            if tx.signatures[0] in self._sent:  # identical to one sent before: a new blockhash makes it new
+                avoid = latest.blockhash
+                continue
+            self._remember(tx.signatures[0])
+            try:
+                return await self._submit(tx, skip_preflight)
+            except (_StaleBlockhash, _AlreadyProcessed):
+                avoid = latest.blockhash
+        raise TransactionExpired("could not sign a fresh transaction after 3 blockhashes")
 
     async def wait_for(self, signatures: Sequence[Signature], commitment: Commitment | None = None, timeout: float = 60.0) -> list[Any]:
         """Wait until every signature reached `commitment`; returns their statuses (check `.err`)."""
@@ -197,11 +237,17 @@ class ChainClient:
                 await asyncio.sleep(self.poll_seconds)
         return [statuses[s] for s in signatures]
 
-    async def recent_blockhash(self):
-        """A recent blockhash (with its last valid block height), cached for `blockhash_ttl` seconds."""
+    async def recent_blockhash(self, avoid: Any = None):
+        """A recent blockhash (with its last valid block height), cached for `blockhash_ttl` seconds;
+        with `avoid`, one different from that hash (waiting for the next slot's if need be)."""
         now = time.monotonic()
-        if self._blockhash is None or now - self._blockhash[0] > self.blockhash_ttl:
-            self._blockhash = (now, (await self.rpc.get_latest_blockhash(commitment=Confirmed)).value)
+        if self._blockhash is None or now - self._blockhash[0] > self.blockhash_ttl or self._blockhash[1].blockhash == avoid:
+            for _ in range(600):
+                latest = (await self.rpc.get_latest_blockhash(commitment=Confirmed)).value
+                if latest.blockhash != avoid:
+                    break
+                await asyncio.sleep(self.poll_seconds)
+            self._blockhash = (time.monotonic(), latest)
         return self._blockhash[1]
 
     # -- reading -------------------------------------------------------------------------
