@@ -469,3 +469,18 @@ async def test_expired_cached_blockhash_is_refreshed_and_the_transaction_lands(w
 
 def test_every_idl_instruction_has_a_typed_builder():
     assert set(ix.BUILDERS) == {i["name"] for i in load_modern()["instructions"]}
+
+
+async def test_identical_calls_are_distinct_transactions(world):
+    """The same instruction twice (in a row, or at once) executes twice: Solana would merge two
+    byte-identical transactions into one, so the client signs the second with a newer blockhash."""
+    w = world
+    ticker = await w.market()
+    frank = await w.user(10 * ONE)
+    yes, _ = await w.outcome_accounts(frank, ticker)
+    first = await ix.mint_set(w.c, frank.kp, ticker, ONE, user_collateral=frank.collateral)
+    second = await ix.mint_set(w.c, frank.kp, ticker, ONE, user_collateral=frank.collateral)
+    both = await asyncio.gather(*[ix.mint_set(w.c, frank.kp, ticker, ONE, user_collateral=frank.collateral) for _ in range(2)])
+    assert len({first.signature, second.signature, *(r.signature for r in both)}) == 4
+    assert await w.bal(yes) == 4 * ONE and await w.bal(frank.collateral) == 6 * ONE
+    await assert_invariant(w, ticker)
