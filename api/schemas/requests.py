@@ -69,7 +69,8 @@ class CreateOrderLegacy(_Body):
     client_order_id: str | None = None
     side: Literal["yes", "no"]
     action: Literal["buy", "sell"]
-    type: Literal["limit", "market"] = "limit"
+    type: Literal["limit", "market"] | None = Field(
+        default=None, description="older clients' field; an order without any price is a market order")
     count: int | None = Field(default=None, ge=1)
     count_fp: str | None = None
     yes_price: int | None = Field(default=None, ge=1, le=99)
@@ -95,11 +96,12 @@ class CreateOrderLegacy(_Body):
         if count is None:
             raise InvalidRequest("give count or count_fp", code="invalid_parameters")
         yes_price, no_price = legacy_prices(self.yes_price, self.no_price, self.yes_price_dollars, self.no_price_dollars)
-        if self.type == "limit" and yes_price is None and no_price is None:
+        kind = self.type or ("market" if yes_price is None and no_price is None else "limit")
+        if kind == "limit" and yes_price is None and no_price is None:
             raise InvalidRequest("a limit order needs yes_price, no_price, yes_price_dollars or no_price_dollars",
                                  code="invalid_parameters")
         return OrderRequest.legacy(
-            self.ticker, self.side, self.action, count, yes_price=yes_price, no_price=no_price, type=self.type,
+            self.ticker, self.side, self.action, count, yes_price=yes_price, no_price=no_price, type=kind,
             time_in_force=self.time_in_force or "good_till_canceled", expiration_ms=expiration_ms(self.expiration_ts),
             post_only=self.post_only, reduce_only=self.reduce_only,
             buy_max_cost=from_cents(self.buy_max_cost) if self.buy_max_cost is not None else None,
