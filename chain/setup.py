@@ -90,9 +90,13 @@ async def init_chain(
     payer = c.payer.pubkey()
     balance = await c.balance(payer)
     if balance < MIN_PAYER_LAMPORTS:
+        unfunded = ChainError(f"the admin {payer} has {balance} lamports; fund it (e.g. `solana airdrop 2 {payer}`) and run again")
         if not airdrop:
-            raise ChainError(f"the admin {payer} has {balance} lamports; fund it (e.g. `solana airdrop 2 {payer}`)")
-        await c.airdrop(payer, 10 * LAMPORTS_PER_SOL)
+            raise unfunded
+        try:
+            await c.airdrop(payer, 10 * LAMPORTS_PER_SOL)
+        except Exception as exc:  # a faucet that refuses (devnet rate limits) or none at all (mainnet)
+            raise unfunded from exc
         done("fund admin", True)
     else:
         done("fund admin", False)
