@@ -93,10 +93,14 @@ async def init_chain(
         unfunded = ChainError(f"the admin {payer} has {balance} lamports; fund it (e.g. `solana airdrop 2 {payer}`) and run again")
         if not airdrop:
             raise unfunded
-        try:
-            await c.airdrop(payer, 10 * LAMPORTS_PER_SOL)
-        except Exception as exc:  # a faucet that refuses (devnet rate limits) or none at all (mainnet)
-            raise unfunded from exc
+        for sol in (10, 2):  # localnet gives plenty; devnet's faucet caps a request at a few SOL
+            try:
+                await c.airdrop(payer, sol * LAMPORTS_PER_SOL)
+                break
+            except Exception as exc:  # a faucet that refuses (rate limits) or none at all (mainnet)
+                failure = exc
+        else:
+            raise unfunded from failure
         done("fund admin", True)
     else:
         done("fund admin", False)
