@@ -10,6 +10,7 @@ import asyncio
 import time
 
 import pytest
+from solana.rpc.commitment import Finalized
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
@@ -484,3 +485,20 @@ async def test_identical_calls_are_distinct_transactions(world):
     assert len({first.signature, second.signature, *(r.signature for r in both)}) == 4
     assert await w.bal(yes) == 4 * ONE and await w.bal(frank.collateral) == 6 * ONE
     await assert_invariant(w, ticker)
+
+
+async def test_pipelined_send_then_wait_for_finalized(world):
+    """Several transactions in flight (`send`), then all awaited at `finalized` (`wait_for`)."""
+    w = world
+    ticker = await w.market()
+    grace = await w.user(10 * ONE)
+    yes, _ = await w.outcome_accounts(grace, ticker)
+    ixs = [ix.mint_set_ix(w.c, user=grace.pubkey, ticker=ticker, amount=ONE, user_collateral=grace.collateral) for _ in range(5)]
+    sigs = [await w.c.send([i], [grace.kp]) for i in ixs]
+    assert len(set(sigs)) == 5, "identical instructions still make five transactions"
+    statuses = await w.c.wait_for(sigs, commitment=Finalized)
+    assert all(s.err is None and int(s.confirmation_status) == 2 for s in statuses)
+    assert await w.c.token_balance(yes, commitment=Finalized) == 5 * ONE
+    failing = await w.c.send([ix.merge_set_ix(w.c, user=grace.pubkey, ticker=ticker, amount=50 * ONE, user_collateral=grace.collateral)], [grace.kp], skip_preflight=True)
+    (status,) = await w.c.wait_for([failing])
+    assert status.err is not None, "wait_for reports a landed failure instead of waiting forever"
