@@ -146,8 +146,11 @@ def chain_init(
             err.print(f"error: cannot reach RPC_URL {settings.rpc_url} ({type(cause).__name__ if cause else exc}); is `tandem localnet` running?", soft_wrap=True)
             raise typer.Exit(1) from None
         progress.update(task, description="chain init done")
-    console.print(f"admin {setup.keys.admin.pubkey()}  bridge {setup.keys.bridge.pubkey()}  resolver {setup.keys.resolver.pubkey()}")
-    console.print(f"collateral mint {setup.collateral_mint}  treasury {setup.treasury}")
+    for label, key in [
+        ("admin", setup.keys.admin.pubkey()), ("bridge", setup.keys.bridge.pubkey()), ("resolver", setup.keys.resolver.pubkey()),
+        ("collateral mint", setup.collateral_mint), ("treasury", setup.treasury),
+    ]:
+        console.print(f"{label:>15} {key}", soft_wrap=True)
 
 
 @app.command()
