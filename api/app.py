@@ -14,7 +14,7 @@ import secrets
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from exchange.service import ExchangeService
 from tandem.settings import Settings, get_settings
@@ -83,10 +83,9 @@ def create_app(settings: Settings | None = None, service: ExchangeService | None
         lifespan=lifespan,
     )
     errors.install(app)
-    kalshi = APIRouter(prefix=PREFIX)
-    for module in (exchange, markets, portfolio, orders, order_groups, api_keys):
-        kalshi.include_router(module.router)
-    app.include_router(kalshi)
+    # Hot routes first: FastAPI tries routers in order, and order entry is what must be fast.
+    for module in (orders, portfolio, markets, order_groups, api_keys, exchange):
+        app.include_router(module.router, prefix=PREFIX)
     app.include_router(operator.router)
     app.include_router(ws.router)
     return app

@@ -1,0 +1,266 @@
+"""The real API server under concurrent signed clients placing and cancelling orders.
+
+`python -m bench api`. For SQLite (always) and PostgreSQL (TEST_POSTGRES_URL /
+BENCH_POSTGRES_URL, else scripts/ensure-postgres.sh), it starts `tandem api` (uvicorn, one
+process: it owns the books) on a fresh database, creates markets and funded users through
+the operator endpoints, then runs client processes, each an asyncio loop with one keep-alive
+HTTP/1.1 connection per concurrent worker (a minimal stream client: cheap on CPU). A worker's cycle: POST /portfolio/events/orders (a
+resting bid, never crossing), then DELETE /portfolio/events/orders/batched cancelling it.
+Both are Kalshi-signed; a signature covers timestamp + method + path, so each worker signs
+each of its two constant paths once per second (RSA signing per request would cost the
+clients more CPU than the server spends) — the server verifies every request in full.
+
+Prints orders placed/s, order commands/s (places + cancels), and p50/p99 latency of each
+request kind. Bar (issue 4): >= 2,000 orders/s with p99 < 50 ms on SQLite, on 2 cores
+shared by server and clients. Knobs: BENCH_API_SECONDS (10), BENCH_API_PROCS (2),
+BENCH_API_WORKERS (16 per process), BENCH_API_MARKETS (4), BENCH_API_BACKENDS (sqlite,postgres).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import random
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "bench-operator-token"
+CREATE_PATH = "/trade-api/v2/portfolio/events/orders"
+CANCEL_PATH = "/trade-api/v2/portfolio/events/orders/batched"
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+class _Signer:
+    """Kalshi headers for one key, re-signed once a second per (method, path)."""
+
+    def __init__(self, key_id: str, pem: bytes) -> None:
+        from api.auth import sign
+
+        self._sign = sign
+        self.key_id = key_id
+        self.key = serialization.load_pem_private_key(pem, password=None)
+        self.cache: dict[tuple[str, str], tuple[int, dict]] = {}
+
+    def headers(self, method: str, path: str) -> dict:
+        now = int(time.time() * 1000)
+        cached = self.cache.get((method, path))
+        if cached is None or now - cached[0] > 1000:
+            headers = {"KALSHI-ACCESS-KEY": self.key_id, **self._sign(self.key, now, method, path)}
+            cached = self.cache[(method, path)] = (now, headers)
+        return cached[1]
+
+
+class _Conn:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams: the clients share 2 cores with
+    the server, so they must cost far less CPU per request than it does (httpx costs ~1.7 ms)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: dict, headers: dict) -> tuple[int, dict]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write(f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: {len(raw)}\r\n{head}\r\n".encode() + raw)
+        status_line = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        data = await self.reader.readexactly(length) if length else b""
+        return int(status_line.split()[1]), json.loads(data) if data else {}
+
+
+async def _worker(base: str, signer: _Signer, tickers: list[str], stop_at: float, start_at: float, out: dict) -> None:
+    rng = random.Random()
+    host, port = base.removeprefix("http://").split(":")
+    conn = _Conn(host, int(port))
+    while time.perf_counter() < stop_at:
+        ticker = rng.choice(tickers)
+        body = {"ticker": ticker, "side": "bid", "count": f"{rng.randint(1, 5)}.00",
+                "price": f"0.{rng.randint(1, 40):02d}00", "time_in_force": "good_till_canceled",
+                "self_trade_prevention_type": "taker_at_cross"}
+        t0 = time.perf_counter()
+        status, reply = await conn.request("POST", CREATE_PATH, body, signer.headers("POST", CREATE_PATH))
+        t1 = time.perf_counter()
+        if status != 201:
+            out["errors"].append(f"create {status} {reply}")
+            continue
+        status, reply = await conn.request("DELETE", CANCEL_PATH, {"orders": [{"order_id": reply["order_id"]}]},
+                                           signer.headers("DELETE", CANCEL_PATH))
+        t2 = time.perf_counter()
+        if status != 200 or reply["orders"][0].get("error"):
+            out["errors"].append(f"cancel {status} {reply}")
+            continue
+        if t0 >= start_at:
+            out["create"].append(t1 - t0)
+            out["cancel"].append(t2 - t1)
+    if conn.writer is not None:
+        conn.writer.close()
+
+
+def _client_process(base: str, creds: list[tuple[str, bytes]], tickers: list[str], workers: int, warmup: float,
+                    seconds: float, start_wall: float, queue) -> None:
+    async def run() -> dict:
+        out = {"create": [], "cancel": [], "errors": []}
+        # Align on the parent's wall clock so every process measures the same window.
+        offset = time.perf_counter() - time.time()
+        start_at = start_wall + warmup + offset
+        stop_at = start_at + seconds
+        signers = [_Signer(k, p) for k, p in creds]
+        await asyncio.gather(*(_worker(base, signers[i % len(signers)], tickers, stop_at, start_at, out)
+                               for i in range(workers)))
+        return out
+
+    queue.put(asyncio.run(run()))
+
+
+def _start_server(db_url: str, home: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": db_url, "TANDEM_HOME": str(home), "TANDEM_OPERATOR_TOKEN": TOKEN,
+           "TANDEM_API_RATE_READ": "100000", "TANDEM_API_RATE_WRITE": "100000"}
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "tandem.cli", "api", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=(home / "api.log").open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((home / "api.log").read_text()[-2000:])
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/trade-api/v2/exchange/status", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("API server did not start")
+
+
+def _setup(base: str, n_users: int, n_markets: int) -> tuple[list[tuple[str, bytes]], list[str]]:
+    op = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+    tickers = []
+    for m in range(n_markets):
+        ticker = f"BENCH-{m}"
+        op.post("/operator/markets", json={"ticker": ticker, "close_time": "2099-01-01T00:00:00Z"}).raise_for_status()
+        tickers.append(ticker)
+    creds = []
+    for u in range(n_users):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        r = op.post("/operator/users", json={"name": f"bench-{u}", "public_key": public.decode()})
+        r.raise_for_status()
+        op.post(f"/operator/users/{r.json()['user_id']}/fund", json={"cents": 10**10}).raise_for_status()
+        creds.append((r.json()["api_key_id"], key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                                serialization.NoEncryption())))
+    op.close()
+    return creds, tickers
+
+
+def run_backend(name: str, db_url: str, home: Path) -> None:
+    seconds = float(os.environ.get("BENCH_API_SECONDS", "10"))
+    procs = int(os.environ.get("BENCH_API_PROCS", "2"))
+    workers = int(os.environ.get("BENCH_API_WORKERS", "16"))
+    n_markets = int(os.environ.get("BENCH_API_MARKETS", "4"))
+    warmup = 2.0
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = _start_server(db_url, home, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        creds, tickers = _setup(base, procs * 4, n_markets)
+        ctx = mp.get_context("spawn")
+        queue = ctx.Queue()
+        start_wall = time.time() + 3.0  # time for the processes to start
+        children = [ctx.Process(target=_client_process,
+                                args=(base, creds[i * 4:(i + 1) * 4], tickers, workers, warmup, seconds, start_wall, queue))
+                    for i in range(procs)]
+        for child in children:
+            child.start()
+        results = [queue.get(timeout=seconds + 120) for _ in children]
+        for child in children:
+            child.join()
+    finally:
+        server.terminate()
+        server.wait(15)
+    creates = [x for r in results for x in r["create"]]
+    cancels = [x for r in results for x in r["cancel"]]
+    errors = [x for r in results for x in r["errors"]]
+    print(f"  {name:8} orders placed {len(creates) / seconds:7.0f}/s   order commands (place+cancel) "
+          f"{(len(creates) + len(cancels)) / seconds:7.0f}/s   "
+          f"place p50 {_pct(creates, .5) * 1e3:5.1f} ms p99 {_pct(creates, .99) * 1e3:5.1f} ms   "
+          f"cancel p50 {_pct(cancels, .5) * 1e3:5.1f} ms p99 {_pct(cancels, .99) * 1e3:5.1f} ms   "
+          f"errors {len(errors)}", flush=True)
+    for e in errors[:3]:
+        print("    error:", e)
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
+    if url:
+        return url
+    done = subprocess.run(["bash", str(REPO / "scripts" / "ensure-postgres.sh")], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
+
+
+def main() -> None:
+    backends = os.environ.get("BENCH_API_BACKENDS", "sqlite,postgres").split(",")
+    print(f"  {os.cpu_count()} cores; {os.environ.get('BENCH_API_PROCS', '2')} client processes x "
+          f"{os.environ.get('BENCH_API_WORKERS', '16')} workers; {os.environ.get('BENCH_API_SECONDS', '10')} s measured",
+          flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        if "sqlite" in backends:
+            home = Path(tmp) / "sqlite"
+            home.mkdir()
+            run_backend("sqlite", f"sqlite:///{home / 'tandem.db'}", home)
+        if "postgres" in backends:
+            url = _postgres_url()
+            if url is None:
+                print("  postgres: no server (set BENCH_POSTGRES_URL or install via scripts/ensure-postgres.sh)")
+                return
+            from sqlalchemy import create_engine, text
+            from sqlalchemy.engine import make_url
+
+            from exchange.db import normalize_url
+
+            base = make_url(normalize_url(url))
+            name = f"bench_{os.getpid()}"
+            admin = create_engine(base, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            home = Path(tmp) / "postgres"
+            home.mkdir()
+            try:
+                run_backend("postgres", base.set(database=name).render_as_string(hide_password=False), home)
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
