@@ -27,6 +27,11 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    // program-test logs every instruction at debug level unless told otherwise: the
+    // transaction logs are served over RPC, so the console only needs warnings.
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "warn");
+    }
     let chain = Arc::new(Mutex::new(chain::Chain::start(args.finality_lag).await));
 
     let clock = chain.clone();
