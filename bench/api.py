@@ -13,7 +13,8 @@ clients more CPU than the server spends) — the server verifies every request i
 Prints orders placed/s, order commands/s (places + cancels), and p50/p99 latency of each
 request kind. Bar (issue 4): >= 2,000 orders/s with p99 < 50 ms on SQLite, on 2 cores
 shared by server and clients. Knobs: BENCH_API_SECONDS (10), BENCH_API_PROCS (2),
-BENCH_API_WORKERS (16 per process), BENCH_API_MARKETS (4), BENCH_API_BACKENDS (sqlite,postgres).
+BENCH_API_WORKERS (16 per process), BENCH_API_MARKETS (4), BENCH_API_BACKENDS (sqlite,postgres),
+BENCH_API_BATCH (1; N > 1 places N orders per batched POST and cancels them in one batched DELETE).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 TOKEN = "bench-operator-token"
 CREATE_PATH = "/trade-api/v2/portfolio/events/orders"
 CANCEL_PATH = "/trade-api/v2/portfolio/events/orders/batched"
+BATCH_PATH = CANCEL_PATH  # POST creates a batch, DELETE cancels one
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -92,26 +94,35 @@ class _Conn:
         return int(status_line.split()[1]), json.loads(data) if data else {}
 
 
-async def _worker(base: str, signer: _Signer, tickers: list[str], stop_at: float, start_at: float, out: dict) -> None:
+async def _worker(base: str, signer: _Signer, tickers: list[str], stop_at: float, start_at: float, out: dict,
+                  batch: int) -> None:
     rng = random.Random()
     host, port = base.removeprefix("http://").split(":")
     conn = _Conn(host, int(port))
-    while time.perf_counter() < stop_at:
-        ticker = rng.choice(tickers)
-        body = {"ticker": ticker, "side": "bid", "count": f"{rng.randint(1, 5)}.00",
+
+    def order() -> dict:
+        return {"ticker": rng.choice(tickers), "side": "bid", "count": f"{rng.randint(1, 5)}.00",
                 "price": f"0.{rng.randint(1, 40):02d}00", "time_in_force": "good_till_canceled",
                 "self_trade_prevention_type": "taker_at_cross"}
+
+    while time.perf_counter() < stop_at:
         t0 = time.perf_counter()
-        status, reply = await conn.request("POST", CREATE_PATH, body, signer.headers("POST", CREATE_PATH))
+        if batch == 1:
+            status, reply = await conn.request("POST", CREATE_PATH, order(), signer.headers("POST", CREATE_PATH))
+            ids = [reply.get("order_id")] if status == 201 else []
+        else:  # Kalshi's batched create: up to 20 orders per request
+            status, reply = await conn.request("POST", BATCH_PATH, {"orders": [order() for _ in range(batch)]},
+                                               signer.headers("POST", BATCH_PATH))
+            ids = [o.get("order_id") for o in reply.get("orders", [])] if status == 201 else []
         t1 = time.perf_counter()
-        if status != 201:
-            out["errors"].append(f"create {status} {reply}")
+        if status != 201 or len(ids) != batch or not all(ids):
+            out["errors"].append(f"create {status} {str(reply)[:200]}")
             continue
-        status, reply = await conn.request("DELETE", CANCEL_PATH, {"orders": [{"order_id": reply["order_id"]}]},
+        status, reply = await conn.request("DELETE", CANCEL_PATH, {"orders": [{"order_id": i} for i in ids]},
                                            signer.headers("DELETE", CANCEL_PATH))
         t2 = time.perf_counter()
-        if status != 200 or reply["orders"][0].get("error"):
-            out["errors"].append(f"cancel {status} {reply}")
+        if status != 200 or any(o.get("error") for o in reply["orders"]):
+            out["errors"].append(f"cancel {status} {str(reply)[:200]}")
             continue
         if t0 >= start_at:
             out["create"].append(t1 - t0)
@@ -121,7 +132,7 @@ async def _worker(base: str, signer: _Signer, tickers: list[str], stop_at: float
 
 
 def _client_process(base: str, creds: list[tuple[str, bytes]], tickers: list[str], workers: int, warmup: float,
-                    seconds: float, start_wall: float, queue) -> None:
+                    seconds: float, start_wall: float, batch: int, queue) -> None:
     async def run() -> dict:
         out = {"create": [], "cancel": [], "errors": []}
         # Align on the parent's wall clock so every process measures the same window.
@@ -129,7 +140,7 @@ def _client_process(base: str, creds: list[tuple[str, bytes]], tickers: list[str
         start_at = start_wall + warmup + offset
         stop_at = start_at + seconds
         signers = [_Signer(k, p) for k, p in creds]
-        await asyncio.gather(*(_worker(base, signers[i % len(signers)], tickers, stop_at, start_at, out)
+        await asyncio.gather(*(_worker(base, signers[i % len(signers)], tickers, stop_at, start_at, out, batch)
                                for i in range(workers)))
         return out
 
@@ -182,6 +193,7 @@ def run_backend(name: str, db_url: str, home: Path) -> None:
     procs = int(os.environ.get("BENCH_API_PROCS", "2"))
     workers = int(os.environ.get("BENCH_API_WORKERS", "16"))
     n_markets = int(os.environ.get("BENCH_API_MARKETS", "4"))
+    batch = int(os.environ.get("BENCH_API_BATCH", "1"))
     warmup = 2.0
     import socket
 
@@ -196,7 +208,8 @@ def run_backend(name: str, db_url: str, home: Path) -> None:
         queue = ctx.Queue()
         start_wall = time.time() + 3.0  # time for the processes to start
         children = [ctx.Process(target=_client_process,
-                                args=(base, creds[i * 4:(i + 1) * 4], tickers, workers, warmup, seconds, start_wall, queue))
+                                args=(base, creds[i * 4:(i + 1) * 4], tickers, workers, warmup, seconds, start_wall, batch,
+                                      queue))
                     for i in range(procs)]
         for child in children:
             child.start()
@@ -209,8 +222,9 @@ def run_backend(name: str, db_url: str, home: Path) -> None:
     creates = [x for r in results for x in r["create"]]
     cancels = [x for r in results for x in r["cancel"]]
     errors = [x for r in results for x in r["errors"]]
-    print(f"  {name:8} orders placed {len(creates) / seconds:7.0f}/s   order commands (place+cancel) "
-          f"{(len(creates) + len(cancels)) / seconds:7.0f}/s   "
+    label = f"{name} x{batch}" if batch > 1 else name
+    print(f"  {label:11} orders placed {len(creates) * batch / seconds:6.0f}/s   order commands (place+cancel) "
+          f"{(len(creates) + len(cancels)) * batch / seconds:6.0f}/s   requests {(len(creates) + len(cancels)) / seconds:5.0f}/s   "
           f"place p50 {_pct(creates, .5) * 1e3:5.1f} ms p99 {_pct(creates, .99) * 1e3:5.1f} ms   "
           f"cancel p50 {_pct(cancels, .5) * 1e3:5.1f} ms p99 {_pct(cancels, .99) * 1e3:5.1f} ms   "
           f"errors {len(errors)}", flush=True)
