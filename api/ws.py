@@ -3,10 +3,10 @@
 Commands `{"id": n, "cmd": "subscribe" | "unsubscribe" | "update_subscription" |
 "list_subscriptions", "params": {...}}`. Channels: `orderbook_delta` (an
 `orderbook_snapshot`, then `orderbook_delta`s; `seq` counts the subscription's messages
-without gaps, so a client that sees a gap resubscribes), `ticker`, `trade`, and the
-private `fill` (the connection's own user only). The handshake is signed with the REST
+without gaps, so a client that sees a gap resubscribes), `ticker`, `trade`,
+`market_lifecycle_v2`, and the private `fill` and `user_orders` (the connection's own user only). The handshake is signed with the REST
 headers over `GET /trade-api/ws/v2`; a connection without them gets the public channels
-only (`ticker`, `trade`), as on Kalshi; a bad signature is refused with 401.
+only (`ticker`, `trade`, `market_lifecycle_v2`), as on Kalshi; a bad signature is refused with 401.
 
 Events come from `ExchangeService.subscribe` after each commit. Routes call the service
 on the event loop's thread, so a snapshot and the deltas that follow it are ordered
@@ -23,16 +23,20 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from exchange.errors import ExchangeError
-from exchange.schemas import BookDelta, FillEvent, MarketView, TickerUpdate, TradeEvent
+from exchange.schemas import BookDelta, FillEvent, MarketEvent, MarketView, OrderEvent, TickerUpdate, TradeEvent
 
 from api.errors import ApiError, error_response
+from api.schemas import wire
 from api.schemas.convert import ONE, count_fp, dollars, rfc3339, seconds
 
 log = logging.getLogger(__name__)
 
 WS_PATH = "/trade-api/ws/v2"
-PUBLIC_CHANNELS = {"ticker", "trade"}
-PRIVATE_CHANNELS = {"orderbook_delta", "fill"}
+PUBLIC_CHANNELS = {"ticker", "trade", "market_lifecycle_v2"}
+PRIVATE_CHANNELS = {"orderbook_delta", "fill", "user_orders"}
+# Tandem's lifecycle changes -> Kalshi's market_lifecycle_v2 event types.
+LIFECYCLE = {"created": "created", "halted": "deactivated", "resumed": "activated", "open": "activated",
+             "closed": "closed", "determined": "determined", "finalized": "settled"}
 CHANNELS = PUBLIC_CHANNELS | PRIVATE_CHANNELS
 SEND_QUEUE = 10_000  # a client this far behind is disconnected rather than buffered forever
 
@@ -278,14 +282,26 @@ class Hub:
                     "count_fp": count_fp(f.count), "fee_cost": dollars(f.fee - f.rebate), "ts": seconds(f.created_ms),
                     "ts_ms": f.created_ms, "subaccount": 0}
             self._fan_out("fill", f.ticker, body, user_id=f.user_id)
+        elif isinstance(event, OrderEvent):
+            o = event.order
+            self._fan_out("user_orders", o.ticker, wire.order(o), user_id=o.user_id, message_type="user_order")
+        elif isinstance(event, MarketEvent):
+            m = event.market
+            body = {"market_ticker": m.ticker, "event_type": LIFECYCLE.get(event.kind, event.kind),
+                    "open_ts": seconds(m.open_ms), "close_ts": seconds(m.close_ms), "status": wire.MARKET_STATUS.get(m.status)}
+            if m.yes_payout is not None:
+                body["result"] = m.result or "scalar"
+                body["settlement_value_dollars"] = dollars(m.yes_payout)
+            self._fan_out("market_lifecycle_v2", m.ticker, body)
 
-    def _fan_out(self, channel: str, ticker: str, body: dict, user_id: int | None = None) -> None:
+    def _fan_out(self, channel: str, ticker: str, body: dict, user_id: int | None = None,
+                 message_type: str | None = None) -> None:
         for conn in self.connections:
             if user_id is not None and conn.user_id != user_id:
                 continue
             for sub in conn.subs.values():
                 if sub.channel == channel and sub.wants(ticker):
-                    conn.send({"type": channel, "sid": sub.sid, "seq": conn.next_seq(sub), "msg": body})
+                    conn.send({"type": message_type or channel, "sid": sub.sid, "seq": conn.next_seq(sub), "msg": body})
 
 
 @router.websocket(WS_PATH)

@@ -12,8 +12,8 @@ clients more CPU than the server spends) — the server verifies every request i
 
 Prints orders placed/s, order commands/s (places + cancels), and p50/p99 latency of each
 request kind. Bar (issue 4): >= 2,000 orders/s with p99 < 50 ms on SQLite, on 2 cores
-shared by server and clients. Knobs: BENCH_API_SECONDS (10), BENCH_API_PROCS (2),
-BENCH_API_WORKERS (16 per process), BENCH_API_MARKETS (4), BENCH_API_BACKENDS (sqlite,postgres),
+shared by server and clients. Knobs: BENCH_API_SECONDS (10), BENCH_API_PROCS (1),
+BENCH_API_WORKERS (8 per process), BENCH_API_MARKETS (4), BENCH_API_BACKENDS (sqlite,postgres),
 BENCH_API_BATCH (1; N > 1 places N orders per batched POST and cancels them in one batched DELETE).
 """
 from __future__ import annotations
@@ -190,8 +190,8 @@ def _setup(base: str, n_users: int, n_markets: int) -> tuple[list[tuple[str, byt
 
 def run_backend(name: str, db_url: str, home: Path) -> None:
     seconds = float(os.environ.get("BENCH_API_SECONDS", "10"))
-    procs = int(os.environ.get("BENCH_API_PROCS", "2"))
-    workers = int(os.environ.get("BENCH_API_WORKERS", "16"))
+    procs = int(os.environ.get("BENCH_API_PROCS", "1"))
+    workers = int(os.environ.get("BENCH_API_WORKERS", "8"))
     n_markets = int(os.environ.get("BENCH_API_MARKETS", "4"))
     batch = int(os.environ.get("BENCH_API_BATCH", "1"))
     warmup = 2.0
@@ -242,8 +242,8 @@ def _postgres_url() -> str | None:
 
 def main() -> None:
     backends = os.environ.get("BENCH_API_BACKENDS", "sqlite,postgres").split(",")
-    print(f"  {os.cpu_count()} cores; {os.environ.get('BENCH_API_PROCS', '2')} client processes x "
-          f"{os.environ.get('BENCH_API_WORKERS', '16')} workers; {os.environ.get('BENCH_API_SECONDS', '10')} s measured",
+    print(f"  {os.cpu_count()} cores; {os.environ.get('BENCH_API_PROCS', '1')} client processes x "
+          f"{os.environ.get('BENCH_API_WORKERS', '8')} workers; {os.environ.get('BENCH_API_SECONDS', '10')} s measured",
           flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         if "sqlite" in backends:

@@ -192,3 +192,29 @@ async def test_handshake_auth(server, make_trader):
             await websockets.connect(server.ws_url, additional_headers=headers)
         assert exc.value.response.status_code == 401
         assert json.loads(exc.value.response.body)["error"]["code"] == "authentication_error"
+
+
+async def test_user_orders_and_market_lifecycle(server, operator, make_trader, make_market):
+    ticker = await make_market()
+    t, other = await make_trader(), await make_trader()
+    mine, theirs, public = await connect(server, t), await connect(server, other), await connect(server)
+    await mine.send("subscribe", channels=["user_orders"])
+    await theirs.send("subscribe", channels=["user_orders"])
+    await public.send("subscribe", channels=["market_lifecycle_v2"], market_ticker=ticker)
+    for c in (mine, theirs, public):
+        assert (await c.recv())["type"] == "subscribed"
+    order = await t.client.create_order_v2(ticker=ticker, side="bid", count="1.00", price="0.2500", **GTC)
+    update = await mine.recv_type("user_order")
+    assert update["msg"]["order_id"] == order.order_id and update["msg"]["status"] == "resting"
+    assert update["msg"]["yes_price_dollars"] == "0.2500"
+    assert [m for m in await theirs.quiet() if m["type"] == "user_order"] == []
+    await operator.post(f"/operator/markets/{ticker}/halt")
+    halted = await public.recv_type("market_lifecycle_v2")
+    assert halted["msg"]["market_ticker"] == ticker and halted["msg"]["event_type"] == "deactivated"
+    await operator.post(f"/operator/markets/{ticker}/determine", json={"result": "no"})
+    kinds = []
+    while "determined" not in kinds:
+        kinds.append((await public.recv_type("market_lifecycle_v2"))["msg"]["event_type"])
+    assert kinds == ["closed", "determined"]
+    for c in (mine, theirs, public):
+        await c.ws.close()
