@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -253,8 +254,6 @@ class Hub:
     def dispatch(self, event) -> None:
         if not self.connections:
             return
-        import time
-
         ts_ms = int(time.time() * 1000)
         if isinstance(event, BookDelta):
             price = event.price if event.side == "yes" else ONE - event.price
