@@ -10,6 +10,7 @@ from exchange.errors import InvalidRequest
 from api.auth import Principal, current_user
 from api.routes._common import check_subaccount, csv, ms, ok, service
 from api.schemas import wire
+from api.schemas.convert import dollars
 
 router = APIRouter(tags=["portfolio"])
 
@@ -72,4 +73,6 @@ async def get_settlements(request: Request, limit: int = Query(100, ge=1, le=100
 
 @router.get("/portfolio/summary/total_resting_order_value", summary="Cash held by resting orders, in cents")
 async def get_total_resting_order_value(request: Request, user: Principal = Depends(current_user)):
-    return ok({"total_resting_order_value": service(request).balance(user.user_id).held // 10_000})
+    held = service(request).balance(user.user_id).held
+    return ok({"total_resting_order_value": held // 10_000,
+               "resting_order_value_breakdown": [{"exchange_index": 0, "balance": dollars(held)}]})

@@ -116,3 +116,14 @@ async def test_unknown_market_is_404_in_kalshi_shape(make_trader):
 
     body = json.loads(err.value.body)
     assert body["error"]["code"] == "market_not_found" and "NOPE-NOT-HERE" in body["error"]["message"]
+
+
+async def test_openapi_docs_are_served(server):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=server.base) as http:
+        assert (await http.get("/docs")).status_code == 200
+        paths = (await http.get("/openapi.json")).json()["paths"]
+    for path in ("/trade-api/v2/markets", "/trade-api/v2/portfolio/events/orders", "/trade-api/v2/portfolio/orders",
+                 "/trade-api/v2/portfolio/order_groups/create", "/operator/markets"):
+        assert path in paths

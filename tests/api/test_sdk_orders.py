@@ -80,9 +80,11 @@ async def test_v2_batches_cancel_all_and_queue_positions(make_trader, make_marke
     queue = await b.client.get_order_queue_positions(market_tickers=ticker)
     positions = {q.order_id: q.queue_position_fp for q in queue.queue_positions}
     assert positions[ok_first.order_id] == "2.00"  # a's 2 contracts are ahead at 0.50
-    one = await call(b.client, "GET", f"/portfolio/orders/{ok_first.order_id}/queue_position",
-                     types={"200": "GetOrderQueuePositionResponse"})
+    one = await b.client.get_order_queue_position(order_id=ok_first.order_id)
     assert one.queue_position_fp == "2.00"
+    # 3 at 0.50 held by b's resting bid (the ask holds nothing in cash terms beyond its NO cost).
+    resting_value = await b.client.get_portfolio_resting_order_total_value()
+    assert resting_value.total_resting_order_value >= 150
 
     cancelled = await b.client.batch_cancel_orders_v2(orders=[{"order_id": ok_first.order_id},
                                                               {"order_id": first.order_id}])  # not b's own
