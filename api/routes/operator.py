@@ -109,14 +109,16 @@ async def user_balance(request: Request, user: str):
 # ---------------------------------------------------------------------------------- reference data
 class CreateSeries(_Body):
     ticker: str = Field(min_length=1, max_length=64)
-    title: str = ""
-    category: str = ""
-    frequency: str = "custom"
-    tags: list[str] = []
+    title: str = Field(default="", max_length=500)
+    category: str = Field(default="", max_length=100)
+    frequency: str = Field(default="custom", max_length=32)
+    tags: list[str] = Field(default=[], max_length=20)
 
 
 @router.post("/series", status_code=201, summary="Create a series")
 async def create_series(request: Request, body: CreateSeries):
+    if any("," in t or not t for t in body.tags) or len(",".join(body.tags)) > 500:
+        raise InvalidRequest("tags are non-empty, without commas, 500 characters in all", code="invalid_parameters")
     view = service(request).create_series(body.ticker, body.title, category=body.category, frequency=body.frequency,
                                           tags=body.tags)
     return ok({"series": wire.series(view)}, 201)
@@ -124,10 +126,10 @@ async def create_series(request: Request, body: CreateSeries):
 
 class CreateEvent(_Body):
     event_ticker: str = Field(min_length=1, max_length=64)
-    series_ticker: str = Field(min_length=1)
-    title: str = ""
-    sub_title: str = ""
-    category: str = ""
+    series_ticker: str = Field(min_length=1, max_length=64)
+    title: str = Field(default="", max_length=500)
+    sub_title: str = Field(default="", max_length=500)
+    category: str = Field(default="", max_length=100)
     mutually_exclusive: bool = False
 
 
@@ -140,12 +142,13 @@ async def create_event(request: Request, body: CreateEvent):
 
 class CreateMarket(_Body):
     ticker: str = Field(min_length=1, max_length=64)
-    event_ticker: str | None = Field(default=None, description="unset: an event and series named after the market")
-    series_ticker: str | None = None
-    title: str = ""
-    subtitle: str = ""
-    yes_sub_title: str = ""
-    no_sub_title: str = ""
+    event_ticker: str | None = Field(default=None, max_length=64,
+                                     description="unset: an event and series named after the market")
+    series_ticker: str | None = Field(default=None, max_length=64)
+    title: str = Field(default="", max_length=500)
+    subtitle: str = Field(default="", max_length=500)
+    yes_sub_title: str = Field(default="", max_length=200)
+    no_sub_title: str = Field(default="", max_length=200)
     rules_primary: str = ""
     open_time: str | int | None = None
     close_time: str | int
@@ -214,6 +217,8 @@ def _schedule(v) -> dict:
 
 @router.put("/fee_schedules/{name}", summary="Create or update a fee schedule; optionally attach it")
 async def set_fee_schedule(request: Request, name: str, body: FeeSchedule):
+    if not 1 <= len(name) <= 64:
+        raise InvalidRequest("fee schedule names are 1-64 characters", code="invalid_parameters")
     view = service(request).set_fee_schedule(
         name, parse_dollars(body.taker_rate, "taker_rate"), parse_dollars(body.maker_rate, "maker_rate"),
         parse_dollars(body.maker_rebate, "maker_rebate"), ticker=body.ticker, series_ticker=body.series_ticker)
@@ -227,7 +232,7 @@ async def list_fee_schedules(request: Request):
 
 class CreateBuilder(_Body):
     code: str = Field(min_length=1, max_length=64)
-    name: str = ""
+    name: str = Field(default="", max_length=200)
     share: str = Field(description="share of the fees of orders naming this builder, e.g. \"0.25\"")
 
 

@@ -36,8 +36,8 @@ def expiration_ms(value: int | None) -> int | None:
 class CreateOrderV2(_Body):
     """POST /portfolio/events/orders: one book, `bid`/`ask` at a YES price."""
 
-    ticker: str = Field(min_length=1)
-    client_order_id: str | None = None
+    ticker: str = Field(min_length=1, max_length=64)
+    client_order_id: str | None = Field(default=None, max_length=128)
     side: Literal["bid", "ask"]
     count: str
     price: str
@@ -48,9 +48,10 @@ class CreateOrderV2(_Body):
     cancel_order_on_pause: bool | None = None
     reduce_only: bool = False
     subaccount: int | None = None
-    order_group_id: str | None = None
+    order_group_id: str | None = Field(default=None, max_length=40)
     exchange_index: int | None = None
-    builder_code: str | None = Field(default=None, description="Tandem: a builder credited a share of this order's fees")
+    builder_code: str | None = Field(default=None, max_length=64,
+                                     description="Tandem: a builder credited a share of this order's fees")
 
     def to_request(self) -> OrderRequest:
         _subaccount(self.subaccount)
@@ -65,8 +66,8 @@ class CreateOrderV2(_Body):
 class CreateOrderLegacy(_Body):
     """POST /portfolio/orders: side yes/no, action buy/sell, price in cents or dollars."""
 
-    ticker: str = Field(min_length=1)
-    client_order_id: str | None = None
+    ticker: str = Field(min_length=1, max_length=64)
+    client_order_id: str | None = Field(default=None, max_length=128)
     side: Literal["yes", "no"]
     action: Literal["buy", "sell"]
     type: Literal["limit", "market"] | None = Field(
@@ -84,11 +85,11 @@ class CreateOrderLegacy(_Body):
     reduce_only: bool = False
     sell_position_floor: int | None = None
     self_trade_prevention_type: SelfTradePrevention = "taker_at_cross"
-    order_group_id: str | None = None
+    order_group_id: str | None = Field(default=None, max_length=40)
     cancel_order_on_pause: bool | None = None
     subaccount: int | None = None
     exchange_index: int | None = None
-    builder_code: str | None = None
+    builder_code: str | None = Field(default=None, max_length=64)
 
     def to_request(self) -> OrderRequest:
         _subaccount(self.subaccount)
@@ -136,8 +137,8 @@ class AmendOrderV2(_Body):
     side: Literal["bid", "ask"]
     price: str
     count: str
-    client_order_id: str | None = None
-    updated_client_order_id: str | None = None
+    client_order_id: str | None = Field(default=None, max_length=128)
+    updated_client_order_id: str | None = Field(default=None, max_length=128)
     expiration_time: int | None = None
     exchange_index: int | None = None
 
@@ -146,8 +147,8 @@ class AmendOrderLegacy(_Body):
     ticker: str
     side: Literal["yes", "no"]
     action: Literal["buy", "sell"]
-    client_order_id: str | None = None
-    updated_client_order_id: str | None = None
+    client_order_id: str | None = Field(default=None, max_length=128)
+    updated_client_order_id: str | None = Field(default=None, max_length=128)
     yes_price: int | None = Field(default=None, ge=1, le=99)
     no_price: int | None = Field(default=None, ge=1, le=99)
     yes_price_dollars: str | None = None

@@ -101,6 +101,10 @@ async def test_bad_orders_are_refused_and_nothing_is_written(server, make_trader
         ({"ticker": ticker, "side": "bid", "count": "100.00", "price": "0.50", **GTC}, 400, "insufficient_balance"),
         ({"ticker": ticker, "side": "bid", "count": "1", "price": "0.50", "subaccount": 3, **GTC}, 400,
          "invalid_parameters"),
+        ({"ticker": ticker, "side": "bid", "count": "1", "price": "0.50", "client_order_id": "x" * 129, **GTC}, 400,
+         "invalid_parameters"),
+        ({"ticker": ticker, "side": "bid", "count": "1", "price": "0.50", "order_group_id": "no-such-group", **GTC},
+         404, "order_group_not_found"),
     ]
     async with httpx.AsyncClient(base_url=server.base) as http:
         for body, status, code in cases:
@@ -160,6 +164,9 @@ async def test_operator_role(server, operator, make_trader):
                                                                        "close_time": "soon"}), 400)
     assert_kalshi_error(await operator.post("/operator/markets", json={"ticker": unique("X")}), 400,
                         "invalid_parameters")
+    assert_kalshi_error(await operator.post("/operator/markets", json={**market, "ticker": unique("X"), "title": "t" * 501}),
+                        400, "invalid_parameters")
+    assert_kalshi_error(await operator.post("/operator/series", json={"ticker": unique("S"), "tags": ["a,b"]}), 400)
     assert_kalshi_error(await operator.post(f"/operator/markets/{market['ticker']}/determine",
                                             json={"yes_payout_dollars": "1.5"}), 400)
     assert_kalshi_error(await operator.post(f"/operator/markets/{market['ticker']}/finalize"), 400)
