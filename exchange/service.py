@@ -1218,10 +1218,6 @@ class ExchangeService:
             conn.execute(insert(_fills), cmd.fill_rows)
         plain = [u for u in cmd.order_updates if "fill" not in u]
         filled = [u for u in cmd.order_updates if "fill" in u]
-        if plain:
-            conn.execute(update(_orders).where(_orders.c.order_id == bindparam("b_order_id")).values(
-                remaining_count=bindparam("remaining_count"), status=bindparam("status"),
-                cancel_reason=bindparam("cancel_reason"), updated_ms=bindparam("updated_ms")), plain)
         if filled:
             conn.execute(update(_orders).where(_orders.c.order_id == bindparam("b_order_id")).values(
                 remaining_count=bindparam("remaining_count"), status=bindparam("status"), updated_ms=bindparam("updated_ms"),
@@ -1230,6 +1226,12 @@ class ExchangeService:
                 maker_fill_cost=_orders.c.maker_fill_cost + bindparam("cost"),
                 maker_fees=_orders.c.maker_fees + bindparam("fees"), rebates=_orders.c.rebates + bindparam("rebates"),
                 fee_units=bindparam("fee_units"), rebate_units=bindparam("rebate_units")), filled)
+        # Cancellations last: an order-group limit can cancel a maker this very command filled
+        # in part, and the cancel must win over the fill's "still resting".
+        if plain:
+            conn.execute(update(_orders).where(_orders.c.order_id == bindparam("b_order_id")).values(
+                remaining_count=bindparam("remaining_count"), status=bindparam("status"),
+                cancel_reason=bindparam("cancel_reason"), updated_ms=bindparam("updated_ms")), plain)
         if cmd.stats:
             self._flush_stats(conn, cmd, ts)
         if cmd.outbox:

@@ -229,8 +229,6 @@ async def test_order_groups(make_trader, make_market):
     assert err.value.status == 404
 
 
-@pytest.mark.xfail(strict=True, reason="exchange/service: when maker fills reach a group's limit, the group's "
-                   "other resting orders stay on the book (ExchangeService._group_limits)")
 async def test_order_group_limit_cancels_the_groups_resting_orders(make_trader, make_market):
     ticker = await make_market()
     maker, taker = await make_trader(), await make_trader()

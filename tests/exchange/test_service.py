@@ -338,3 +338,19 @@ def test_users_keys_and_lists(svc):
     assert tickers == [f"EV-{i}" for i in range(5)]
     assert svc.get_event("EV", with_markets=True).markets[0].series_ticker == "SER"
     assert [s.ticker for s in svc.list_series().items] == ["SER"]
+
+
+def test_order_group_limit_cancels_a_partly_filled_maker(svc):
+    """Maker fills that reach the group's limit cancel the group's resting orders, including the
+    one the same command filled in part (the cancel must not be overwritten by the fill)."""
+    alice, bob = _users(svc, "alice", "bob")
+    svc.create_market("G", title="g", close_ms=_later())
+    group = svc.create_order_group(alice.id, 5 * C)
+    svc.place_order(alice.id, OrderRequest("G", "bid", 400_000, 4 * C, order_group_id=group.order_group_id))
+    second, _ = svc.place_order(alice.id, OrderRequest("G", "bid", 390_000, 4 * C, order_group_id=group.order_group_id))
+    _, fills = svc.place_order(bob.id, OrderRequest("G", "ask", 390_000, 5 * C, time_in_force="immediate_or_cancel"))
+    assert [(f.price, f.count) for f in fills] == [(400_000, 4 * C), (390_000, 1 * C)]
+    order = svc.get_order(alice.id, second.order_id)
+    assert (order.status, order.remaining_count) == ("canceled", 0)
+    assert svc.orderbook("G", 10).yes == []
+    check_ledger(svc)
