@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import secrets
+import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -30,18 +31,23 @@ HOUSEKEEPING_S = 1.0
 
 
 def operator_token(settings: Settings) -> str:
-    """TANDEM_OPERATOR_TOKEN, else the one in TANDEM_HOME/operator.token (created once, 0600)."""
+    """TANDEM_OPERATOR_TOKEN, else the one in TANDEM_HOME/operator.token (created once, 0600).
+
+    A freshly generated token is printed once at startup (the operator needs it and has no
+    other way to learn it); afterwards only the file's path is shown.
+    """
     if settings.operator_token:
         return settings.operator_token
     path = Path(settings.tandem_home) / "operator.token"
     if path.exists():
+        print(f"operator token: in {path}", file=sys.stderr, flush=True)
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
-    log.info("operator token written to %s", path)
+    print(f"operator token (generated, saved to {path}): {token}", file=sys.stderr, flush=True)
     return token
 
 
