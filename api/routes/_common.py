@@ -1,4 +1,11 @@
-"""What every route module shares: the service, JSON responses, Kalshi's query conventions."""
+"""What every route module shares: the service, JSON responses, Kalshi's query conventions.
+
+Routes are `async def` and call the (blocking) service on the event loop on purpose: the
+service serialises every write behind one lock anyway, and measured with `python -m bench api`
+(SQLite, 2 cores) `def` routes in the threadpool did 712 order commands/s against 1,147/s
+for `async def` (thread hand-offs and GIL contention). The cost: while a command commits,
+the loop (WebSocket fan-out, other requests) waits for it.
+"""
 from __future__ import annotations
 
 import json
