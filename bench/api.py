@@ -14,7 +14,8 @@ Prints orders placed/s, order commands/s (places + cancels), and p50/p99 latency
 request kind. Bar (issue 4): >= 2,000 orders/s with p99 < 50 ms on SQLite, on 2 cores
 shared by server and clients. Knobs: BENCH_API_SECONDS (10), BENCH_API_PROCS (1),
 BENCH_API_WORKERS (8 per process), BENCH_API_MARKETS (4), BENCH_API_BACKENDS (sqlite,postgres),
-BENCH_API_BATCH (1; N > 1 places N orders per batched POST and cancels them in one batched DELETE).
+BENCH_API_BATCH (1; N > 1 places N orders per batched POST and cancels them in one batched DELETE),
+BENCH_API_BASELINE (1: also time the same cycle on ExchangeService in-process, SQLite).
 """
 from __future__ import annotations
 
@@ -232,6 +233,33 @@ def run_backend(name: str, db_url: str, home: Path) -> None:
         print("    error:", e)
 
 
+def service_baseline(db_url: str, seconds: float) -> None:
+    """The same place + cancel cycle on ExchangeService in-process, one thread, no HTTP: the
+    ceiling the API can approach (what is left is HTTP, auth and the wire format)."""
+    from exchange.schemas import OrderRequest
+    from exchange.service import ExchangeService
+
+    svc = ExchangeService(db_url)
+    try:
+        user = svc.create_user("baseline").id
+        svc.fund(user, 10**12)
+        svc.create_market("BASELINE", close_ms=int(time.time() * 1000) + 86_400_000)
+        latencies: list[float] = []
+        stop_at = time.perf_counter() + seconds
+        i = 0
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            order, _ = svc.place_order(user, OrderRequest("BASELINE", "bid", 100_000 + (i % 50) * 10_000, 1_000_000))
+            svc.batch_cancel(user, [order.order_id])
+            latencies.append(time.perf_counter() - t0)
+            i += 1
+    finally:
+        svc.close()
+    print(f"  {'(service)':11} orders placed {i / seconds:6.0f}/s   order commands (place+cancel) {2 * i / seconds:6.0f}/s"
+          f"   in-process, one thread, no HTTP; place+cancel p50 {_pct(latencies, .5) * 1e3:5.2f} ms"
+          f" p99 {_pct(latencies, .99) * 1e3:5.2f} ms", flush=True)
+
+
 def _postgres_url() -> str | None:
     url = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
     if url:
@@ -250,6 +278,8 @@ def main() -> None:
             home = Path(tmp) / "sqlite"
             home.mkdir()
             run_backend("sqlite", f"sqlite:///{home / 'tandem.db'}", home)
+            if os.environ.get("BENCH_API_BASELINE", "1") != "0":
+                service_baseline(f"sqlite:///{home / 'baseline.db'}", float(os.environ.get("BENCH_API_SECONDS", "10")) / 2)
         if "postgres" in backends:
             url = _postgres_url()
             if url is None:
