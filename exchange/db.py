@@ -36,6 +36,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
+        paramstyle="named",  # exchange/statements.py passes parameters by name
         pool_size=8,
         max_overflow=16,
     )

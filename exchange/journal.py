@@ -14,6 +14,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from exchange import statements as Q
 from exchange.fees import ONE
 from exchange.models import LedgerAccount, LedgerBalance, LedgerEntry
 from exchange.models import ledger as L
@@ -28,6 +29,7 @@ class Accounts:
 
     def __init__(self) -> None:
         self._ids: dict[tuple[str, str], int] = {}
+        self._new: list[tuple[str, str]] = []  # created in the open transaction
 
     def get(self, conn: Connection, kind: str, ref: str | int = "") -> int:
         key = (kind, str(ref))
@@ -41,6 +43,7 @@ class Accounts:
             account_id = conn.execute(
                 insert(_accounts).values(kind=key[0], ref=key[1], created_ms=now_ms()).returning(_accounts.c.id)
             ).scalar_one()
+            self._new.append(key)
         else:
             account_id = row[0]
         self._ids[key] = account_id
@@ -49,6 +52,17 @@ class Accounts:
     def forget(self) -> None:
         """Drop the cache (after a rolled-back transaction created accounts that no longer exist)."""
         self._ids.clear()
+        self._new.clear()
+
+    def drop_new(self) -> None:
+        """The transaction rolled back: forget the accounts it created."""
+        for key in self._new:
+            self._ids.pop(key, None)
+        self._new.clear()
+
+    def keep_new(self) -> None:
+        """The transaction committed: its accounts exist."""
+        self._new.clear()
 
     def cached(self, kind: str, ref: str | int = "") -> int | None:
         return self._ids.get((kind, str(ref)))
@@ -86,19 +100,9 @@ class Journal:
     def flush(self, conn: Connection) -> None:
         if not self.rows:
             return
-        conn.execute(insert(_entries), self.rows)
-        changed = [{"account_id": a, "asset": s, "amount": d} for (a, s), d in self.deltas.items() if d != 0]
-        if changed:
-            conn.execute(_upsert_balance(conn), changed)
-
-
-def _upsert_balance(conn: Connection):
-    dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    stmt = dialect_insert(_balances)
-    return stmt.on_conflict_do_update(
-        index_elements=[_balances.c.account_id, _balances.c.asset],
-        set_={"amount": _balances.c.amount + stmt.excluded.amount},
-    )
+        Q.INSERT_ENTRY.executemany(conn, self.rows)
+        Q.ADD_BALANCE.executemany(conn, [{"account_id": a, "asset": s, "amount": d}
+                                         for (a, s), d in self.deltas.items() if d != 0])
 
 
 def cash_value(price: int, count: int) -> int:
