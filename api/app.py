@@ -22,6 +22,7 @@ from tandem.settings import Settings, get_settings
 
 from api import errors, ws
 from api.auth import Authenticator, RateLimiter
+from api.group_commit import GroupCommit
 from api.routes import api_keys, exchange, markets, operator, order_groups, orders, portfolio
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, service: ExchangeService | None
         hub = ws.Hub(svc, auth)
         hub.start()
         app.state.service, app.state.auth, app.state.hub = svc, auth, hub
+        app.state.group_commit = GroupCommit(svc)
         task = asyncio.create_task(_housekeeping(svc))
         try:
             yield

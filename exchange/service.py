@@ -172,6 +172,19 @@ class MarketState:
 
 
 @dataclass
+class _Group:
+    """A group commit in progress (ExchangeService.run_group)."""
+
+    conn: Connection | None = None
+    events: list = field(default_factory=list)
+    markets: set[str] = field(default_factory=set)  # to rebuild if the group rolls back
+
+
+class _GroupAbort(Exception):
+    """A command failed in a way that spoils the whole group's transaction or memory."""
+
+
+@dataclass
 class _Command:
     """Everything one order command writes, gathered before a single flush."""
 
@@ -202,6 +215,7 @@ class ExchangeService:
         self._subscribers: list[Callable[[object], None]] = []
         self._user_names: dict[int, str] = {}
         self._writer: Connection | None = None  # the order path's connection, used under _lock
+        self._group: _Group | None = None  # the open group commit, if any (see run_group)
         if restore:
             with self._lock:
                 self._restore()
@@ -214,10 +228,14 @@ class ExchangeService:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        """One write transaction on the order path's own connection (caller holds `_lock`).
+        """One write transaction on the order path's own connection (caller holds `_lock`);
+        inside a group commit, the group's transaction.
 
         Holding the connection saves a pool checkout per command (measured: 41 µs for
         `engine.begin()` against 20 µs on a held connection, SQLite)."""
+        if self._group is not None and self._group.conn is not None:
+            yield self._group.conn
+            return
         conn = self._writer
         if conn is None or conn.closed or conn.invalidated:
             if conn is not None:
@@ -247,12 +265,57 @@ class ExchangeService:
         return unsubscribe
 
     def _publish(self, events: list) -> None:
+        if self._group is not None:  # published once the group has committed
+            self._group.events.extend(events)
+            return
         for event in events:
             for callback in list(self._subscribers):
                 try:
                     callback(event)
                 except Exception:  # a broken subscriber must not break trading
                     log.exception("subscriber failed")
+
+    # ------------------------------------------------------------------ group commit
+    def run_group(self, commands: list[Callable[[], object]]) -> list[object]:
+        """Run order commands (place / batch place / cancel / batch cancel calls) in ONE
+        transaction, in order; returns each one's result or the exception it raised.
+
+        A group commits once for all of them and publishes nothing before that commit, so a
+        caller must not acknowledge a command before this returns. Commands must be ones that
+        read only through the group's transaction (not amend or decrease, which re-read
+        orders through the reader). If anything but a clean refusal happens — a command
+        fails after changing a book, or the commit fails — the group rolls back, the books
+        it touched are rebuilt from the database, and every command runs again on its own."""
+        if len(commands) == 1:
+            return [self._run_alone(commands[0])]
+        with self._lock:
+            group = self._group = _Group()
+            results: list[object] = []
+            try:
+                with self._writing() as conn:
+                    group.conn = conn
+                    for command in commands:
+                        try:
+                            results.append(command())
+                        except errors.ExchangeError as exc:  # refused before anything changed
+                            results.append(exc)
+            except Exception:
+                log.warning("group commit of %d commands rolled back; running them one by one", len(commands), exc_info=True)
+                self._group = None
+                for ticker in group.markets:
+                    self._load_market(ticker)
+                return [self._run_alone(c) for c in commands]
+            finally:
+                self._group = None
+        self._publish(group.events)
+        return results
+
+    @staticmethod
+    def _run_alone(command: Callable[[], object]) -> object:
+        try:
+            return command()
+        except Exception as exc:  # handed back to its caller, not to the whole group
+            return exc
 
     # ------------------------------------------------------------------ restore
     def _restore(self) -> None:
@@ -1106,11 +1169,17 @@ class ExchangeService:
                                                               "unfilled": count - order_row["fill_count"]}))
                 self._group_limits(conn, cmd, state, ts)
                 self._flush(conn, cmd, ts)
-        except Exception:
-            if book_changed:
+        except Exception as exc:
+            if self._group is not None:
+                self._group.markets.add(ticker)
+                if book_changed or not isinstance(exc, errors.ExchangeError):
+                    raise _GroupAbort from exc  # the group's memory and transaction are both suspect
+            elif book_changed:
                 self._load_market(ticker)  # memory must not run ahead of what committed
             raise
-        # Committed: bring memory in line.
+        # Committed (or part of a group commit): bring memory in line.
+        if self._group is not None:
+            self._group.markets.add(ticker)
         if order_row["status"] != RESTING and result.resting:  # its order group hit the limit
             state.book.cancel(order_id)
             taker.remaining = 0
@@ -1377,6 +1446,8 @@ class ExchangeService:
         outbox = [(o.ticker, O.CLOSE_ORDER, {"wallet_order": o.wallet_order, "order_id": o.order_id, "unfilled": o.remaining})
                   for o in orders if o.wallet_order]
         views: dict[str, OrderView] = {}
+        if self._group is not None:
+            self._group.markets.update(o.ticker for o in orders)
         with self._writing() as conn:
             params = {"remaining_count": 0, "status": CANCELED, "cancel_reason": reason, "updated_ms": ts}
             for o in orders:

@@ -9,6 +9,8 @@ the loop (WebSocket fan-out, other requests) waits for it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TypeVar
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -16,9 +18,17 @@ from fastapi.responses import Response
 from exchange.errors import InvalidRequest
 from exchange.service import ExchangeService
 
+T = TypeVar("T")
+
 
 def service(request: Request) -> ExchangeService:
     return request.app.state.service
+
+
+async def grouped(request: Request, command: Callable[[], T]) -> T:
+    """Run an order command (place / batch place / cancel / batch cancel) in the next group
+    commit (api/group_commit.py); returns once the group has committed."""
+    return await request.app.state.group_commit.run(command)
 
 
 class Json(Response):

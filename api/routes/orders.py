@@ -16,7 +16,7 @@ from exchange.schemas import FillView, OrderView
 
 from api.auth import Principal, current_user
 from api.errors import error_item
-from api.routes._common import check_subaccount, csv, ms, no_content, ok, service
+from api.routes._common import check_subaccount, csv, grouped, ms, no_content, ok, service
 from api.schemas import requests as rq
 from api.schemas import wire
 from api.schemas.convert import ONE, count_fp, from_contracts, parse_count, parse_dollars
@@ -39,13 +39,14 @@ def _v2_result(order: OrderView, fills: list[FillView]) -> dict:
 # ---------------------------------------------------------------------------------- V2
 @router.post("/portfolio/events/orders", status_code=201, summary="Create an order (V2: bid/ask at a YES price)")
 async def create_order_v2(request: Request, body: rq.CreateOrderV2, user: Principal = Depends(current_user)):
-    order, fills = service(request).place_order(user.user_id, body.to_request())
+    svc, req = service(request), body.to_request()
+    order, fills = await grouped(request, lambda: svc.place_order(user.user_id, req))
     return ok(_v2_result(order, fills), 201)
 
 
 @router.post("/portfolio/events/orders/batched", status_code=201, summary="Create up to 20 orders (V2)")
 async def batch_create_orders_v2(request: Request, body: rq.BatchCreateV2, user: Principal = Depends(current_user)):
-    results = _batch_place(request, user, body.orders)
+    results = await _batch_place(request, user, body.orders)
     out = []
     for item, result in zip(body.orders, results):
         if isinstance(result, ExchangeError):
@@ -55,7 +56,7 @@ async def batch_create_orders_v2(request: Request, body: rq.BatchCreateV2, user:
     return ok({"orders": out}, 201)
 
 
-def _batch_place(request: Request, user: Principal, items) -> list:
+async def _batch_place(request: Request, user: Principal, items) -> list:
     """Convert each item (a bad one becomes its own error), then place the good ones in one go."""
     converted: list = []
     for item in items:
@@ -64,7 +65,8 @@ def _batch_place(request: Request, user: Principal, items) -> list:
         except ExchangeError as exc:
             converted.append(exc)
     good = [c for c in converted if not isinstance(c, ExchangeError)]
-    placed = iter(service(request).batch_place(user.user_id, good) if good else [])
+    svc = service(request)
+    placed = iter(await grouped(request, lambda: svc.batch_place(user.user_id, good)) if good else [])
     return [c if isinstance(c, ExchangeError) else next(placed) for c in converted]
 
 
@@ -78,7 +80,8 @@ async def cancel_all_orders(request: Request, subaccount: int | None = None, tic
 
 @router.delete("/portfolio/events/orders/batched", summary="Cancel up to 20 orders (V2)")
 async def batch_cancel_orders_v2(request: Request, body: rq.BatchCancelV2, user: Principal = Depends(current_user)):
-    results = service(request).batch_cancel(user.user_id, [o.order_id for o in body.orders])
+    svc, ids = service(request), [o.order_id for o in body.orders]
+    results = await grouped(request, lambda: svc.batch_cancel(user.user_id, ids))
     out = []
     for item, result in zip(body.orders, results):
         if isinstance(result, ExchangeError):
@@ -95,7 +98,8 @@ async def cancel_order_v2(request: Request, order_id: str, subaccount: int | Non
                           exchange_index: int | None = None, market_ticker: str | None = None,
                           user: Principal = Depends(current_user)):
     check_subaccount(subaccount)
-    order, reduced = service(request).cancel_order(user.user_id, order_id)
+    svc = service(request)
+    order, reduced = await grouped(request, lambda: svc.cancel_order(user.user_id, order_id))
     return ok({"order_id": order.order_id, "client_order_id": order.client_order_id,
                "reduced_by": count_fp(reduced), "ts_ms": order.updated_ms})
 
@@ -138,7 +142,8 @@ async def decrease_order_v2(request: Request, order_id: str, body: rq.DecreaseOr
 # ---------------------------------------------------------------------------------- legacy
 @router.post("/portfolio/orders", status_code=201, summary="Create an order (legacy: side/action, cents or dollars)")
 async def create_order(request: Request, body: rq.CreateOrderLegacy, user: Principal = Depends(current_user)):
-    order, _fills = service(request).place_order(user.user_id, body.to_request())
+    svc, req = service(request), body.to_request()
+    order, _fills = await grouped(request, lambda: svc.place_order(user.user_id, req))
     return ok({"order": wire.order(order)}, 201)
 
 
@@ -158,7 +163,7 @@ async def get_orders(request: Request, ticker: str | None = None, event_ticker: 
 
 @router.post("/portfolio/orders/batched", status_code=201, summary="Create up to 20 orders (legacy)")
 async def batch_create_orders(request: Request, body: rq.BatchCreateLegacy, user: Principal = Depends(current_user)):
-    results = _batch_place(request, user, body.orders)
+    results = await _batch_place(request, user, body.orders)
     out = []
     for item, result in zip(body.orders, results):
         if isinstance(result, ExchangeError):
@@ -171,8 +176,8 @@ async def batch_create_orders(request: Request, body: rq.BatchCreateLegacy, user
 @router.delete("/portfolio/orders/batched", summary="Cancel up to 20 orders (legacy)")
 async def batch_cancel_orders(request: Request, body: rq.BatchCancelLegacy = Body(...),
                               user: Principal = Depends(current_user)):
-    ids = body.order_ids()
-    results = service(request).batch_cancel(user.user_id, ids)
+    ids, svc = body.order_ids(), service(request)
+    results = await grouped(request, lambda: svc.batch_cancel(user.user_id, ids))
     out = []
     for order_id, result in zip(ids, results):
         if isinstance(result, ExchangeError):
@@ -206,7 +211,8 @@ async def get_order(request: Request, order_id: str, user: Principal = Depends(c
 async def cancel_order(request: Request, order_id: str, subaccount: int | None = None,
                        user: Principal = Depends(current_user)):
     check_subaccount(subaccount)
-    order, reduced = service(request).cancel_order(user.user_id, order_id)
+    svc = service(request)
+    order, reduced = await grouped(request, lambda: svc.cancel_order(user.user_id, order_id))
     return ok({"order": wire.order(order), "reduced_by": reduced // ONE, "reduced_by_fp": count_fp(reduced)})
 
 
