@@ -4,18 +4,23 @@
 BENCH_POSTGRES_URL, else scripts/ensure-postgres.sh), it starts `tandem api` (uvicorn, one
 process: it owns the books) on a fresh database, creates markets and funded users through
 the operator endpoints, then runs client processes, each an asyncio loop with one keep-alive
-HTTP/1.1 connection per concurrent worker (a minimal stream client: cheap on CPU). A worker's cycle: POST /portfolio/events/orders (a
-resting bid, never crossing), then DELETE /portfolio/events/orders/batched cancelling it.
-Both are Kalshi-signed; a signature covers timestamp + method + path, so each worker signs
-each of its two constant paths once per second (RSA signing per request would cost the
-clients more CPU than the server spends) — the server verifies every request in full.
+HTTP/1.1 connection per concurrent worker (a minimal stream client: cheap on CPU).
 
-Prints orders placed/s, order commands/s (places + cancels), and p50/p99 latency of each
-request kind. Bar (issue 4): >= 2,000 orders/s with p99 < 50 ms on SQLite, on 2 cores
-shared by server and clients. Knobs: BENCH_API_SECONDS (10), BENCH_API_PROCS (1),
-BENCH_API_WORKERS (8 per process), BENCH_API_MARKETS (4), BENCH_API_BACKENDS (sqlite,postgres),
-BENCH_API_BATCH (1; N > 1 places N orders per batched POST and cancels them in one batched DELETE),
-BENCH_API_BASELINE (1: also time the same cycle on ExchangeService in-process, SQLite).
+A worker's cycle, for a mix P/C: place C resting bids (never crossing), P per request
+(P = 1: POST /portfolio/events/orders; P > 1: Kalshi's batched create), then cancel the C
+in one DELETE /portfolio/events/orders/batched. Mixes: 1/1 (one order per request both
+ways), 1/10 (orders placed one by one, cancelled ten at a time, as a quoting bot refreshes),
+10/10. Requests are Kalshi-signed; a signature covers timestamp + method + path, so each
+worker signs each of its two constant paths once per second (RSA signing per request would
+cost the clients more CPU than the server spends): the server verifies every request in full.
+
+Prints, per mix: orders placed/s, order commands/s (placed + cancelled), requests/s, and
+p50/p99 latency of each request kind. Bar (issue 4): >= 2,000 orders/s with p99 < 50 ms on
+SQLite, on 2 cores shared by server and clients. Knobs: BENCH_API_SECONDS (10 per mix),
+BENCH_API_PROCS (1), BENCH_API_WORKERS (8 per process), BENCH_API_MARKETS (4),
+BENCH_API_BACKENDS (sqlite,postgres), BENCH_API_MIXES ("1/1,1/10,10/10"), BENCH_API_BATCH
+(N: the single mix N/N), BENCH_API_BASELINE (1: also time the 1/1 cycle on ExchangeService
+in-process, SQLite).
 """
 from __future__ import annotations
 
@@ -96,7 +101,9 @@ class _Conn:
 
 
 async def _worker(base: str, signer: _Signer, tickers: list[str], stop_at: float, start_at: float, out: dict,
-                  batch: int) -> None:
+                  place_batch: int, cancel_batch: int) -> None:
+    """Place `cancel_batch` resting orders (`place_batch` per request: 1 = the single-order
+    endpoint, more = Kalshi's batched create), then cancel them in one batched DELETE."""
     rng = random.Random()
     host, port = base.removeprefix("http://").split(":")
     conn = _Conn(host, int(port))
@@ -107,41 +114,48 @@ async def _worker(base: str, signer: _Signer, tickers: list[str], stop_at: float
                 "self_trade_prevention_type": "taker_at_cross"}
 
     while time.perf_counter() < stop_at:
-        t0 = time.perf_counter()
-        if batch == 1:
-            status, reply = await conn.request("POST", CREATE_PATH, order(), signer.headers("POST", CREATE_PATH))
-            ids = [reply.get("order_id")] if status == 201 else []
-        else:  # Kalshi's batched create: up to 20 orders per request
-            status, reply = await conn.request("POST", BATCH_PATH, {"orders": [order() for _ in range(batch)]},
-                                               signer.headers("POST", BATCH_PATH))
-            ids = [o.get("order_id") for o in reply.get("orders", [])] if status == 201 else []
+        ids: list[str] = []
+        creates: list[float] = []
+        while len(ids) < cancel_batch:
+            t0 = time.perf_counter()
+            if place_batch == 1:
+                status, reply = await conn.request("POST", CREATE_PATH, order(), signer.headers("POST", CREATE_PATH))
+                placed = [reply.get("order_id")] if status == 201 else []
+            else:  # Kalshi's batched create: up to 20 orders per request
+                status, reply = await conn.request("POST", BATCH_PATH, {"orders": [order() for _ in range(place_batch)]},
+                                                   signer.headers("POST", BATCH_PATH))
+                placed = [o.get("order_id") for o in reply.get("orders", [])] if status == 201 else []
+            creates.append(time.perf_counter() - t0)
+            if status != 201 or len(placed) != place_batch or not all(placed):
+                out["errors"].append(f"create {status} {str(reply)[:200]}")
+                break
+            ids += placed
         t1 = time.perf_counter()
-        if status != 201 or len(ids) != batch or not all(ids):
-            out["errors"].append(f"create {status} {str(reply)[:200]}")
-            continue
         status, reply = await conn.request("DELETE", CANCEL_PATH, {"orders": [{"order_id": i} for i in ids]},
                                            signer.headers("DELETE", CANCEL_PATH))
         t2 = time.perf_counter()
         if status != 200 or any(o.get("error") for o in reply["orders"]):
             out["errors"].append(f"cancel {status} {str(reply)[:200]}")
             continue
-        if t0 >= start_at:
-            out["create"].append(t1 - t0)
+        if t1 - sum(creates) >= start_at and t2 <= stop_at:
+            out["create"] += creates
             out["cancel"].append(t2 - t1)
+            out["placed"] += len(ids)
     if conn.writer is not None:
         conn.writer.close()
 
 
 def _client_process(base: str, creds: list[tuple[str, bytes]], tickers: list[str], workers: int, warmup: float,
-                    seconds: float, start_wall: float, batch: int, queue) -> None:
+                    seconds: float, start_wall: float, place_batch: int, cancel_batch: int, queue) -> None:
     async def run() -> dict:
-        out = {"create": [], "cancel": [], "errors": []}
+        out = {"create": [], "cancel": [], "errors": [], "placed": 0}
         # Align on the parent's wall clock so every process measures the same window.
         offset = time.perf_counter() - time.time()
         start_at = start_wall + warmup + offset
         stop_at = start_at + seconds
         signers = [_Signer(k, p) for k, p in creds]
-        await asyncio.gather(*(_worker(base, signers[i % len(signers)], tickers, stop_at, start_at, out, batch)
+        await asyncio.gather(*(_worker(base, signers[i % len(signers)], tickers, stop_at, start_at, out, place_batch,
+                                       cancel_batch)
                                for i in range(workers)))
         return out
 
@@ -189,12 +203,25 @@ def _setup(base: str, n_users: int, n_markets: int) -> tuple[list[tuple[str, byt
     return creds, tickers
 
 
+def _mixes() -> list[tuple[int, int]]:
+    """BENCH_API_MIXES: "P/C,..." = orders per create request / orders per cancel request."""
+    if "BENCH_API_BATCH" in os.environ:  # one mix, batched both ways
+        n = int(os.environ["BENCH_API_BATCH"])
+        return [(n, n)]
+    out = []
+    for mix in os.environ.get("BENCH_API_MIXES", "1/1,1/10,10/10").split(","):
+        place, cancel = (int(x) for x in mix.split("/"))
+        if place < 1 or cancel < place or cancel % place or cancel > 20:
+            raise SystemExit(f"bad mix {mix}: need 1 <= P <= C <= 20 with C a multiple of P")
+        out.append((place, cancel))
+    return out
+
+
 def run_backend(name: str, db_url: str, home: Path) -> None:
     seconds = float(os.environ.get("BENCH_API_SECONDS", "10"))
     procs = int(os.environ.get("BENCH_API_PROCS", "1"))
     workers = int(os.environ.get("BENCH_API_WORKERS", "8"))
     n_markets = int(os.environ.get("BENCH_API_MARKETS", "4"))
-    batch = int(os.environ.get("BENCH_API_BATCH", "1"))
     warmup = 2.0
     import socket
 
@@ -205,29 +232,35 @@ def run_backend(name: str, db_url: str, home: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         creds, tickers = _setup(base, procs * 4, n_markets)
-        ctx = mp.get_context("spawn")
-        queue = ctx.Queue()
-        start_wall = time.time() + 3.0  # time for the processes to start
-        children = [ctx.Process(target=_client_process,
-                                args=(base, creds[i * 4:(i + 1) * 4], tickers, workers, warmup, seconds, start_wall, batch,
-                                      queue))
-                    for i in range(procs)]
-        for child in children:
-            child.start()
-        results = [queue.get(timeout=seconds + 120) for _ in children]
-        for child in children:
-            child.join()
+        for place_batch, cancel_batch in _mixes():
+            ctx = mp.get_context("spawn")
+            queue = ctx.Queue()
+            start_wall = time.time() + 3.0  # time for the processes to start
+            children = [ctx.Process(target=_client_process,
+                                    args=(base, creds[i * 4:(i + 1) * 4], tickers, workers, warmup, seconds, start_wall,
+                                          place_batch, cancel_batch, queue))
+                        for i in range(procs)]
+            for child in children:
+                child.start()
+            results = [queue.get(timeout=seconds + 120) for _ in children]
+            for child in children:
+                child.join()
+            _report(name, place_batch, cancel_batch, seconds, results)
     finally:
         server.terminate()
         server.wait(15)
+
+
+def _report(name: str, place_batch: int, cancel_batch: int, seconds: float, results: list[dict]) -> None:
     creates = [x for r in results for x in r["create"]]
     cancels = [x for r in results for x in r["cancel"]]
     errors = [x for r in results for x in r["errors"]]
-    label = f"{name} x{batch}" if batch > 1 else name
-    print(f"  {label:11} orders placed {len(creates) * batch / seconds:6.0f}/s   order commands (place+cancel) "
-          f"{(len(creates) + len(cancels)) * batch / seconds:6.0f}/s   requests {(len(creates) + len(cancels)) / seconds:5.0f}/s   "
-          f"place p50 {_pct(creates, .5) * 1e3:5.1f} ms p99 {_pct(creates, .99) * 1e3:5.1f} ms   "
-          f"cancel p50 {_pct(cancels, .5) * 1e3:5.1f} ms p99 {_pct(cancels, .99) * 1e3:5.1f} ms   "
+    placed = sum(r["placed"] for r in results)
+    print(f"  {name:8} {place_batch:2}/{cancel_batch:<2}  orders placed {placed / seconds:5.0f}/s  "
+          f"order commands (placed + cancelled) {2 * placed / seconds:5.0f}/s  "
+          f"requests {(len(creates) + len(cancels)) / seconds:5.0f}/s  "
+          f"create p50 {_pct(creates, .5) * 1e3:4.1f} ms p99 {_pct(creates, .99) * 1e3:4.1f} ms  "
+          f"cancel p50 {_pct(cancels, .5) * 1e3:4.1f} ms p99 {_pct(cancels, .99) * 1e3:4.1f} ms  "
           f"errors {len(errors)}", flush=True)
     for e in errors[:3]:
         print("    error:", e)
