@@ -1106,12 +1106,17 @@ class ExchangeService:
                     count = min(count, reducible - reducible % state.row["lot"])
                     if count <= 0:
                         raise errors.InvalidRequest("reduce-only order would not reduce the position", code="reduce_only")
-                if req.buy_max_cost is not None and req.book_side == "bid":
-                    # Kalshi's buy_max_cost caps what the order may spend (fees included): size it down.
-                    affordable = req.buy_max_cost * ONE // req.price
-                    count = min(count, affordable - affordable % state.row["lot"])
+                tif = req.time_in_force
+                if req.buy_max_cost is not None and req.action == "buy":
+                    # Kalshi's buy_max_cost: spend at most this on contracts (fees apart), at the
+                    # makers' prices, and never rest (fill-or-kill behaviour: the rest is cancelled).
+                    count = _affordable(state.book.preview(req.book_side, req.price, count, user_id,
+                                                           req.self_trade_prevention, ts),
+                                        req.book_side, req.buy_max_cost, state.row["lot"])
+                    tif = "immediate_or_cancel"
                     if count <= 0:
-                        raise errors.InvalidRequest("buy_max_cost buys nothing at this price", code="invalid_parameters")
+                        raise errors.InvalidRequest("buy_max_cost buys nothing at the prices on the book now",
+                                                    code="invalid_parameters")
                 # Cash check with the whole order counted as resting at its limit (the worst case).
                 mine = dict(self._user_market_orders.get((user_id, ticker), {}))
                 if replaces is not None:
@@ -1127,7 +1132,7 @@ class ExchangeService:
                 book_changed = True  # from here a failure rebuilds the book from the database
                 if replaces is not None:  # amend: the old order leaves the book in this same transaction
                     replaced_left = state.book.cancel(replaces.order_id) or 0
-                result = state.book.submit(order_id, user_id, req.book_side, req.price, count, req.time_in_force,
+                result = state.book.submit(order_id, user_id, req.book_side, req.price, count, tif,
                                            req.post_only, req.self_trade_prevention, req.expiration_ms, ts)
                 if result.rejected:  # the engine changed nothing, unless it swept expired orders first
                     book_changed = replaces is not None or bool(result.expired_makers)
@@ -1136,7 +1141,7 @@ class ExchangeService:
                 order_row = {
                     "order_id": order_id, "user_id": user_id, "ticker": ticker, "client_order_id": req.client_order_id,
                     "book_side": req.book_side, "side": req.side, "action": req.action, "price": req.price, "type": req.type,
-                    "time_in_force": req.time_in_force, "expiration_ms": req.expiration_ms, "post_only": req.post_only,
+                    "time_in_force": tif, "expiration_ms": req.expiration_ms, "post_only": req.post_only,
                     "reduce_only": req.reduce_only, "buy_max_cost": req.buy_max_cost, "sell_position_floor": req.sell_position_floor,
                     "self_trade_prevention": req.self_trade_prevention, "order_group_id": req.order_group_id,
                     "builder_code": req.builder_code, "wallet_order": req.wallet_order, "initial_count": count,
@@ -1151,7 +1156,7 @@ class ExchangeService:
                 order_row["fill_count"] = sum(f.count for f in result.fills)
                 if not result.resting and order_row["fill_count"] < count:
                     order_row["status"] = CANCELED
-                    order_row["cancel_reason"] = result.cancel_reason or ("self_trade" if result.stp_cancelled_taker else req.time_in_force)
+                    order_row["cancel_reason"] = result.cancel_reason or ("self_trade" if result.stp_cancelled_taker else tif)
                 order_row["fee_units"] = str(order_row["fee_units"])
                 order_row["rebate_units"] = str(order_row["rebate_units"])
                 cmd.order_rows.append(order_row)
@@ -1719,6 +1724,21 @@ def _expiring(book: BookAdapter, now: int):
     gone = [(n.order_id, n.remaining) for n in list(book._orders.values())
             if n.expiration_ms is not None and n.expiration_ms <= now]
     return gone
+
+
+def _affordable(fills: list[tuple[int, int]], book_side: str, budget: int, lot: int) -> int:
+    """Contracts (whole lots) that `budget` buys along `fills` [(YES price, contracts)], best first;
+    a bid pays the YES price, an ask (buying NO) pays 1 − the YES price."""
+    bought = 0
+    for yes_price, contracts in fills:
+        unit = yes_price if book_side == "bid" else ONE - yes_price
+        take = min(contracts, budget * ONE // unit)
+        take -= take % lot
+        bought += take
+        budget -= cash_value_floor(unit, take)
+        if take < contracts:
+            break
+    return bought
 
 
 def cash_value_floor(price: int, count: int) -> int:

@@ -21,7 +21,8 @@ Interface (`Book(ticker, tick, lot)`):
   priority); `amend(order_id, price, remaining, now_ms)` (smaller size at the same price keeps
   priority, otherwise re-queued and possibly matched); `expire(now_ms) -> [(order_id, remaining)]`;
   `restore(rows)` re-inserts saved resting orders with their priority (`seq`) without matching.
-- reads: `top()`, `levels(depth)`, `queue_position(order_id)` (contracts ahead at its level),
+- reads: `preview(side, price, count, user_id, stp, now_ms)` (what a taker would fill now, as
+  [(maker price, contracts)]), `top()`, `levels(depth)`, `queue_position(order_id)` (contracts ahead at its level),
   `has(order_id)`, `order(order_id)`, `resting_orders()`, `len(book)`.
 Invalid input (unknown side, off-tick price, non-lot count, duplicate id) raises ValueError and
 changes nothing.

@@ -115,6 +115,33 @@ class Book:
                 result.cancel_reason = IMMEDIATE_OR_CANCEL if time_in_force == IMMEDIATE_OR_CANCEL else FILL_OR_KILL
         return result
 
+    def preview(self, side: str, price: int, count: int, user_id: int, stp: str = "taker_at_cross",
+                now_ms: int = 0) -> list[tuple[int, int]]:
+        """The (maker price, contracts) a taker would fill, in order, if submitted now: a read
+        (nothing changes), with expiry at `now_ms` and self-trade prevention applied as `submit` would."""
+        s = _SIDE_INDEX[side]
+        tk = price if s == 0 else -price
+        okeys, olevels = self._keys[1 - s], self._levels[1 - s]
+        out: list[tuple[int, int]] = []
+        for i in range(len(okeys) - 1, -1, -1):
+            if count <= 0 or tk + okeys[i] < 0:
+                break
+            level = olevels[okeys[i]]
+            for maker in level.orders:
+                left = maker.remaining
+                if not left or (maker.expiration_ms is not None and maker.expiration_ms <= now_ms):
+                    continue
+                if maker.user_id == user_id:
+                    if stp == STP_MAKER:
+                        continue
+                    return out
+                take = min(left, count)
+                out.append((level.price, take))
+                count -= take
+                if not count:
+                    break
+        return out
+
     def cancel(self, order_id: str) -> int | None:
         """Remove a resting order; returns what it had left (None if it is not on the book)."""
         node = self._orders.get(order_id)

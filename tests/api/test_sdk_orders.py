@@ -194,12 +194,10 @@ async def test_legacy_market_order_and_buy_max_cost(make_trader, make_market):
     order = (await call(taker.client, "POST", "/portfolio/orders",
                         CreateOrderRequest(ticker=ticker, side="yes", action="buy", count=10, buy_max_cost=150),
                         {"201": "CreateOrderResponse"})).order
-    # A market buy (no price) capped at $1.50 of cost: it fills, at the maker's price, and spends
-    # no more than the cap. (The service sizes the cap at the order's worst price, so 1.51 here.)
-    from decimal import Decimal
-
-    assert order.type == "market" and order.status.value in ("executed", "canceled")
-    assert Decimal(order.fill_count_fp) >= 1 and Decimal(order.taker_fill_cost_dollars) <= Decimal("1.50")
+    # A market buy (no price) capped at $1.50 of cost buys what $1.50 buys at the maker's price
+    # (3 at 50¢), not what it would buy at the market order's worst price, and rests nothing.
+    assert order.type == "market" and order.status.value == "executed"
+    assert (order.fill_count_fp, order.taker_fill_cost_dollars, order.remaining_count_fp) == ("3.00", "1.5000", "0.00")
     fills = (await taker.client.get_fills(order_id=order.order_id)).fills
     assert {f.yes_price_dollars for f in fills} == {"0.5000"}
 

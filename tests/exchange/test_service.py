@@ -354,3 +354,31 @@ def test_order_group_limit_cancels_a_partly_filled_maker(svc):
     assert (order.status, order.remaining_count) == ("canceled", 0)
     assert svc.orderbook("G", 10).yes == []
     check_ledger(svc)
+
+
+def test_buy_max_cost_spends_at_the_makers_prices_and_never_rests(svc):
+    maker, yes_buyer, no_buyer = _users(svc, "maker", "yes_buyer", "no_buyer")
+    svc.create_market("M", title="m", close_ms=_later())
+    svc.place_order(maker.id, OrderRequest("M", "ask", 40 * CENT, 3 * C))
+    svc.place_order(maker.id, OrderRequest("M", "ask", 50 * CENT, 7 * C))
+    # $4.70 buys 3 at 40¢ and 7 at 50¢: all ten, though ten at the 60¢ limit would cost $6.
+    order, fills = svc.place_order(yes_buyer.id, OrderRequest.legacy("M", "yes", "buy", 10 * C, yes_price=60 * CENT,
+                                                                     buy_max_cost=470 * CENT))
+    assert [(f.price, f.count) for f in fills] == [(40 * CENT, 3 * C), (50 * CENT, 7 * C)]
+    assert order.fill_count == 10 * C and order.taker_fill_cost == 470 * CENT and order.status == "executed"
+    # Buying NO walks the YES bids from the top, paying 1 − p: $1.30 buys 2 at 35¢ NO, then
+    # 1.5 at 40¢ (counts are in hundredths of a contract).
+    svc.place_order(maker.id, OrderRequest("M", "bid", 65 * CENT, 2 * C))
+    svc.place_order(maker.id, OrderRequest("M", "bid", 60 * CENT, 5 * C))
+    order, fills = svc.place_order(no_buyer.id, OrderRequest.legacy("M", "no", "buy", 5 * C, no_price=45 * CENT,
+                                                                    buy_max_cost=130 * CENT))
+    assert [(f.price, f.count) for f in fills] == [(65 * CENT, 2 * C), (60 * CENT, 3 * C // 2)]
+    # The order is sized to what the cap buys (as reduce_only sizes), so it executed in full.
+    assert (order.initial_count, order.taker_fill_cost, order.remaining_count, order.status) == (7 * C // 2, 130 * CENT, 0, "executed")
+    assert svc.orderbook("M").yes == [(60 * CENT, 7 * C // 2)]  # nothing of the capped order rests
+    # A cap that buys nothing at the book's prices is refused, and nothing is written.
+    orders_before = _count(svc, Order)
+    with pytest.raises(errors.InvalidRequest):
+        svc.place_order(yes_buyer.id, OrderRequest.legacy("M", "yes", "buy", 1 * C, yes_price=99 * CENT, buy_max_cost=1))
+    assert _count(svc, Order) == orders_before
+    check_ledger(svc)

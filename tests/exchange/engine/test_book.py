@@ -159,3 +159,19 @@ def test_many_cancels_at_one_level_compact_its_queue(book):
     assert len(level.orders) < 100 and level.size == 50 * C and book.queue_position("b199") == 49 * C
     r = book.submit("a", 999, "ask", 40 * P, 2 * C)
     assert [f.maker_order_id for f in r.fills] == ["b150", "b151"]
+
+
+def test_preview_foretells_fills_without_changing_the_book(book):
+    book.submit("a1", 1, "ask", 41 * P, C)
+    book.submit("own", 9, "ask", 42 * P, C)
+    book.submit("a2", 2, "ask", 42 * P, 2 * C, expiration_ms=1_000)
+    book.submit("a3", 3, "ask", 43 * P, C)
+    before = (book.levels(), len(book))
+    # Expired makers are skipped; taker_at_cross stops at the taker's own order, maker skips it.
+    assert book.preview("bid", 45 * P, 5 * C, 9, now_ms=2_000) == [(41 * P, C)]
+    assert book.preview("bid", 45 * P, 5 * C, 9, "maker", now_ms=2_000) == [(41 * P, C), (43 * P, C)]
+    assert book.preview("bid", 42 * P, 5 * C, 7, now_ms=0) == [(41 * P, C), (42 * P, C), (42 * P, 2 * C)]
+    assert book.preview("ask", 10 * P, C, 7) == []
+    assert (book.levels(), len(book)) == before
+    r = book.submit("b", 7, "bid", 42 * P, 5 * C, IOC, now_ms=0)
+    assert [(f.price, f.count) for f in r.fills] == [(41 * P, C), (42 * P, C), (42 * P, 2 * C)]

@@ -84,6 +84,7 @@ def run(cmds, check: bool = True) -> list:
             _, user, side, price, count, tif, post_only, stp, exp_in = cmd
             order_id = f"o{n}"
             exp = None if exp_in is None else now + exp_in
+            preview = book.preview(side, price, count, user, stp, now) if check else None
             r = book.submit(order_id, user, side, price, count, tif, post_only, stp, exp, now)
             got = _result(r)
             log.append(got)
@@ -99,6 +100,12 @@ def run(cmds, check: bool = True) -> list:
                     assert filled + got["resting"] == count
                 if got["rejected"]:
                     assert (got["seq"], got["fills"], got["resting"]) == (0, [], 0)
+                # preview (a read) foretells the fills exactly, unless fill-or-kill killed the order
+                if not got["rejected"] and got["cancel_reason"] != "expired":
+                    if tif == "fill_or_kill" and not got["fills"]:
+                        assert sum(c for _, c in preview) < count
+                    else:
+                        assert [(f[2], f[3]) for f in got["fills"]] == preview
                 # maker's price, price-crossing, no self-trades
                 for maker_id, maker_user, fill_price, traded in got["fills"]:
                     assert maker_user != user and traded > 0 and fill_price == prices[maker_id]
