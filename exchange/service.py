@@ -115,6 +115,7 @@ _builders = Builder.__table__
 _stats = PositionStats.__table__
 
 DEFAULT_LIMIT = 100
+ORDER_GROUP_WINDOW_MS = 15_000  # Kalshi: a group's limit counts contracts matched in a rolling 15 s
 MAX_LIMIT = 1000
 OPEN, HALTED, CLOSED, DETERMINED, FINALIZED = "open", "halted", "closed", "determined", "finalized"
 RESTING, CANCELED, EXECUTED = "resting", "canceled", "executed"
@@ -1320,14 +1321,26 @@ class ExchangeService:
         Q.ADD_STATS.executemany(conn, [{"user_id": u, "ticker": t, "exposure": v[0], "total_traded": v[1], "realized_pnl": v[2],
                                         "fees_paid": v[3], "updated_ms": ts} for (u, t), v in cmd.stats.items()])
 
+    def _group_window(self, conn, group_id: str, ts: int) -> int:
+        """Contracts the group's orders matched in the rolling window ending at `ts`, since the
+        group's last reset (committed fills)."""
+        since = conn.execute(select(_groups.c.reset_ms).where(_groups.c.order_group_id == group_id)).scalar_one()
+        return conn.execute(
+            select(func.coalesce(func.sum(_fills.c.count), 0))
+            .select_from(_fills.join(_orders, _orders.c.order_id == _fills.c.order_id))
+            .where(_orders.c.order_group_id == group_id, _fills.c.created_ms > max(since, ts - ORDER_GROUP_WINDOW_MS))
+        ).scalar_one()
+
     def _group_limits(self, conn, cmd: _Command, state: MarketState, ts: int) -> None:
-        """Order groups whose fills reached their contracts limit: cancel their orders, block the group."""
+        """Order groups whose fills in the rolling window reached their contracts limit: cancel
+        their orders and block the group until it is reset."""
         if not cmd.group_fills:
             return
         for group_id, filled in cmd.group_fills.items():
             conn.execute(update(_groups).where(_groups.c.order_group_id == group_id).values(filled_count=_groups.c.filled_count + filled))
             g = conn.execute(select(_groups).where(_groups.c.order_group_id == group_id)).mappings().one()
-            if g["triggered"] or g["filled_count"] < g["contracts_limit"]:
+            # This command's fills are not flushed yet: the window is what committed plus them.
+            if g["triggered"] or self._group_window(conn, group_id, ts) + filled < g["contracts_limit"]:
                 continue
             conn.execute(update(_groups).where(_groups.c.order_group_id == group_id).values(triggered=True))
             cmd.triggered_groups.append(group_id)
@@ -1444,8 +1457,10 @@ class ExchangeService:
         self._publish(events)
         return ids
 
-    def _cancel_many(self, order_ids: list[str], reason: str) -> tuple[dict[str, OrderView], list]:
-        """Cancel resting orders in one transaction; returns their views as committed, and the events."""
+    def _cancel_many(self, order_ids: list[str], reason: str,
+                     also: Callable[[Connection], None] | None = None) -> tuple[dict[str, OrderView], list]:
+        """Cancel resting orders in one transaction (with `also(conn)`, if given); returns their
+        views as committed, and the events."""
         ts = now_ms()
         orders = [self._open[o] for o in order_ids if o in self._open]
         outbox = [(o.ticker, O.CLOSE_ORDER, {"wallet_order": o.wallet_order, "order_id": o.order_id, "unfilled": o.remaining})
@@ -1460,6 +1475,8 @@ class ExchangeService:
                 views[o.order_id] = _order_view(Q.CANCEL_ORDER.mappings(conn, params)[0])
             if outbox:
                 self._write_outbox(conn, outbox, ts)
+            if also is not None:
+                also(conn)
         deltas = []
         for o in orders:
             left = self._markets[o.ticker].book.cancel(o.order_id) or 0
@@ -1689,20 +1706,48 @@ class ExchangeService:
         return [self.get_order_group(user_id, g) for g in ids]
 
     def delete_order_group(self, user_id: int, group_id: str) -> None:
-        """Cancel the group's orders and delete it."""
+        """Cancel the group's orders and delete it (one transaction)."""
+        self._close_group(user_id, group_id, "order_group_deleted", deleted=True)
+
+    def trigger_order_group(self, user_id: int, group_id: str) -> None:
+        """Kalshi's trigger: cancel the group's orders and refuse new ones until it is reset."""
+        self._close_group(user_id, group_id, "order_group_triggered", triggered=True)
+
+    def _close_group(self, user_id: int, group_id: str, reason: str, **values) -> None:
         self.get_order_group(user_id, group_id)
         with self._lock:
             ids = [o.order_id for o in self._open.values() if o.order_group_id == group_id]
-            events = self._cancel_many(ids, reason="order_group_deleted")[1] if ids else []
-            with self.db.writer.begin() as conn:
-                conn.execute(update(_groups).where(_groups.c.order_group_id == group_id).values(deleted=True))
+            _views, events = self._cancel_many(ids, reason=reason, also=lambda conn: conn.execute(
+                update(_groups).where(_groups.c.order_group_id == group_id).values(**values)))
         self._publish(events)
 
+    def update_order_group_limit(self, user_id: int, group_id: str, contracts_limit: int) -> OrderGroupView:
+        """A new contracts limit; if what the group matched in the window already reaches it, the
+        group triggers at once (its orders are cancelled)."""
+        if not isinstance(contracts_limit, int) or contracts_limit <= 0:
+            raise errors.InvalidRequest("contracts_limit must be positive", code="invalid_parameters")
+        group = self.get_order_group(user_id, group_id)
+        with self._lock:
+            with self.db.reader.connect() as conn:
+                window = self._group_window(conn, group_id, now_ms())
+            if window >= contracts_limit and not group.is_auto_cancel_enabled:
+                ids = [o.order_id for o in self._open.values() if o.order_group_id == group_id]
+                _views, events = self._cancel_many(ids, reason="order_group_limit", also=lambda conn: conn.execute(
+                    update(_groups).where(_groups.c.order_group_id == group_id).values(contracts_limit=contracts_limit,
+                                                                                        triggered=True)))
+            else:
+                events = []
+                with self._writing() as conn:
+                    conn.execute(update(_groups).where(_groups.c.order_group_id == group_id).values(contracts_limit=contracts_limit))
+        self._publish(events)
+        return self.get_order_group(user_id, group_id)
+
     def reset_order_group(self, user_id: int, group_id: str) -> OrderGroupView:
-        """Zero the group's filled count and allow new orders in it again."""
+        """Start the group's count afresh (fills before now no longer count) and allow new orders again."""
         self.get_order_group(user_id, group_id)
-        with self.db.writer.begin() as conn:
-            conn.execute(update(_groups).where(_groups.c.order_group_id == group_id).values(filled_count=0, triggered=False))
+        with self._lock, self._writing() as conn:
+            conn.execute(update(_groups).where(_groups.c.order_group_id == group_id).values(
+                filled_count=0, triggered=False, reset_ms=now_ms()))
         return self.get_order_group(user_id, group_id)
 
     # ------------------------------------------------------------------ outbox (bridge)

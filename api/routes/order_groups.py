@@ -1,5 +1,6 @@
-"""Order groups: a contracts limit over several orders; when fills reach it, the group's
-orders are cancelled and the group refuses new ones until reset."""
+"""Order groups: a contracts limit over several orders, counted over a rolling 15-second
+window; when the group's fills in the window reach it (or on trigger), the group's orders are
+cancelled and it refuses new ones until reset."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
@@ -44,4 +45,21 @@ async def reset_order_group(request: Request, order_group_id: str, subaccount: i
                             exchange_index: int | None = None, user: Principal = Depends(current_user)):
     check_subaccount(subaccount)
     service(request).reset_order_group(user.user_id, order_group_id)
+    return ok({})
+
+
+@router.put("/portfolio/order_groups/{order_group_id}/trigger", summary="Cancel the group's orders; refuse new ones until reset")
+async def trigger_order_group(request: Request, order_group_id: str, subaccount: int | None = None,
+                              exchange_index: int | None = None, user: Principal = Depends(current_user)):
+    check_subaccount(subaccount)
+    service(request).trigger_order_group(user.user_id, order_group_id)
+    return ok({})
+
+
+@router.put("/portfolio/order_groups/{order_group_id}/limit", summary="Change the group's contracts limit")
+async def update_order_group_limit(request: Request, order_group_id: str, body: rq.UpdateOrderGroupLimit,
+                                   subaccount: int | None = None, exchange_index: int | None = None,
+                                   user: Principal = Depends(current_user)):
+    check_subaccount(subaccount)
+    service(request).update_order_group_limit(user.user_id, order_group_id, body.limit())
     return ok({})

@@ -220,6 +220,17 @@ class CreateOrderGroup(_Body):
         return value
 
 
+class UpdateOrderGroupLimit(_Body):
+    contracts_limit: int | None = Field(default=None, ge=1)
+    contracts_limit_fp: str | None = None
+
+    def limit(self) -> int:
+        value = legacy_count(self.contracts_limit, self.contracts_limit_fp)
+        if value is None or value <= 0:
+            raise InvalidRequest("give a positive contracts_limit or contracts_limit_fp", code="invalid_parameters")
+        return value
+
+
 class CreateApiKey(_Body):
     name: str = Field(min_length=1, max_length=200)
     public_key: str = Field(min_length=1)

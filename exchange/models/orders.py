@@ -64,7 +64,8 @@ class Order(SQLModel, table=True):
 
 
 class OrderGroup(SQLModel, table=True):
-    """Kalshi order group: once `contracts_limit` fills, its orders are cancelled until reset."""
+    """Kalshi order group: once its orders fill `contracts_limit` within a rolling 15 s (counting
+    only fills after `reset_ms`), they are cancelled and new ones refused until reset."""
 
     __tablename__ = "order_groups"
 
@@ -76,6 +77,7 @@ class OrderGroup(SQLModel, table=True):
     triggered: bool = False
     deleted: bool = False
     created_ms: int = Field(sa_column=big())
+    reset_ms: int = Field(default=0, sa_column=big(default=0, server_default="0"))
 
 
 class Trade(SQLModel, table=True):

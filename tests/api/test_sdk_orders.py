@@ -219,6 +219,21 @@ async def test_order_groups(make_trader, make_market):
         await bid(maker.client, ticker, "1.00", "0.3000", order_group_id=group_id)
     assert err.value.status == 400
     await maker.client.reset_order_group(order_group_id=group_id)
+    # Trigger on demand: the group's orders are cancelled and new ones refused until a reset.
+    doomed = await bid(maker.client, ticker, "1.00", "0.3000", order_group_id=group_id)
+    await maker.client.trigger_order_group(order_group_id=group_id)
+    assert (await maker.client.get_order(order_id=doomed.order_id)).order.status.value == "canceled"
+    with pytest.raises(ApiException) as err:
+        await bid(maker.client, ticker, "1.00", "0.3000", order_group_id=group_id)
+    assert err.value.status == 400
+    await maker.client.reset_order_group(order_group_id=group_id)
+    # A new limit (fp or whole contracts): the 5 matched above are before the reset, so 2 is fine.
+    await maker.client.update_order_group_limit(order_group_id=group_id, contracts_limit_fp="2.00")
+    group = await maker.client.get_order_group(order_group_id=group_id)
+    assert group.contracts_limit_fp == "2.00" and not group.is_auto_cancel_enabled
+    with pytest.raises(ApiException) as err:
+        await maker.client.update_order_group_limit(order_group_id=group_id, contracts_limit_fp="0.00")
+    assert err.value.status == 400
     again = await bid(maker.client, ticker, "1.00", "0.3000", order_group_id=group_id)
     await maker.client.delete_order_group(order_group_id=group_id)
     assert (await maker.client.get_order(order_id=again.order_id)).order.status.value == "canceled"

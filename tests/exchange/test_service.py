@@ -382,3 +382,53 @@ def test_buy_max_cost_spends_at_the_makers_prices_and_never_rests(svc):
         svc.place_order(yes_buyer.id, OrderRequest.legacy("M", "yes", "buy", 1 * C, yes_price=99 * CENT, buy_max_cost=1))
     assert _count(svc, Order) == orders_before
     check_ledger(svc)
+
+
+def test_order_group_limit_counts_a_rolling_window_since_reset_trigger_and_limit_update(svc, monkeypatch):
+    import exchange.service as service_module
+
+    clock = {"now": int(time.time() * 1000)}
+    monkeypatch.setattr(service_module, "now_ms", lambda: clock["now"])
+    maker, taker = _users(svc, "maker", "taker")
+    svc.create_market("W", title="w", close_ms=_later())
+    group = svc.create_order_group(maker.id, 5 * C)
+
+    def quote(price_cents: int, count: int) -> str:
+        return svc.place_order(maker.id, OrderRequest("W", "bid", price_cents * CENT, count, order_group_id=group.order_group_id))[0].order_id
+
+    def hit(count: int) -> None:
+        svc.place_order(taker.id, OrderRequest("W", "ask", 1 * CENT, count, time_in_force="immediate_or_cancel"))
+
+    quote(40, 10 * C)
+    hit(3 * C)
+    clock["now"] += 16_000  # those 3 leave the 15 s window
+    hit(3 * C)
+    assert not svc.get_order_group(maker.id, group.order_group_id).is_auto_cancel_enabled
+    clock["now"] += 1_000
+    hit(2 * C)  # 3 + 2 within 15 s: the limit of 5 is reached
+    g = svc.get_order_group(maker.id, group.order_group_id)
+    assert g.is_auto_cancel_enabled and g.order_ids == [] and svc.orderbook("W").yes == []
+    with pytest.raises(errors.InvalidRequest):
+        quote(40, 1 * C)
+    # A reset starts the count afresh: the 5 matched just now no longer count.
+    svc.reset_order_group(maker.id, group.order_group_id)
+    clock["now"] += 1
+    quote(40, 10 * C)
+    hit(4 * C)
+    assert not svc.get_order_group(maker.id, group.order_group_id).is_auto_cancel_enabled
+    # Lowering the limit to what the window already holds triggers the group at once.
+    svc.update_order_group_limit(maker.id, group.order_group_id, 4 * C)
+    g = svc.get_order_group(maker.id, group.order_group_id)
+    assert g.is_auto_cancel_enabled and g.contracts_limit == 4 * C and svc.orderbook("W").yes == []
+    # Trigger on demand: the group's resting orders go, in one transaction with the flag.
+    svc.reset_order_group(maker.id, group.order_group_id)
+    svc.update_order_group_limit(maker.id, group.order_group_id, 50 * C)
+    first, second = quote(30, 1 * C), quote(31, 1 * C)
+    svc.trigger_order_group(maker.id, group.order_group_id)
+    assert {svc.get_order(maker.id, o).cancel_reason for o in (first, second)} == {"order_group_triggered"}
+    assert svc.get_order_group(maker.id, group.order_group_id).is_auto_cancel_enabled
+    with pytest.raises(errors.NotFound):
+        svc.trigger_order_group(taker.id, group.order_group_id)  # not the taker's group
+    with pytest.raises(errors.InvalidRequest):
+        svc.update_order_group_limit(maker.id, group.order_group_id, 0)
+    check_ledger(svc)
