@@ -1663,13 +1663,21 @@ class ExchangeService:
             e.resting_orders_count += v.resting_orders_count
         return Page(page, page[-1].ticker if len(views) > limit else ""), list(by_event.values())
 
-    def settlements(self, user_id: int, *, ticker: str | None = None, cursor: str | None = None,
+    def settlements(self, user_id: int, *, ticker: str | None = None, event_ticker: str | None = None,
+                    min_ms: int | None = None, max_ms: int | None = None, cursor: str | None = None,
                     limit: int | None = None) -> Page[SettlementView]:
+        """A user's settlements, newest first, filtered in the query (pages are full)."""
         limit = _limit(limit)
         q = (select(_settlements, _markets.c.event_ticker).join(_markets, _markets.c.ticker == _settlements.c.ticker)
              .where(_settlements.c.user_id == user_id).order_by(_settlements.c.id.desc()).limit(limit + 1))
         if ticker:
             q = q.where(_settlements.c.ticker == ticker)
+        if event_ticker:
+            q = q.where(_markets.c.event_ticker == event_ticker)
+        if min_ms is not None:
+            q = q.where(_settlements.c.settled_ms >= min_ms)
+        if max_ms is not None:
+            q = q.where(_settlements.c.settled_ms <= max_ms)
         after = _cursor_id(cursor)
         if after is not None:
             q = q.where(_settlements.c.id < after)

@@ -64,11 +64,9 @@ async def get_settlements(request: Request, limit: int = Query(100, ge=1, le=100
                           max_ts: int | None = None, subaccount: int | None = None,
                           user: Principal = Depends(current_user)):
     check_subaccount(subaccount)
-    page = service(request).settlements(user.user_id, ticker=ticker, cursor=cursor, limit=limit)
-    lo, hi = ms(min_ts), ms(max_ts)
-    items = [s for s in page.items if (not event_ticker or s.event_ticker == event_ticker)
-             and (lo is None or s.settled_ms >= lo) and (hi is None or s.settled_ms <= hi)]
-    return ok({"settlements": [wire.settlement(s) for s in items], "cursor": page.cursor})
+    page = service(request).settlements(user.user_id, ticker=ticker, event_ticker=event_ticker, min_ms=ms(min_ts),
+                                        max_ms=ms(max_ts), cursor=cursor, limit=limit)
+    return ok({"settlements": [wire.settlement(s) for s in page.items], "cursor": page.cursor})
 
 
 @router.get("/portfolio/summary/total_resting_order_value", summary="Cash held by resting orders, in cents")

@@ -208,6 +208,9 @@ async def test_user_orders_and_market_lifecycle(server, operator, make_trader, m
     assert update["msg"]["order_id"] == order.order_id and update["msg"]["status"] == "resting"
     assert update["msg"]["yes_price_dollars"] == "0.2500"
     assert [m for m in await theirs.quiet() if m["type"] == "user_order"] == []
+    await t.client.cancel_order_v2(order_id=order.order_id)
+    update = await mine.recv_type("user_order")
+    assert update["msg"]["order_id"] == order.order_id and update["msg"]["status"] == "canceled"
     await operator.post(f"/operator/markets/{ticker}/halt")
     halted = await public.recv_type("market_lifecycle_v2")
     assert halted["msg"]["market_ticker"] == ticker and halted["msg"]["event_type"] == "deactivated"

@@ -432,3 +432,26 @@ def test_order_group_limit_counts_a_rolling_window_since_reset_trigger_and_limit
     with pytest.raises(errors.InvalidRequest):
         svc.update_order_group_limit(maker.id, group.order_group_id, 0)
     check_ledger(svc)
+
+
+def test_settlement_filters_are_applied_in_the_query_so_pages_are_full(svc, monkeypatch):
+    import exchange.service as service_module
+
+    clock = {"now": int(time.time() * 1000)}
+    monkeypatch.setattr(service_module, "now_ms", lambda: clock["now"])
+    yes_holder, no_holder = _users(svc, "y", "n", cents=10_000_00)
+    settled_at = {}
+    for i, ticker in enumerate(["A1", "B1", "A2", "B2", "A3"]):
+        svc.create_market(ticker, title=ticker, close_ms=_later())  # each its own event, named after it
+        svc.place_order(yes_holder.id, OrderRequest(ticker, "bid", 50 * CENT, C))
+        svc.place_order(no_holder.id, OrderRequest(ticker, "ask", 50 * CENT, C))
+        svc.determine(ticker, yes_payout=ONE)
+        clock["now"] += 60_000
+        svc.finalize(ticker)
+        settled_at[ticker] = clock["now"]
+    assert [s.ticker for s in svc.settlements(yes_holder.id).items] == ["A3", "B2", "A2", "B1", "A1"]
+    assert [s.ticker for s in svc.settlements(yes_holder.id, event_ticker="B2").items] == ["B2"]
+    window = svc.settlements(yes_holder.id, min_ms=settled_at["B1"], max_ms=settled_at["B2"], limit=2)
+    assert [s.ticker for s in window.items] == ["B2", "A2"] and window.cursor
+    rest = svc.settlements(yes_holder.id, min_ms=settled_at["B1"], max_ms=settled_at["B2"], limit=2, cursor=window.cursor)
+    assert [s.ticker for s in rest.items] == ["B1"] and rest.cursor == ""
