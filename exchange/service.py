@@ -1005,20 +1005,27 @@ class ExchangeService:
     def trades(self, *, ticker: str | None = None, min_ms: int | None = None, max_ms: int | None = None,
                cursor: str | None = None, limit: int | None = None) -> Page[TradeView]:
         """Public trades, newest first."""
-        limit = _limit(limit)
-        q = select(_trades).order_by(_trades.c.id.desc()).limit(limit + 1)
+        q = select(_trades)
         if ticker:
             q = q.where(_trades.c.ticker == ticker)
+        return self._newest_first(q, _trades, _trades.c.created_ms, min_ms, max_ms, cursor, limit, _trade_view)
+
+    def _newest_first(self, q, table, time_column, min_ms: int | None, max_ms: int | None, cursor: str | None,
+                      limit: int | None, view: Callable) -> Page:
+        """One page of a newest-first listing: time window, id cursor, and one row more than the
+        page to know whether another follows."""
+        limit = _limit(limit)
+        q = q.order_by(table.c.id.desc()).limit(limit + 1)
         if min_ms is not None:
-            q = q.where(_trades.c.created_ms >= min_ms)
+            q = q.where(time_column >= min_ms)
         if max_ms is not None:
-            q = q.where(_trades.c.created_ms <= max_ms)
+            q = q.where(time_column <= max_ms)
         after = _cursor_id(cursor)
         if after is not None:
-            q = q.where(_trades.c.id < after)
+            q = q.where(table.c.id < after)
         with self.db.reader.connect() as conn:
             rows = conn.execute(q).mappings().all()
-        return Page([_trade_view(r) for r in rows[:limit]], str(rows[limit - 1]["id"]) if len(rows) > limit else "")
+        return Page([view(r) for r in rows[:limit]], str(rows[limit - 1]["id"]) if len(rows) > limit else "")
 
     # ------------------------------------------------------------------ orders
     def place_order(self, user_id: int, request: OrderRequest) -> tuple[OrderView, list[FillView]]:
@@ -1571,24 +1578,14 @@ class ExchangeService:
                     status: str | None = None, min_ms: int | None = None, max_ms: int | None = None,
                     cursor: str | None = None, limit: int | None = None) -> Page[OrderView]:
         """A user's orders, newest first."""
-        limit = _limit(limit)
-        q = select(_orders).where(_orders.c.user_id == user_id).order_by(_orders.c.id.desc()).limit(limit + 1)
+        q = select(_orders).where(_orders.c.user_id == user_id)
         if ticker:
             q = q.where(_orders.c.ticker == ticker)
         if event_ticker:
             q = q.where(_orders.c.ticker.in_(select(_markets.c.ticker).where(_markets.c.event_ticker == event_ticker)))
         if status:
             q = q.where(_orders.c.status == status)
-        if min_ms is not None:
-            q = q.where(_orders.c.created_ms >= min_ms)
-        if max_ms is not None:
-            q = q.where(_orders.c.created_ms <= max_ms)
-        after = _cursor_id(cursor)
-        if after is not None:
-            q = q.where(_orders.c.id < after)
-        with self.db.reader.connect() as conn:
-            rows = conn.execute(q).mappings().all()
-        return Page([_order_view(r) for r in rows[:limit]], str(rows[limit - 1]["id"]) if len(rows) > limit else "")
+        return self._newest_first(q, _orders, _orders.c.created_ms, min_ms, max_ms, cursor, limit, _order_view)
 
     def queue_positions(self, user_id: int, *, ticker: str | None = None, event_ticker: str | None = None) -> list[QueuePosition]:
         with self._lock:
@@ -1604,22 +1601,12 @@ class ExchangeService:
 
     def fills(self, user_id: int, *, ticker: str | None = None, order_id: str | None = None, min_ms: int | None = None,
               max_ms: int | None = None, cursor: str | None = None, limit: int | None = None) -> Page[FillView]:
-        limit = _limit(limit)
-        q = select(_fills).where(_fills.c.user_id == user_id).order_by(_fills.c.id.desc()).limit(limit + 1)
+        q = select(_fills).where(_fills.c.user_id == user_id)
         if ticker:
             q = q.where(_fills.c.ticker == ticker)
         if order_id:
             q = q.where(_fills.c.order_id == order_id)
-        if min_ms is not None:
-            q = q.where(_fills.c.created_ms >= min_ms)
-        if max_ms is not None:
-            q = q.where(_fills.c.created_ms <= max_ms)
-        after = _cursor_id(cursor)
-        if after is not None:
-            q = q.where(_fills.c.id < after)
-        with self.db.reader.connect() as conn:
-            rows = conn.execute(q).mappings().all()
-        return Page([_fill_view(r) for r in rows[:limit]], str(rows[limit - 1]["id"]) if len(rows) > limit else "")
+        return self._newest_first(q, _fills, _fills.c.created_ms, min_ms, max_ms, cursor, limit, _fill_view)
 
     def positions(self, user_id: int, *, ticker: str | None = None, event_ticker: str | None = None,
                   include_closed: bool = False, cursor: str | None = None,
@@ -1667,25 +1654,13 @@ class ExchangeService:
                     min_ms: int | None = None, max_ms: int | None = None, cursor: str | None = None,
                     limit: int | None = None) -> Page[SettlementView]:
         """A user's settlements, newest first, filtered in the query (pages are full)."""
-        limit = _limit(limit)
         q = (select(_settlements, _markets.c.event_ticker).join(_markets, _markets.c.ticker == _settlements.c.ticker)
-             .where(_settlements.c.user_id == user_id).order_by(_settlements.c.id.desc()).limit(limit + 1))
+             .where(_settlements.c.user_id == user_id))
         if ticker:
             q = q.where(_settlements.c.ticker == ticker)
         if event_ticker:
             q = q.where(_markets.c.event_ticker == event_ticker)
-        if min_ms is not None:
-            q = q.where(_settlements.c.settled_ms >= min_ms)
-        if max_ms is not None:
-            q = q.where(_settlements.c.settled_ms <= max_ms)
-        after = _cursor_id(cursor)
-        if after is not None:
-            q = q.where(_settlements.c.id < after)
-        with self.db.reader.connect() as conn:
-            rows = conn.execute(q).mappings().all()
-        views = [SettlementView(r["ticker"], r["event_ticker"], r["user_id"], r["yes_count"], r["no_count"], r["yes_total_cost"],
-                                r["no_total_cost"], r["yes_payout"], r["revenue"], r["fee_cost"], r["settled_ms"]) for r in rows[:limit]]
-        return Page(views, str(rows[limit - 1]["id"]) if len(rows) > limit else "")
+        return self._newest_first(q, _settlements, _settlements.c.settled_ms, min_ms, max_ms, cursor, limit, _settlement_view)
 
     # ------------------------------------------------------------------ order groups
     def create_order_group(self, user_id: int, contracts_limit: int) -> OrderGroupView:
@@ -1828,6 +1803,11 @@ def _order_view(r) -> OrderView:
         maker_fill_cost=r["maker_fill_cost"], taker_fees=r["taker_fees"], maker_fees=r["maker_fees"], rebates=r["rebates"],
         cancel_reason=r["cancel_reason"], created_ms=r["created_ms"], updated_ms=r["updated_ms"],
         wallet_order=r["wallet_order"])
+
+
+def _settlement_view(r) -> SettlementView:
+    return SettlementView(r["ticker"], r["event_ticker"], r["user_id"], r["yes_count"], r["no_count"], r["yes_total_cost"],
+                          r["no_total_cost"], r["yes_payout"], r["revenue"], r["fee_cost"], r["settled_ms"])
 
 
 def _fill_view(r) -> FillView:
