@@ -385,8 +385,11 @@ class ExchangeService:
         book = BookAdapter(ticker, tick=row["tick"], lot=row["lot"])
         book.restore([(r["order_id"], r["user_id"], r["book_side"], r["price"], r["remaining_count"], r["engine_seq"],
                        r["self_trade_prevention"], r["post_only"], r["expiration_ms"]) for r in resting])
+        old = self._markets.get(ticker)
+        # A rebuild after a failed command keeps the WebSocket sequence: subscribers only ever saw
+        # committed deltas, which is exactly the book rebuilt here.
         state = MarketState(row=row, book=book, rates=self._rates_for(row), last_price=last, volume=int(stats[1]),
-                            open_interest=-(issuance or 0))
+                            open_interest=-(issuance or 0), book_seq=old.book_seq if old is not None else 0)
         self._markets[ticker] = state
         for r in resting:
             order = OpenOrder(r["order_id"], r["user_id"], ticker, r["book_side"], r["price"], r["remaining_count"],

@@ -227,6 +227,8 @@ def test_refused_orders_write_nothing(svc):
 def test_failure_inside_the_transaction_rolls_back_ledger_and_book(svc, monkeypatch):
     a, b = _users(svc, "a", "b")
     svc.create_market("T", title="t", close_ms=_later())
+    deltas: list[BookDelta] = []
+    svc.subscribe(lambda e: deltas.append(e) if isinstance(e, BookDelta) else None)
     svc.place_order(a.id, OrderRequest("T", "ask", 600_000, 3 * C))
     book, cash = svc.orderbook("T"), svc.balance(b.id).cash
     counts = [_count(svc, t) for t in (Order, Fill, Trade, OutboxEvent)]
@@ -242,6 +244,8 @@ def test_failure_inside_the_transaction_rolls_back_ledger_and_book(svc, monkeypa
     assert svc.orderbook("T") == book and svc.balance(b.id).cash == cash
     _, fills = svc.place_order(b.id, OrderRequest("T", "bid", 600_000, 2 * C))
     assert sum(f.count for f in fills) == 2 * C
+    # The rebuild kept the WebSocket sequence: the deltas subscribers saw stay gapless.
+    assert [d.seq for d in deltas] == list(range(1, len(deltas) + 1)) and len(deltas) >= 2
     check_ledger(svc)
     check_outbox_gapless(svc)
 
