@@ -21,10 +21,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from exchange.db import normalize_url
+from tests.databases import BACKENDS, fresh_database
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATOR_TOKEN = "test-operator-token"
@@ -34,15 +32,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def postgres_base_url() -> str:
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if url:
-        return normalize_url(url)
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail("TEST_POSTGRES_URL is not set under CI: the PostgreSQL API tests must run (make test sets it)")
-    pytest.skip("TEST_POSTGRES_URL not set (locally the PostgreSQL variant is optional)")
 
 
 @dataclass
@@ -91,27 +80,15 @@ def start_server(db_url: str, home: Path, **env_extra: str) -> Server:
     raise RuntimeError(f"API server not ready:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="session", params=BACKENDS)
 def server(request, tmp_path_factory):
     home = tmp_path_factory.mktemp(f"api-{request.param}")
-    if request.param == "sqlite":
-        srv = start_server(f"sqlite:///{home / 'tandem.db'}", home)
-        yield srv
-        srv.stop()
-        return
-    base = make_url(postgres_base_url())
-    name = f"api_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    srv = start_server(base.set(database=name).render_as_string(hide_password=False), home)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(request.param, home, "api") as url:
+        srv = start_server(url, home)
+        try:
+            yield srv
+        finally:
+            srv.stop()
 
 
 @pytest.fixture

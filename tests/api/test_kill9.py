@@ -4,34 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import uuid
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.api.conftest import OPERATOR_TOKEN, new_private_key, postgres_base_url, public_pem, sdk_client, start_server
+from tests.api.conftest import OPERATOR_TOKEN, new_private_key, public_pem, sdk_client, start_server
+from tests.databases import BACKENDS, fresh_database
 
 GTC = {"time_in_force": "good_till_canceled", "self_trade_prevention_type": "taker_at_cross"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def fresh_db(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tandem.db'}"
-        return
-    base = make_url(postgres_base_url())
-    name = f"k9_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(request.param, tmp_path, "k9") as url:
+        yield url
 
 
 async def test_acknowledged_orders_and_fills_survive_kill_9(fresh_db, tmp_path):
