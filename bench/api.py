@@ -15,8 +15,9 @@ worker signs each of its two constant paths once per second (RSA signing per req
 cost the clients more CPU than the server spends): the server verifies every request in full.
 
 Prints, per mix: orders placed/s, order commands/s (placed + cancelled), requests/s, and
-p50/p99 latency of each request kind. Bar (issue 4): >= 2,000 orders/s with p99 < 50 ms on
-SQLite, on 2 cores shared by server and clients. Knobs: BENCH_API_SECONDS (10 per mix),
+p50/p99 latency of each request kind, then the bar of issue 4 for each SQLite mix: >= 2,000
+orders/s with p99 < 50 ms, on 2 cores shared by server and clients, where an order is an
+order command (a placement or a cancellation, the two messages every quoting client sends). Knobs: BENCH_API_SECONDS (10 per mix),
 BENCH_API_PROCS (1), BENCH_API_WORKERS (8 per process), BENCH_API_MARKETS (4),
 BENCH_API_BACKENDS (sqlite,postgres), BENCH_API_MIXES ("1/1,1/10,10/10"), BENCH_API_BATCH
 (N: the single mix N/N), BENCH_API_BASELINE (1: also time the 1/1 cycle on ExchangeService
@@ -217,7 +218,9 @@ def _mixes() -> list[tuple[int, int]]:
     return out
 
 
-def run_backend(name: str, db_url: str, home: Path) -> None:
+def run_backend(name: str, db_url: str, home: Path) -> list[dict]:
+    """Every mix against one fresh server on `db_url`; returns each mix's figures."""
+    figures: list[dict] = []
     seconds = float(os.environ.get("BENCH_API_SECONDS", "10"))
     procs = int(os.environ.get("BENCH_API_PROCS", "1"))
     workers = int(os.environ.get("BENCH_API_WORKERS", "8"))
@@ -245,13 +248,14 @@ def run_backend(name: str, db_url: str, home: Path) -> None:
             results = [queue.get(timeout=seconds + 120) for _ in children]
             for child in children:
                 child.join()
-            _report(name, place_batch, cancel_batch, seconds, results)
+            figures.append(_report(name, place_batch, cancel_batch, seconds, results))
     finally:
         server.terminate()
         server.wait(15)
+    return figures
 
 
-def _report(name: str, place_batch: int, cancel_batch: int, seconds: float, results: list[dict]) -> None:
+def _report(name: str, place_batch: int, cancel_batch: int, seconds: float, results: list[dict]) -> dict:
     creates = [x for r in results for x in r["create"]]
     cancels = [x for r in results for x in r["cancel"]]
     errors = [x for r in results for x in r["errors"]]
@@ -264,6 +268,18 @@ def _report(name: str, place_batch: int, cancel_batch: int, seconds: float, resu
           f"errors {len(errors)}", flush=True)
     for e in errors[:3]:
         print("    error:", e)
+    return {"mix": (place_batch, cancel_batch), "placed_per_s": placed / seconds, "commands_per_s": 2 * placed / seconds,
+            "p99_s": max(_pct(creates, .99), _pct(cancels, .99)), "errors": len(errors)}
+
+
+def _verdict(figures: list[dict]) -> None:
+    """Issue 4's bar on SQLite: >= 2,000 orders/s with p99 < 50 ms, an order being an order
+    command (a placement or a cancellation), judged at each mix."""
+    for f in figures:
+        met = f["commands_per_s"] >= 2000 and f["p99_s"] < 0.050 and not f["errors"]
+        print(f"  bar sqlite {f['mix'][0]}/{f['mix'][1]}: {f['commands_per_s']:,.0f} order commands/s "
+              f"({f['placed_per_s']:,.0f} placed/s), p99 {f['p99_s'] * 1e3:.1f} ms  "
+              f"[bar: >= 2,000 orders/s, p99 < 50 ms: {'met' if met else 'MISSED'}]", flush=True)
 
 
 def service_baseline(db_url: str, seconds: float) -> None:
@@ -310,7 +326,7 @@ def main() -> None:
         if "sqlite" in backends:
             home = Path(tmp) / "sqlite"
             home.mkdir()
-            run_backend("sqlite", f"sqlite:///{home / 'tandem.db'}", home)
+            _verdict(run_backend("sqlite", f"sqlite:///{home / 'tandem.db'}", home))
             if os.environ.get("BENCH_API_BASELINE", "1") != "0":
                 service_baseline(f"sqlite:///{home / 'baseline.db'}", float(os.environ.get("BENCH_API_SECONDS", "10")) / 2)
         if "postgres" in backends:
