@@ -20,16 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from exchange import errors
@@ -37,6 +34,7 @@ from exchange import statements as Q
 from exchange.db import Database, connect, open_database
 from exchange.engine_adapter import BookAdapter, EngineFill, EngineResult
 from exchange.fees import ONE, FeeRates, charge_increment, fee_units, rebate_increment, share
+from exchange.units import MAX_UNITS
 from exchange.holds import market_hold
 from exchange.journal import Accounts, Journal, cash_value, post_match
 from exchange.models import (
@@ -63,7 +61,6 @@ from exchange.models import ledger as L
 from exchange.models import outbox as O
 from exchange.models._base import now_ms
 from exchange.schemas import (
-    AmendRequest,
     ApiKeyView,
     BalanceView,
     BookDelta,
@@ -82,7 +79,6 @@ from exchange.schemas import (
     OrderView,
     OutboxView,
     Page,
-    PlaceResult,
     PositionView,
     QueuePosition,
     SeriesView,
@@ -136,10 +132,9 @@ def _limit(limit: int | None) -> int:
 def _cursor_id(cursor: str | None) -> int | None:
     if not cursor:
         return None
-    try:
-        return int(cursor)
-    except ValueError:
-        raise errors.InvalidRequest("bad cursor") from None
+    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > MAX_UNITS:
+        raise errors.InvalidRequest("bad cursor")
+    return int(cursor)
 
 
 @dataclass(slots=True)

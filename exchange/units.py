@@ -22,6 +22,13 @@ CENT = 10_000  # base units per cent
 HUNDREDTH = 10_000  # base units per 0.01 contract
 DEFAULT_TICK = CENT
 FINEST_TICK = 100  # $0.0001
+# The ledger stores every amount as a signed 64-bit integer (SQLite INTEGER, PostgreSQL
+# BIGINT): a value beyond it is refused here, at the edge, not by the database.
+MAX_UNITS = 2**63 - 1
+# The last instant a timestamp may name: 9999-12-31T23:59:59.999Z, the end of what RFC 3339
+# (and Python's datetime) can write. A later one would be stored and then fail every read.
+MAX_UNIX_SECONDS = 253_402_300_799
+MAX_UNIX_MS = MAX_UNIX_SECONDS * 1000 + 999
 
 
 # -- to the wire --------------------------------------------------------------------------
@@ -56,6 +63,23 @@ def contracts(count: int) -> int:
 
 # -- from the wire ------------------------------------------------------------------------
 
+def _in_range(units: int, field: str) -> int:
+    if not -MAX_UNITS <= units <= MAX_UNITS:
+        raise InvalidRequest(f"{field} is out of range", code="invalid_parameters")
+    return units
+
+
+_MAX_WHOLE = Decimal(MAX_UNITS) / ONE  # exact: 9223372036854.775807
+
+
+def _units(text: str, field: str) -> Decimal:
+    """`text` in base units (x 1_000_000), refused beyond 64 bits before any large int is built."""
+    value = _decimal(text, field)
+    if value.copy_abs() > _MAX_WHOLE:  # compared before scaling: "1e999999999" * ONE overflows Decimal itself
+        raise InvalidRequest(f"{field} {text!r} is out of range", code="invalid_parameters")
+    return value * ONE
+
+
 def _decimal(text: str, field: str) -> Decimal:
     if not isinstance(text, str) or not text.strip():
         raise InvalidRequest(f"{field} must be a decimal string", code="invalid_parameters")
@@ -70,7 +94,7 @@ def _decimal(text: str, field: str) -> Decimal:
 
 def parse_dollars(text: str, field: str = "price") -> int:
     """"0.56" / "0.5600" -> 560_000; refuses more precision than a base unit."""
-    units = _decimal(text, field) * ONE
+    units = _units(text, field)
     if units != units.to_integral_value():
         raise InvalidRequest(f"{field} {text!r} has more than six decimals", code="invalid_parameters")
     return int(units)
@@ -97,20 +121,20 @@ def check_price(price: int, tick: int = DEFAULT_TICK, field: str = "price") -> i
 
 def parse_count(text: str, field: str = "count") -> int:
     """"10" / "10.00" -> 10_000_000; counts go to 0.01 contract."""
-    units = _decimal(text, field) * ONE
+    units = _units(text, field)
     if units != units.to_integral_value() or int(units) % HUNDREDTH:
         raise InvalidRequest(f"{field} {text!r} is finer than 0.01 contract", code="invalid_count")
     return int(units)
 
 
-def from_cents(value: int) -> int:
+def from_cents(value: int, field: str = "cents") -> int:
     """Legacy integer cents -> base units."""
-    return value * CENT
+    return _in_range(value * CENT, field)
 
 
-def from_contracts(value: int) -> int:
+def from_contracts(value: int, field: str = "count") -> int:
     """Legacy whole contracts -> contract base units."""
-    return value * ONE
+    return _in_range(value * ONE, field)
 
 
 def legacy_price(cents_value: int, field: str = "yes_price") -> int:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from exchange.errors import InvalidRequest
 from exchange.service import ExchangeService
+from exchange.units import MAX_UNIX_SECONDS
 
 T = TypeVar("T")
 
@@ -46,6 +47,10 @@ def ok(content, status: int = 200) -> Json:
 
 def no_content() -> Response:
     return Response(status_code=204)
+
+
+# Kalshi's Unix-second query filters (min_ts, max_close_ts, ...), bounded like every timestamp.
+UnixSecondsQuery = Annotated[int | None, Query(ge=0, le=MAX_UNIX_SECONDS)]
 
 
 def ms(seconds: int | None) -> int | None:

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Request
 
 from exchange.errors import InvalidRequest
 
-from api.routes._common import csv, ms, ok, service
+from api.routes._common import UnixSecondsQuery, csv, ms, ok, service
 from api.schemas import wire
 
 router = APIRouter(tags=["market data"])
@@ -14,7 +14,7 @@ router = APIRouter(tags=["market data"])
 @router.get("/series", summary="Series list")
 async def get_series_list(request: Request, category: str | None = None, tags: str | None = None,
                           include_product_metadata: bool = False, include_volume: bool = False,
-                          min_updated_ts: int | None = None):
+                          min_updated_ts: UnixSecondsQuery = None):
     svc = service(request)
     wanted = set(csv(tags) or [])
     out, cursor = [], None
@@ -36,7 +36,7 @@ _EVENT_STATUS = {"open": "open", "closed": "closed", "settled": "finalized"}
 @router.get("/events", summary="Events (cursor pagination)")
 async def get_events(request: Request, limit: int = Query(100, ge=1, le=200), cursor: str | None = None,
                      with_nested_markets: bool = False, with_milestones: bool = False, status: str | None = None,
-                     series_ticker: str | None = None, tickers: str | None = None, min_close_ts: int | None = None):
+                     series_ticker: str | None = None, tickers: str | None = None, min_close_ts: UnixSecondsQuery = None):
     if status is not None and status not in ("unopened", "open", "closed", "settled"):
         raise InvalidRequest("status must be unopened, open, closed or settled", code="invalid_parameters")
     if status == "unopened":
@@ -61,7 +61,7 @@ async def get_event(request: Request, event_ticker: str, with_nested_markets: bo
 @router.get("/markets", summary="Markets (filters, cursor pagination)")
 async def get_markets(request: Request, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
                       event_ticker: str | None = None, series_ticker: str | None = None,
-                      max_close_ts: int | None = None, min_close_ts: int | None = None, status: str | None = None,
+                      max_close_ts: UnixSecondsQuery = None, min_close_ts: UnixSecondsQuery = None, status: str | None = None,
                       tickers: str | None = None, mve_filter: str | None = None):
     if status is not None and status not in wire.STATUS_FILTER:
         raise InvalidRequest(f"status must be one of {', '.join(wire.STATUS_FILTER)}", code="invalid_parameters")
@@ -76,7 +76,7 @@ async def get_markets(request: Request, limit: int = Query(100, ge=1, le=1000), 
 
 @router.get("/markets/trades", summary="Public trades, newest first")
 async def get_trades(request: Request, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
-                     ticker: str | None = None, min_ts: int | None = None, max_ts: int | None = None,
+                     ticker: str | None = None, min_ts: UnixSecondsQuery = None, max_ts: UnixSecondsQuery = None,
                      is_block_trade: bool | None = None):
     if is_block_trade:
         return ok({"trades": [], "cursor": ""})

@@ -14,7 +14,8 @@ from exchange.errors import InvalidRequest, NotFound
 from api.auth import operator
 from api.routes._common import ok, service
 from api.schemas import wire
-from api.schemas.convert import ONE, dollars, parse_count, parse_dollars
+from api.schemas.convert import MAX_UNITS, ONE, dollars, from_cents, parse_count, parse_dollars
+from api.schemas.requests import UnixSeconds
 
 router = APIRouter(prefix="/operator", tags=["operator"], dependencies=[Depends(operator)])
 
@@ -40,7 +41,9 @@ def _when_ms(value: str | int | None, field: str) -> int | None:
 
 def _user_id(request: Request, user: str) -> int:
     svc = service(request)
-    if user.isdigit():
+    if user.isascii() and user.isdigit():  # an id ("²".isdigit() is true, but int() refuses it)
+        if int(user) > MAX_UNITS:
+            raise NotFound(f"no user {user}", code="user_not_found")
         return svc.get_user(int(user)).id
     found = svc.get_user_by_name(user)
     if found is None:
@@ -51,7 +54,7 @@ def _user_id(request: Request, user: str) -> int:
 def _amount(body) -> int:
     if (body.amount_dollars is None) == (body.cents is None):
         raise InvalidRequest("give exactly one of amount_dollars or cents", code="invalid_parameters")
-    return parse_dollars(body.amount_dollars, "amount_dollars") if body.amount_dollars is not None else body.cents * 10_000
+    return parse_dollars(body.amount_dollars, "amount_dollars") if body.amount_dollars is not None else from_cents(body.cents)
 
 
 def _balance(view) -> dict:
@@ -150,11 +153,11 @@ class CreateMarket(_Body):
     yes_sub_title: str = Field(default="", max_length=200)
     no_sub_title: str = Field(default="", max_length=200)
     rules_primary: str = ""
-    open_time: str | int | None = None
-    close_time: str | int
+    open_time: str | UnixSeconds | None = None
+    close_time: str | UnixSeconds
     tick_size_dollars: str = "0.01"
     lot_size_fp: str = "0.01"
-    fee_schedule_id: int | None = None
+    fee_schedule_id: int | None = Field(default=None, ge=1, le=MAX_UNITS)
 
 
 @router.post("/markets", status_code=201, summary="Create a market")

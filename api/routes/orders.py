@@ -16,7 +16,7 @@ from exchange.schemas import FillView, OrderView
 
 from api.auth import Principal, current_user
 from api.errors import error_item
-from api.routes._common import check_subaccount, csv, grouped, ms, no_content, ok, service
+from api.routes._common import UnixSecondsQuery, check_subaccount, csv, grouped, ms, no_content, ok, service
 from api.schemas import requests as rq
 from api.schemas import wire
 from api.schemas.convert import ONE, count_fp, from_contracts, parse_count, parse_dollars
@@ -149,7 +149,7 @@ async def create_order(request: Request, body: rq.CreateOrderLegacy, user: Princ
 
 @router.get("/portfolio/orders", summary="The user's orders, newest first")
 async def get_orders(request: Request, ticker: str | None = None, event_ticker: str | None = None,
-                     min_ts: int | None = None, max_ts: int | None = None, status: str | None = None,
+                     min_ts: UnixSecondsQuery = None, max_ts: UnixSecondsQuery = None, status: str | None = None,
                      limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
                      subaccount: int | None = None, exchange_index: int | None = None,
                      user: Principal = Depends(current_user)):

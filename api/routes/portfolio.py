@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from exchange.errors import InvalidRequest
 
 from api.auth import Principal, current_user
-from api.routes._common import check_subaccount, csv, ms, ok, service
+from api.routes._common import UnixSecondsQuery, check_subaccount, csv, ms, ok, service
 from api.schemas import wire
 from api.schemas.convert import dollars
 
@@ -49,7 +49,7 @@ async def get_positions(request: Request, cursor: str | None = None, limit: int 
 
 @router.get("/portfolio/fills", summary="The user's fills, newest first")
 async def get_fills(request: Request, ticker: str | None = None, order_id: str | None = None,
-                    min_ts: int | None = None, max_ts: int | None = None, limit: int = Query(100, ge=1, le=1000),
+                    min_ts: UnixSecondsQuery = None, max_ts: UnixSecondsQuery = None, limit: int = Query(100, ge=1, le=1000),
                     cursor: str | None = None, subaccount: int | None = None, exchange_index: int | None = None,
                     user: Principal = Depends(current_user)):
     check_subaccount(subaccount)
@@ -60,8 +60,8 @@ async def get_fills(request: Request, ticker: str | None = None, order_id: str |
 
 @router.get("/portfolio/settlements", summary="Payouts of finalized markets")
 async def get_settlements(request: Request, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
-                          ticker: str | None = None, event_ticker: str | None = None, min_ts: int | None = None,
-                          max_ts: int | None = None, subaccount: int | None = None,
+                          ticker: str | None = None, event_ticker: str | None = None, min_ts: UnixSecondsQuery = None,
+                          max_ts: UnixSecondsQuery = None, subaccount: int | None = None,
                           user: Principal = Depends(current_user)):
     check_subaccount(subaccount)
     page = service(request).settlements(user.user_id, ticker=ticker, event_ticker=event_ticker, min_ms=ms(min_ts),

@@ -13,6 +13,9 @@ from datetime import datetime, timezone
 from exchange.units import (  # noqa: F401
     CENT,
     HUNDREDTH,
+    MAX_UNITS,
+    MAX_UNIX_MS,
+    MAX_UNIX_SECONDS,
     ONE,
     cents,
     count_fp,

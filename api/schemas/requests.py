@@ -2,16 +2,20 @@
 `exchange.schemas` requests in internal units."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from exchange.errors import InvalidRequest
 from exchange.schemas import OrderRequest
 
-from api.schemas.convert import from_cents, from_contracts, parse_count, parse_dollars
+from api.schemas.convert import MAX_UNIX_MS, MAX_UNIX_SECONDS, from_cents, from_contracts, parse_count, parse_dollars
 
 MAX_BATCH = 20
+
+# Timestamps in bodies, bounded to what can be stored and written back (exchange/units.py).
+UnixSeconds = Annotated[int, Field(ge=0, le=MAX_UNIX_SECONDS)]
+UnixSecondsOrMs = Annotated[int, Field(ge=0, le=MAX_UNIX_MS)]  # expiration_time: either, as Kalshi's
 
 TimeInForce = Literal["good_till_canceled", "immediate_or_cancel", "fill_or_kill"]
 SelfTradePrevention = Literal["taker_at_cross", "maker"]
@@ -41,7 +45,7 @@ class CreateOrderV2(_Body):
     side: Literal["bid", "ask"]
     count: str
     price: str
-    expiration_time: int | None = None
+    expiration_time: UnixSecondsOrMs | None = None
     time_in_force: TimeInForce = "good_till_canceled"
     post_only: bool = False
     self_trade_prevention_type: SelfTradePrevention = "taker_at_cross"
@@ -78,7 +82,7 @@ class CreateOrderLegacy(_Body):
     no_price: int | None = Field(default=None, ge=1, le=99)
     yes_price_dollars: str | None = None
     no_price_dollars: str | None = None
-    expiration_ts: int | None = None
+    expiration_ts: UnixSecondsOrMs | None = None
     time_in_force: TimeInForce | None = None
     buy_max_cost: int | None = Field(default=None, description="cents")
     post_only: bool = False
@@ -139,7 +143,7 @@ class AmendOrderV2(_Body):
     count: str
     client_order_id: str | None = Field(default=None, max_length=128)
     updated_client_order_id: str | None = Field(default=None, max_length=128)
-    expiration_time: int | None = None
+    expiration_time: UnixSecondsOrMs | None = None
     exchange_index: int | None = None
 
 

@@ -129,6 +129,52 @@ async def test_bad_orders_are_refused_and_nothing_is_written(server, make_trader
     assert book.orderbook_fp.yes_dollars == [] and book.orderbook_fp.no_dollars == []
 
 
+async def test_out_of_range_numbers_are_400_and_store_nothing(server, operator, make_trader, make_market):
+    """Numbers past what the ledger stores (64-bit integers) or what a timestamp can show (year
+    9999) are refused at the edge: found by schemathesis as 500s, one of which had stored a
+    market whose close time then failed every market listing."""
+    ticker = await make_market()
+    t = await make_trader(cents=1_000)
+    huge = 10**30
+    async with httpx.AsyncClient(base_url=server.base) as http:
+        for path in (f"/trade-api/v2/markets?min_close_ts={huge}", f"/trade-api/v2/markets/trades?max_ts={huge}",
+                     f"/trade-api/v2/portfolio/fills?min_ts={huge}", f"/trade-api/v2/portfolio/orders?max_ts={huge}",
+                     "/trade-api/v2/markets?max_close_ts=-1", f"/trade-api/v2/portfolio/orders?cursor={huge}",
+                     "/trade-api/v2/portfolio/orders?cursor=%C2%B2"):
+            bare = path.split("?")[0]
+            assert_kalshi_error(await http.get(path, headers=signed(t, "GET", bare)), 400, "invalid_parameters")
+        bad_orders = [
+            {"ticker": ticker, "side": "bid", "count": "1e30", "price": "0.50", **GTC},
+            {"ticker": ticker, "side": "bid", "count": "1", "price": "1e999999999", **GTC},
+            {"ticker": ticker, "side": "bid", "count": "1", "price": "0.50", "expiration_time": huge, **GTC},
+        ]
+        for body in bad_orders:
+            assert_kalshi_error(await http.post(ORDERS, json=body, headers=signed(t, "POST", ORDERS)), 400,
+                                "invalid_parameters")
+        legacy = "/trade-api/v2/portfolio/orders"
+        for extra in ({"count": huge}, {"count": 1, "buy_max_cost": huge}, {"count": 1, "sell_position_floor": huge}):
+            body = {"ticker": ticker, "side": "yes", "action": "buy", "yes_price": 40, **extra}
+            assert_kalshi_error(await http.post(legacy, json=body, headers=signed(t, "POST", legacy)), 400,
+                                "invalid_parameters")
+        groups = "/trade-api/v2/portfolio/order_groups/create"
+        assert_kalshi_error(await http.post(groups, json={"contracts_limit": huge}, headers=signed(t, "POST", groups)),
+                            400, "invalid_parameters")
+    far = unique("FAR")
+    for body in ({"ticker": far, "close_time": 10**15}, {"ticker": far, "close_time": "2099-01-01T00:00:00Z",
+                                                         "fee_schedule_id": huge}):
+        assert_kalshi_error(await operator.post("/operator/markets", json=body), 400, "invalid_parameters")
+    assert_kalshi_error(await operator.post(f"/operator/users/{huge}/fund", json={"cents": 1}), 404, "user_not_found")
+    assert_kalshi_error(await operator.post("/operator/users/%C2%B2/fund", json={"cents": 1}), 404, "user_not_found")
+    assert_kalshi_error(await operator.post(f"/operator/users/{t.user_id}/fund", json={"cents": huge}), 400,
+                        "invalid_parameters")
+    # Nothing was written: no market, no order, no cash; every listing still reads.
+    markets = (await operator.get("/trade-api/v2/markets", params={"limit": 1000})).json()["markets"]
+    assert far not in {m["ticker"] for m in markets} and ticker in {m["ticker"] for m in markets}
+    assert (await t.client.get_balance()).balance == 1_000
+    assert (await t.client.get_orders()).orders == []
+    assert (await t.client.get_order_groups()).order_groups in (None, [])
+
+
 async def test_read_only_key_cannot_trade(server, make_trader, make_market):
     ticker = await make_market()
     t = await make_trader()

@@ -63,6 +63,24 @@ def test_parse_count_refuses_finer_than_a_hundredth(text):
         units.parse_count(text)
 
 
+@pytest.mark.parametrize("parse", [units.parse_dollars, units.parse_count])
+@pytest.mark.parametrize("text", ["9223372036854.78", "-9223372036854.78", "1e30", "1e999999999", "-1e999999999"])
+def test_amounts_beyond_the_ledgers_64_bits_are_refused(parse, text):
+    # 1e999999999 would overflow Decimal itself if scaled before the check.
+    with pytest.raises(InvalidRequest, match="out of range"):
+        parse(text)
+
+
+def test_the_largest_storable_amounts_pass():
+    assert units.parse_dollars("9223372036854.775807") == units.MAX_UNITS
+    assert units.parse_count("9223372036854.77") == 9_223_372_036_854_770_000
+    assert units.from_cents(units.MAX_UNITS // units.CENT) <= units.MAX_UNITS
+    with pytest.raises(InvalidRequest, match="out of range"):
+        units.from_cents(units.MAX_UNITS // units.CENT + 1)
+    with pytest.raises(InvalidRequest, match="out of range"):
+        units.from_contracts(units.MAX_UNITS // units.ONE + 1)
+
+
 def test_legacy_cents_and_contracts():
     assert units.legacy_price(56) == 560_000
     assert units.from_contracts(3) == 3_000_000
