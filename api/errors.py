@@ -1,8 +1,10 @@
 """Kalshi's error shape for every refusal: `{"error": {"code", "message", "details"}}`.
 
 Exchange errors carry their own code and HTTP status (`exchange.errors`); request
-validation failures are 400 `invalid_parameters` (Kalshi answers 400, not 422); unknown
-paths 404; anything unexpected 500 `internal_error` without internals.
+validation failures are 400 `invalid_parameters` (Kalshi answers 400, not 422), and so is a
+value the database refuses as data (SQLSTATE class 22: a NUL byte in PostgreSQL text, say),
+whose transaction has rolled back; unknown paths 404; anything unexpected 500
+`internal_error` without internals.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from exchange.db import DATA_ERRORS
 from exchange.errors import ExchangeError
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,15 @@ def install(app: FastAPI) -> None:
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         message, details = _validation_message(exc)
         return error_response(400, "invalid_parameters", message, details)
+
+    async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+        # Logged: a value our own code built would land here too, and should be seen.
+        reason = (str(getattr(exc, "orig", None) or exc).splitlines() or ["refused by the database"])[0]
+        log.warning("request value refused by the database: %s", reason)
+        return error_response(400, "invalid_parameters", "a value in the request cannot be stored", reason)
+
+    for data_error in DATA_ERRORS:
+        app.add_exception_handler(data_error, _data_error)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

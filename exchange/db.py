@@ -11,13 +11,21 @@ The schema is owned by Alembic (`exchange/migrations/`); `migrate()` applies
 """
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+import sqlalchemy.exc
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# What the database raises when it refuses a value as data (SQLSTATE class 22: a NUL byte in
+# PostgreSQL text, a number out of a column's range), through SQLAlchemy or, on the order
+# path's prepared statements (exchange/statements.py), straight from the driver.
+DATA_ERRORS: tuple[type[Exception], ...] = (sqlalchemy.exc.DataError, sqlite3.DataError, psycopg.DataError)
 
 
 def normalize_url(url: str) -> str:

@@ -2,6 +2,7 @@
 right status, nothing half-written), the operator role, halted markets, rate limits."""
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -173,6 +174,31 @@ async def test_out_of_range_numbers_are_400_and_store_nothing(server, operator, 
     assert (await t.client.get_balance()).balance == 1_000
     assert (await t.client.get_orders()).orders == []
     assert (await t.client.get_order_groups()).order_groups in (None, [])
+
+
+async def test_nul_bytes_never_fail_the_server(server, make_trader, make_market):
+    """PostgreSQL text cannot hold NUL: such a value is a 400 there (SQLSTATE class 22, rolled
+    back), and harmless on SQLite; on neither is it a 500, and a good order beside it stands."""
+    ticker = await make_market()
+    t = await make_trader()
+    async with httpx.AsyncClient(base_url=server.base) as http:
+        cancel = ORDERS + "/batched"
+        r = await http.request("DELETE", cancel, json={"orders": [{"order_id": "a\x00b"}]},
+                               headers=signed(t, "DELETE", cancel))
+        assert r.status_code in (200, 400), r.text
+        if r.status_code == 400:
+            assert_kalshi_error(r, 400, "invalid_parameters")
+        else:
+            assert r.json()["orders"][0]["error"]["code"] == "order_not_found"
+        bad = {"ticker": ticker, "side": "bid", "count": "1.00", "price": "0.10", "client_order_id": "x\x00y", **GTC}
+        good = {"ticker": ticker, "side": "bid", "count": "1.00", "price": "0.11", **GTC}
+        bad_r, good_r = await asyncio.gather(http.post(ORDERS, json=bad, headers=signed(t, "POST", ORDERS)),
+                                             http.post(ORDERS, json=good, headers=signed(t, "POST", ORDERS)))
+        assert bad_r.status_code in (201, 400), bad_r.text
+        assert good_r.status_code == 201, good_r.text
+    resting = {o.order_id for o in (await t.client.get_orders()).orders}
+    assert good_r.json()["order_id"] in resting
+    assert (bad_r.status_code == 201) == (len(resting) == 2)  # a refused order left nothing behind
 
 
 async def test_read_only_key_cannot_trade(server, make_trader, make_market):
