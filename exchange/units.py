@@ -13,7 +13,7 @@ does not name an exact number of base units: a request is refused, never rounded
 """
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
 
 from exchange.errors import InvalidRequest
 
@@ -72,17 +72,25 @@ def _in_range(units: int, field: str) -> int:
 _MAX_WHOLE = Decimal(MAX_UNITS) / ONE  # exact: 9223372036854.775807
 
 
+MAX_DECIMAL_CHARS = 40  # far more than any exact amount needs; bounds the work per value
+
+
 def _units(text: str, field: str) -> Decimal:
-    """`text` in base units (x 1_000_000), refused beyond 64 bits before any large int is built."""
+    """`text` in base units (x 1_000_000), exactly, refused beyond 64 bits before any large int
+    is built. The multiply runs in a context wide enough to be exact: at Decimal's default 28
+    digits "0.5000000000000000000000000000001" would round to a whole 500000 and pass."""
     value = _decimal(text, field)
     if value.copy_abs() > _MAX_WHOLE:  # compared before scaling: "1e999999999" * ONE overflows Decimal itself
         raise InvalidRequest(f"{field} {text!r} is out of range", code="invalid_parameters")
-    return value * ONE
+    exact = Context(prec=len(value.as_tuple().digits) + 7, Emin=MIN_EMIN, Emax=MAX_EMAX, traps=[Inexact])
+    return exact.multiply(value, ONE)
 
 
 def _decimal(text: str, field: str) -> Decimal:
     if not isinstance(text, str) or not text.strip():
         raise InvalidRequest(f"{field} must be a decimal string", code="invalid_parameters")
+    if len(text) > MAX_DECIMAL_CHARS:
+        raise InvalidRequest(f"{field} is longer than {MAX_DECIMAL_CHARS} characters", code="invalid_parameters")
     try:
         value = Decimal(text.strip())
     except InvalidOperation:

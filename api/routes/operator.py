@@ -15,7 +15,7 @@ from api.auth import operator
 from api.routes._common import ok, service
 from api.schemas import wire
 from api.schemas.convert import MAX_UNITS, ONE, dollars, from_cents, parse_count, parse_dollars
-from api.schemas.requests import UnixSeconds
+from api.schemas.requests import Count, Dollars, UnixSeconds
 
 router = APIRouter(prefix="/operator", tags=["operator"], dependencies=[Depends(operator)])
 
@@ -87,7 +87,7 @@ async def create_user(request: Request, body: CreateUser):
 
 
 class Cash(_Body):
-    amount_dollars: str | None = None
+    amount_dollars: Dollars | None = None
     cents: int | None = Field(default=None, gt=0)
     to_wallet: str | None = Field(default=None, description="debit only: withdraw the collateral to this Solana wallet")
 
@@ -155,8 +155,8 @@ class CreateMarket(_Body):
     rules_primary: str = ""
     open_time: str | UnixSeconds | None = None
     close_time: str | UnixSeconds
-    tick_size_dollars: str = "0.01"
-    lot_size_fp: str = "0.01"
+    tick_size_dollars: Dollars = "0.01"
+    lot_size_fp: Count = "0.01"
     fee_schedule_id: int | None = Field(default=None, ge=1, le=MAX_UNITS)
 
 
@@ -188,7 +188,7 @@ async def close(request: Request, ticker: str):
 
 class Determine(_Body):
     result: Literal["yes", "no"] | None = None
-    yes_payout_dollars: str | None = Field(default=None, description="a split payout, e.g. \"0.50\" for a void")
+    yes_payout_dollars: Dollars | None = Field(default=None, description="a split payout, e.g. \"0.50\" for a void")
 
 
 @router.post("/markets/{ticker}/determine", summary="Set (or correct) the result")
@@ -206,9 +206,9 @@ async def finalize(request: Request, ticker: str):
 
 # ---------------------------------------------------------------------------------- fees, builders
 class FeeSchedule(_Body):
-    taker_rate: str = Field(description="e.g. \"0.07\": Kalshi's 0.07 x C x P x (1-P)")
-    maker_rate: str = "0"
-    maker_rebate: str = "0"
+    taker_rate: Dollars = Field(description="e.g. \"0.07\": Kalshi's 0.07 x C x P x (1-P)")
+    maker_rate: Dollars = "0"
+    maker_rebate: Dollars = "0"
     ticker: str | None = None
     series_ticker: str | None = None
 
@@ -236,7 +236,7 @@ async def list_fee_schedules(request: Request):
 class CreateBuilder(_Body):
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(default="", max_length=200)
-    share: str = Field(description="share of the fees of orders naming this builder, e.g. \"0.25\"")
+    share: Dollars = Field(description="share of the fees of orders naming this builder, e.g. \"0.25\"")
 
 
 def _builder(v) -> dict:

@@ -13,6 +13,11 @@ from api.schemas.convert import MAX_UNIX_MS, MAX_UNIX_SECONDS, from_cents, from_
 
 MAX_BATCH = 20
 
+# Kalshi's fixed-point strings, their format documented in the OpenAPI schema only: the
+# parsers (exchange/units.py) enforce it, with their own error codes (invalid_price, ...).
+Dollars = Annotated[str, Field(json_schema_extra={"pattern": r"^\d+(\.\d{1,6})?$"}, examples=["0.5600"])]
+Count = Annotated[str, Field(json_schema_extra={"pattern": r"^\d+(\.\d{1,2})?$"}, examples=["10.00"])]
+
 # Timestamps in bodies, bounded to what can be stored and written back (exchange/units.py).
 UnixSeconds = Annotated[int, Field(ge=0, le=MAX_UNIX_SECONDS)]
 UnixSecondsOrMs = Annotated[int, Field(ge=0, le=MAX_UNIX_MS)]  # expiration_time: either, as Kalshi's
@@ -43,8 +48,8 @@ class CreateOrderV2(_Body):
     ticker: str = Field(min_length=1, max_length=64)
     client_order_id: str | None = Field(default=None, max_length=128)
     side: Literal["bid", "ask"]
-    count: str
-    price: str
+    count: Count
+    price: Dollars
     expiration_time: UnixSecondsOrMs | None = None
     time_in_force: TimeInForce = "good_till_canceled"
     post_only: bool = False
@@ -77,11 +82,11 @@ class CreateOrderLegacy(_Body):
     type: Literal["limit", "market"] | None = Field(
         default=None, description="older clients' field; an order without any price is a market order")
     count: int | None = Field(default=None, ge=1)
-    count_fp: str | None = None
+    count_fp: Count | None = None
     yes_price: int | None = Field(default=None, ge=1, le=99)
     no_price: int | None = Field(default=None, ge=1, le=99)
-    yes_price_dollars: str | None = None
-    no_price_dollars: str | None = None
+    yes_price_dollars: Dollars | None = None
+    no_price_dollars: Dollars | None = None
     expiration_ts: UnixSecondsOrMs | None = None
     time_in_force: TimeInForce | None = None
     buy_max_cost: int | None = Field(default=None, description="cents")
@@ -139,8 +144,8 @@ def legacy_prices(yes_price: int | None, no_price: int | None, yes_dollars: str 
 class AmendOrderV2(_Body):
     ticker: str
     side: Literal["bid", "ask"]
-    price: str
-    count: str
+    price: Dollars
+    count: Count
     client_order_id: str | None = Field(default=None, max_length=128)
     updated_client_order_id: str | None = Field(default=None, max_length=128)
     expiration_time: UnixSecondsOrMs | None = None
@@ -155,17 +160,17 @@ class AmendOrderLegacy(_Body):
     updated_client_order_id: str | None = Field(default=None, max_length=128)
     yes_price: int | None = Field(default=None, ge=1, le=99)
     no_price: int | None = Field(default=None, ge=1, le=99)
-    yes_price_dollars: str | None = None
-    no_price_dollars: str | None = None
+    yes_price_dollars: Dollars | None = None
+    no_price_dollars: Dollars | None = None
     count: int | None = Field(default=None, ge=1)
-    count_fp: str | None = None
+    count_fp: Count | None = None
     subaccount: int | None = None
     exchange_index: int | None = None
 
 
 class DecreaseOrderV2(_Body):
-    reduce_by: str | None = None
-    reduce_to: str | None = None
+    reduce_by: Count | None = None
+    reduce_to: Count | None = None
     market_ticker: str | None = None
     exchange_index: int | None = None
 
@@ -173,8 +178,8 @@ class DecreaseOrderV2(_Body):
 class DecreaseOrderLegacy(_Body):
     reduce_by: int | None = Field(default=None, ge=1)
     reduce_to: int | None = Field(default=None, ge=0)
-    reduce_by_fp: str | None = None
-    reduce_to_fp: str | None = None
+    reduce_by_fp: Count | None = None
+    reduce_to_fp: Count | None = None
     subaccount: int | None = None
 
 
@@ -212,7 +217,7 @@ class BatchCancelLegacy(_Body):
 
 class CreateOrderGroup(_Body):
     contracts_limit: int | None = Field(default=None, ge=1)
-    contracts_limit_fp: str | None = None
+    contracts_limit_fp: Count | None = None
     subaccount: int | None = None
     exchange_index: int | None = None
 
@@ -226,7 +231,7 @@ class CreateOrderGroup(_Body):
 
 class UpdateOrderGroupLimit(_Body):
     contracts_limit: int | None = Field(default=None, ge=1)
-    contracts_limit_fp: str | None = None
+    contracts_limit_fp: Count | None = None
 
     def limit(self) -> int:
         value = legacy_count(self.contracts_limit, self.contracts_limit_fp)

@@ -17,7 +17,8 @@ def test_parse_dollars(text, base):
     assert units.parse_dollars(text) == base
 
 
-@pytest.mark.parametrize("text", ["", "abc", "0.1234567", "NaN", "Infinity", "1e-7", None])
+@pytest.mark.parametrize("text", ["", "abc", "0.1234567", "NaN", "Infinity", "1e-7", None, "1e-999999999",
+                                  "0.5000000000000000000000000000001", "0." + "0" * 40 + "1"])
 def test_parse_dollars_refuses_what_is_not_a_whole_number_of_base_units(text):
     with pytest.raises(InvalidRequest):
         units.parse_dollars(text)
