@@ -656,7 +656,10 @@ class ExchangeService:
     def set_fee_schedule(self, name: str, taker_rate_ppm: int, maker_rate_ppm: int = 0, maker_rebate_ppm: int = 0,
                          *, ticker: str | None = None, series_ticker: str | None = None) -> FeeScheduleView:
         """Create or update a named schedule; optionally attach it to a market or a series."""
-        rates = FeeRates(taker_rate_ppm, maker_rate_ppm, maker_rebate_ppm)  # validates
+        try:
+            rates = FeeRates(taker_rate_ppm, maker_rate_ppm, maker_rebate_ppm)  # validates
+        except ValueError as exc:  # the pure fee math refuses it; to the caller it is a bad request
+            raise errors.InvalidRequest(str(exc), code="invalid_parameters") from None
         with self._lock:
             with self.db.writer.begin() as conn:
                 existing = conn.execute(select(_fee_schedules.c.id).where(_fee_schedules.c.name == name)).scalar_one_or_none()

@@ -130,7 +130,7 @@ async def test_bad_orders_are_refused_and_nothing_is_written(server, make_trader
     assert book.orderbook_fp.yes_dollars == [] and book.orderbook_fp.no_dollars == []
 
 
-async def test_out_of_range_numbers_are_400_and_store_nothing(server, operator, make_trader, make_market):
+async def test_out_of_range_values_are_400_and_store_nothing(server, operator, make_trader, make_market):
     """Numbers past what the ledger stores (64-bit integers) or what a timestamp can show (year
     9999) are refused at the edge: found by schemathesis as 500s, one of which had stored a
     market whose close time then failed every market listing."""
@@ -164,6 +164,9 @@ async def test_out_of_range_numbers_are_400_and_store_nothing(server, operator, 
     for body in ({"ticker": far, "close_time": 10**15}, {"ticker": far, "close_time": "2099-01-01T00:00:00Z",
                                                          "fee_schedule_id": huge}):
         assert_kalshi_error(await operator.post("/operator/markets", json=body), 400, "invalid_parameters")
+    for rates in ({"taker_rate": "1.5"}, {"taker_rate": "0.07", "maker_rebate": "-0.01"}):
+        assert_kalshi_error(await operator.put(f"/operator/fee_schedules/{unique('FS')}", json=rates), 400,
+                            "invalid_parameters")
     assert_kalshi_error(await operator.post(f"/operator/users/{huge}/fund", json={"cents": 1}), 404, "user_not_found")
     assert_kalshi_error(await operator.post("/operator/users/%C2%B2/fund", json={"cents": 1}), 404, "user_not_found")
     assert_kalshi_error(await operator.post(f"/operator/users/{t.user_id}/fund", json={"cents": huge}), 400,
@@ -174,6 +177,8 @@ async def test_out_of_range_numbers_are_400_and_store_nothing(server, operator, 
     assert (await t.client.get_balance()).balance == 1_000
     assert (await t.client.get_orders()).orders == []
     assert (await t.client.get_order_groups()).order_groups in (None, [])
+    schedules = (await operator.get("/operator/fee_schedules")).json()["fee_schedules"]
+    assert not any(s["name"].startswith("FS-") for s in schedules)
 
 
 async def test_nul_bytes_never_fail_the_server(server, make_trader, make_market):
