@@ -33,8 +33,14 @@ from exchange import errors
 from exchange import statements as Q
 from exchange.db import Database, connect, open_database
 from exchange.engine_adapter import BookAdapter, EngineFill, EngineResult
-from exchange.fees import ONE, FeeRates, charge_increment, fee_units, rebate_increment, share
-from exchange.units import MAX_UNITS
+from exchange.fees import (
+    ONE,
+    FeeRates,
+    charge_increment,
+    fee_units,
+    rebate_increment,
+    share,
+)
 from exchange.holds import market_hold
 from exchange.journal import Accounts, Journal, cash_value, post_match
 from exchange.models import (
@@ -60,6 +66,8 @@ from exchange.models import (
 from exchange.models import ledger as L
 from exchange.models import outbox as O
 from exchange.models._base import now_ms
+from exchange.paging import MAX_LIMIT, newest_first, page_limit
+from exchange.positions import account_fill, affordable, cash_value_floor
 from exchange.schemas import (
     ApiKeyView,
     BalanceView,
@@ -88,6 +96,14 @@ from exchange.schemas import (
     TradeView,
     UserView,
 )
+from exchange.views import (
+    event_view,
+    fill_view,
+    order_view,
+    series_view,
+    settlement_view,
+    trade_view,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,31 +126,13 @@ _fee_schedules = FeeSchedule.__table__
 _builders = Builder.__table__
 _stats = PositionStats.__table__
 
-DEFAULT_LIMIT = 100
 ORDER_GROUP_WINDOW_MS = 15_000  # Kalshi: a group's limit counts contracts matched in a rolling 15 s
-MAX_LIMIT = 1000
 OPEN, HALTED, CLOSED, DETERMINED, FINALIZED = "open", "halted", "closed", "determined", "finalized"
 RESTING, CANCELED, EXECUTED = "resting", "canceled", "executed"
 
 
 def _uuid() -> str:
     return str(uuid.uuid4())
-
-
-def _limit(limit: int | None) -> int:
-    if limit is None:
-        return DEFAULT_LIMIT
-    if not 1 <= limit <= MAX_LIMIT:
-        raise errors.InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}")
-    return limit
-
-
-def _cursor_id(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > MAX_UNITS:
-        raise errors.InvalidRequest("bad cursor")
-    return int(cursor)
 
 
 @dataclass(slots=True)
@@ -926,7 +924,7 @@ class ExchangeService:
                      min_close_ms: int | None = None, max_close_ms: int | None = None,
                      cursor: str | None = None, limit: int | None = None) -> Page[MarketView]:
         """Markets ordered by ticker; `cursor` is the last ticker of the previous page."""
-        limit = _limit(limit)
+        limit = page_limit(limit)
         q = select(_markets.c.ticker).order_by(_markets.c.ticker).limit(limit + 1)
         if event_ticker:
             q = q.where(_markets.c.event_ticker == event_ticker)
@@ -952,10 +950,10 @@ class ExchangeService:
             r = conn.execute(select(_series).where(_series.c.ticker == ticker)).mappings().first()
         if r is None:
             raise errors.NotFound(f"series {ticker} not found", code="series_not_found")
-        return _series_view(r)
+        return series_view(r)
 
     def list_series(self, *, category: str | None = None, cursor: str | None = None, limit: int | None = None) -> Page[SeriesView]:
-        limit = _limit(limit)
+        limit = page_limit(limit)
         q = select(_series).order_by(_series.c.ticker).limit(limit + 1)
         if category:
             q = q.where(_series.c.category == category)
@@ -963,21 +961,21 @@ class ExchangeService:
             q = q.where(_series.c.ticker > cursor)
         with self.db.reader.connect() as conn:
             rows = conn.execute(q).mappings().all()
-        return Page([_series_view(r) for r in rows[:limit]], rows[limit - 1]["ticker"] if len(rows) > limit else "")
+        return Page([series_view(r) for r in rows[:limit]], rows[limit - 1]["ticker"] if len(rows) > limit else "")
 
     def get_event(self, event_ticker: str, *, with_markets: bool = False) -> EventView:
         with self.db.reader.connect() as conn:
             r = conn.execute(select(_events).where(_events.c.event_ticker == event_ticker)).mappings().first()
         if r is None:
             raise errors.NotFound(f"event {event_ticker} not found", code="event_not_found")
-        view = _event_view(r)
+        view = event_view(r)
         if with_markets:
             view.markets = self.list_markets(event_ticker=event_ticker, limit=MAX_LIMIT).items
         return view
 
     def list_events(self, *, series_ticker: str | None = None, status: str | None = None, with_markets: bool = False,
                     cursor: str | None = None, limit: int | None = None) -> Page[EventView]:
-        limit = _limit(limit)
+        limit = page_limit(limit)
         q = select(_events).order_by(_events.c.event_ticker).limit(limit + 1)
         if series_ticker:
             q = q.where(_events.c.series_ticker == series_ticker)
@@ -987,7 +985,7 @@ class ExchangeService:
             q = q.where(_events.c.event_ticker > cursor)
         with self.db.reader.connect() as conn:
             rows = conn.execute(q).mappings().all()
-        views = [_event_view(r) for r in rows[:limit]]
+        views = [event_view(r) for r in rows[:limit]]
         if with_markets:
             for v in views:
                 v.markets = self.list_markets(event_ticker=v.event_ticker, limit=MAX_LIMIT).items
@@ -1009,24 +1007,7 @@ class ExchangeService:
         q = select(_trades)
         if ticker:
             q = q.where(_trades.c.ticker == ticker)
-        return self._newest_first(q, _trades, _trades.c.created_ms, min_ms, max_ms, cursor, limit, _trade_view)
-
-    def _newest_first(self, q, table, time_column, min_ms: int | None, max_ms: int | None, cursor: str | None,
-                      limit: int | None, view: Callable) -> Page:
-        """One page of a newest-first listing: time window, id cursor, and one row more than the
-        page to know whether another follows."""
-        limit = _limit(limit)
-        q = q.order_by(table.c.id.desc()).limit(limit + 1)
-        if min_ms is not None:
-            q = q.where(time_column >= min_ms)
-        if max_ms is not None:
-            q = q.where(time_column <= max_ms)
-        after = _cursor_id(cursor)
-        if after is not None:
-            q = q.where(table.c.id < after)
-        with self.db.reader.connect() as conn:
-            rows = conn.execute(q).mappings().all()
-        return Page([view(r) for r in rows[:limit]], str(rows[limit - 1]["id"]) if len(rows) > limit else "")
+        return newest_first(self.db.reader, q, _trades, _trades.c.created_ms, min_ms, max_ms, cursor, limit, trade_view)
 
     # ------------------------------------------------------------------ orders
     def place_order(self, user_id: int, request: OrderRequest) -> tuple[OrderView, list[FillView]]:
@@ -1119,7 +1100,7 @@ class ExchangeService:
                 if req.buy_max_cost is not None and req.action == "buy":
                     # Kalshi's buy_max_cost: spend at most this on contracts (fees apart), at the
                     # makers' prices, and never rest (fill-or-kill behaviour: the rest is cancelled).
-                    count = _affordable(state.book.preview(req.book_side, req.price, count, user_id,
+                    count = affordable(state.book.preview(req.book_side, req.price, count, user_id,
                                                            req.self_trade_prevention, ts),
                                         req.book_side, req.buy_max_cost, state.row["lot"])
                     tif = "immediate_or_cancel"
@@ -1203,13 +1184,13 @@ class ExchangeService:
             deltas.append((ticker, replaces.book_side, replaces.price, -replaced_left))
             self._forget_order(replaces)
             self._recompute_hold(user_id, ticker)
-        order_view = _order_view(order_row)
-        if order_view.status == RESTING:
-            order_view.queue_position = state.book.queue_position(order_id)
+        placed = order_view(order_row)
+        if placed.status == RESTING:
+            placed.queue_position = state.book.queue_position(order_id)
         events = self._events_for(cmd, deltas)
         if self._subscribers:
-            events.append(OrderEvent(order_view))
-        return order_view, fills, events
+            events.append(OrderEvent(placed))
+        return placed, fills, events
 
     def _apply_fills(self, conn, cmd: _Command, state: MarketState, taker: OpenOrder, taker_row: dict,
                      engine_fills: list[EngineFill], ts: int) -> list[FillView]:
@@ -1236,8 +1217,8 @@ class ExchangeService:
             maker = self._open[f.maker_order_id]
             trade_id = _uuid()
             bid_user, ask_user = (taker.user_id, maker.user_id) if taker.book_side == "bid" else (maker.user_id, taker.user_id)
-            _account_fill(stats[taker.user_id], positions[taker.user_id], taker.book_side, f.price, f.count)
-            _account_fill(stats[maker.user_id], positions[maker.user_id], maker.book_side, f.price, f.count)
+            account_fill(stats[taker.user_id], positions[taker.user_id], taker.book_side, f.price, f.count)
+            account_fill(stats[maker.user_id], positions[maker.user_id], maker.book_side, f.price, f.count)
             posting = post_match(j, ticker, trade_id, f.price, f.count, accounts[bid_user], positions[bid_user],
                                  accounts[ask_user], positions[ask_user], collateral, issuance)
             positions[bid_user] = posting.bid_pos_after
@@ -1295,7 +1276,7 @@ class ExchangeService:
                         "book_side": order.book_side, "price": f.price, "count": f.count, "minted": posting.minted,
                         "merged": posting.merged}))
                 if is_taker:
-                    taker_fills.append(_fill_view(fill))
+                    taker_fills.append(fill_view(fill))
         # Custodial set creation/retirement, netted per command (a transfer moves nothing on chain).
         if net_sets > 0:
             cmd.outbox.append((ticker, O.CUSTODY_MINT_SET, {"ticker": ticker, "count": net_sets, "journal_id": j.journal_id}))
@@ -1417,9 +1398,9 @@ class ExchangeService:
                 state.book_seq += 1
                 events.append(BookDelta(ticker, state.book_seq, side, price, delta))
         for r in cmd.trade_rows:
-            events.append(TradeEvent(_trade_view(r)))
+            events.append(TradeEvent(trade_view(r)))
         for r in cmd.fill_rows:
-            events.append(FillEvent(_fill_view(r)))
+            events.append(FillEvent(fill_view(r)))
         for ticker in {d[0] for d in deltas}:
             events.append(TickerUpdate(self._market_view(self._markets[ticker])))
         return events
@@ -1480,7 +1461,7 @@ class ExchangeService:
             params = {"remaining_count": 0, "status": CANCELED, "cancel_reason": reason, "updated_ms": ts}
             for o in orders:
                 params["b_order_id"] = o.order_id
-                views[o.order_id] = _order_view(Q.CANCEL_ORDER.mappings(conn, params)[0])
+                views[o.order_id] = order_view(Q.CANCEL_ORDER.mappings(conn, params)[0])
             if outbox:
                 self._write_outbox(conn, outbox, ts)
             if also is not None:
@@ -1565,7 +1546,7 @@ class ExchangeService:
     def _order_row(self, order_id: str) -> OrderView | None:
         with self.db.reader.connect() as conn:
             r = conn.execute(select(_orders).where(_orders.c.order_id == order_id)).mappings().first()
-        return _order_view(r) if r else None
+        return order_view(r) if r else None
 
     def get_order(self, user_id: int, order_id: str) -> OrderView:
         view = self._order_row(order_id)
@@ -1586,7 +1567,7 @@ class ExchangeService:
             q = q.where(_orders.c.ticker.in_(select(_markets.c.ticker).where(_markets.c.event_ticker == event_ticker)))
         if status:
             q = q.where(_orders.c.status == status)
-        return self._newest_first(q, _orders, _orders.c.created_ms, min_ms, max_ms, cursor, limit, _order_view)
+        return newest_first(self.db.reader, q, _orders, _orders.c.created_ms, min_ms, max_ms, cursor, limit, order_view)
 
     def queue_positions(self, user_id: int, *, ticker: str | None = None, event_ticker: str | None = None) -> list[QueuePosition]:
         with self._lock:
@@ -1607,13 +1588,13 @@ class ExchangeService:
             q = q.where(_fills.c.ticker == ticker)
         if order_id:
             q = q.where(_fills.c.order_id == order_id)
-        return self._newest_first(q, _fills, _fills.c.created_ms, min_ms, max_ms, cursor, limit, _fill_view)
+        return newest_first(self.db.reader, q, _fills, _fills.c.created_ms, min_ms, max_ms, cursor, limit, fill_view)
 
     def positions(self, user_id: int, *, ticker: str | None = None, event_ticker: str | None = None,
                   include_closed: bool = False, cursor: str | None = None,
                   limit: int | None = None) -> tuple[Page[PositionView], list[EventPositionView]]:
         """Market positions (Kalshi sign) and their per-event sums."""
-        limit = _limit(limit)
+        limit = page_limit(limit)
         with self.db.reader.connect() as conn:
             account = conn.execute(select(_accounts_t.c.id).where(_accounts_t.c.kind == L.USER,
                                                                   _accounts_t.c.ref == str(user_id))).scalar_one_or_none()
@@ -1661,7 +1642,7 @@ class ExchangeService:
             q = q.where(_settlements.c.ticker == ticker)
         if event_ticker:
             q = q.where(_markets.c.event_ticker == event_ticker)
-        return self._newest_first(q, _settlements, _settlements.c.settled_ms, min_ms, max_ms, cursor, limit, _settlement_view)
+        return newest_first(self.db.reader, q, _settlements, _settlements.c.settled_ms, min_ms, max_ms, cursor, limit, settlement_view)
 
     # ------------------------------------------------------------------ order groups
     def create_order_group(self, user_id: int, contracts_limit: int) -> OrderGroupView:
@@ -1753,79 +1734,3 @@ def _expiring(book: BookAdapter, now: int):
     gone = [(n.order_id, n.remaining) for n in list(book._orders.values())
             if n.expiration_ms is not None and n.expiration_ms <= now]
     return gone
-
-
-def _affordable(fills: list[tuple[int, int]], book_side: str, budget: int, lot: int) -> int:
-    """Contracts (whole lots) that `budget` buys along `fills` [(YES price, contracts)], best first;
-    a bid pays the YES price, an ask (buying NO) pays 1 − the YES price."""
-    bought = 0
-    for yes_price, contracts in fills:
-        unit = yes_price if book_side == "bid" else ONE - yes_price
-        take = min(contracts, budget * ONE // unit)
-        take -= take % lot
-        bought += take
-        budget -= cash_value_floor(unit, take)
-        if take < contracts:
-            break
-    return bought
-
-
-def cash_value_floor(price: int, count: int) -> int:
-    return price * count // ONE
-
-
-def _account_fill(s: list[int], pos: int, book_side: str, price: int, count: int) -> None:
-    """Kalshi position bookkeeping of one fill: s = [exposure, traded, realized pnl, fees]."""
-    if book_side == "bid":
-        closing = min(count, max(0, -pos))
-        proceeds = cash_value_floor(ONE - price, closing)
-        opening_cost = cash_value_floor(price, count - closing)
-    else:
-        closing = min(count, max(0, pos))
-        proceeds = cash_value_floor(price, closing)
-        opening_cost = cash_value_floor(ONE - price, count - closing)
-    if closing:
-        basis = s[0] * closing // abs(pos)
-        s[0] -= basis
-        s[2] += proceeds - basis
-    s[0] += opening_cost
-    s[1] += proceeds + opening_cost
-
-
-def _order_view(r) -> OrderView:
-    return OrderView(
-        order_id=r["order_id"], user_id=r["user_id"], ticker=r["ticker"], client_order_id=r["client_order_id"],
-        book_side=r["book_side"], side=r["side"], action=r["action"], price=r["price"], type=r["type"],
-        time_in_force=r["time_in_force"], expiration_ms=r["expiration_ms"], post_only=bool(r["post_only"]),
-        reduce_only=bool(r["reduce_only"]), buy_max_cost=r["buy_max_cost"], sell_position_floor=r["sell_position_floor"],
-        self_trade_prevention=r["self_trade_prevention"], order_group_id=r["order_group_id"], builder_code=r["builder_code"],
-        initial_count=r["initial_count"], remaining_count=r["remaining_count"], fill_count=r["fill_count"], status=r["status"],
-        taker_fill_count=r["taker_fill_count"], taker_fill_cost=r["taker_fill_cost"], maker_fill_count=r["maker_fill_count"],
-        maker_fill_cost=r["maker_fill_cost"], taker_fees=r["taker_fees"], maker_fees=r["maker_fees"], rebates=r["rebates"],
-        cancel_reason=r["cancel_reason"], created_ms=r["created_ms"], updated_ms=r["updated_ms"],
-        wallet_order=r["wallet_order"])
-
-
-def _settlement_view(r) -> SettlementView:
-    return SettlementView(r["ticker"], r["event_ticker"], r["user_id"], r["yes_count"], r["no_count"], r["yes_total_cost"],
-                          r["no_total_cost"], r["yes_payout"], r["revenue"], r["fee_cost"], r["settled_ms"])
-
-
-def _fill_view(r) -> FillView:
-    return FillView(r["fill_id"], r["trade_id"], r["order_id"], r["user_id"], r["ticker"], bool(r["is_taker"]), r["book_side"],
-                    r["side"], r["action"], r["price"], r["count"], r["fee"], r["rebate"], r["created_ms"])
-
-
-def _trade_view(r) -> TradeView:
-    return TradeView(r["trade_id"], r["ticker"], r["price"], r["count"], r["taker_book_side"], r["created_ms"],
-                     r["minted"], r["merged"])
-
-
-def _series_view(r) -> SeriesView:
-    return SeriesView(r["ticker"], r["title"], r["category"], r["frequency"], [t for t in r["tags"].split(",") if t],
-                      r["fee_schedule_id"], r["created_ms"])
-
-
-def _event_view(r) -> EventView:
-    return EventView(r["event_ticker"], r["series_ticker"], r["title"], r["sub_title"], r["category"],
-                     bool(r["mutually_exclusive"]), r["created_ms"])
