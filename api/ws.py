@@ -123,6 +123,9 @@ class Connection:
             getattr(self, f"_{name}")(cmd_id, params)
         except CommandError as exc:
             self.send({"id": cmd_id, "type": "error", "msg": {"code": exc.code, "msg": exc.message}})
+        except Exception:  # a bug, not the client's: logged, answered, and the connection lives on
+            log.exception("websocket command failed: %.200s", raw)
+            self.send({"id": cmd_id, "type": "error", "msg": {"code": E_PROCESSING, "msg": "Unable to process message"}})
 
     def _tickers(self, params: dict) -> list[str] | None:
         tickers = params.get("market_tickers")
@@ -144,7 +147,7 @@ class Connection:
         if not isinstance(channels, list) or not channels:
             raise CommandError(E_CHANNELS, "Channels required")
         for channel in channels:
-            if channel not in CHANNELS:
+            if not isinstance(channel, str) or channel not in CHANNELS:
                 raise CommandError(E_CHANNEL, f"Unknown channel name {channel}")
             if channel in PRIVATE_CHANNELS and self.user_id is None:
                 raise CommandError(E_AUTH, f"Authentication required for {channel}")
@@ -174,6 +177,8 @@ class Connection:
             sids = [params["sid"]]
         if not isinstance(sids, list) or not sids:
             raise CommandError(E_SIDS, "Subscription IDs required")
+        if not all(isinstance(sid, int) and not isinstance(sid, bool) for sid in sids):
+            raise CommandError(E_SIDS, "Subscription IDs are integers")
         for sid in sids:
             if sid not in self.subs:
                 raise CommandError(E_UNKNOWN_SID, f"Unknown subscription ID {sid}")
@@ -322,7 +327,14 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     writer = asyncio.create_task(conn.writer())
     try:
         while True:
-            conn.handle(await websocket.receive_text())
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            # Commands are JSON text; a binary frame is read as UTF-8 (and refused if it is not).
+            text = message.get("text")
+            if text is None:
+                text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
+            conn.handle(text)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
