@@ -15,7 +15,7 @@ from api.auth import operator
 from api.routes._common import ok, service
 from api.schemas import wire
 from api.schemas.convert import MAX_UNITS, ONE, dollars, from_cents, parse_count, parse_dollars
-from api.schemas.requests import Count, Dollars, UnixSeconds
+from api.schemas.requests import Count, Dollars, Fraction, UnixSeconds
 
 router = APIRouter(prefix="/operator", tags=["operator"], dependencies=[Depends(operator)])
 
@@ -206,9 +206,9 @@ async def finalize(request: Request, ticker: str):
 
 # ---------------------------------------------------------------------------------- fees, builders
 class FeeSchedule(_Body):
-    taker_rate: Dollars = Field(description="e.g. \"0.07\": Kalshi's 0.07 x C x P x (1-P)")
-    maker_rate: Dollars = "0"
-    maker_rebate: Dollars = "0"
+    taker_rate: Fraction = Field(description="e.g. \"0.07\": Kalshi's 0.07 x C x P x (1-P)")
+    maker_rate: Fraction = "0"
+    maker_rebate: Fraction = "0"
     ticker: str | None = None
     series_ticker: str | None = None
 
@@ -236,7 +236,7 @@ async def list_fee_schedules(request: Request):
 class CreateBuilder(_Body):
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(default="", max_length=200)
-    share: Dollars = Field(description="share of the fees of orders naming this builder, e.g. \"0.25\"")
+    share: Fraction = Field(description="share of the fees of orders naming this builder, e.g. \"0.25\"")
 
 
 def _builder(v) -> dict:
