@@ -230,6 +230,7 @@ class MarketView:
     created_ms: int
     determined_ms: int | None
     finalized_ms: int | None
+    updated_ms: int  # its last change: creation, status, result
     # Live figures from the book and the ledger.
     yes_bid: int | None = None  # best bid (YES price)
     yes_ask: int | None = None  # best ask (YES price)

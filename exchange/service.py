@@ -658,6 +658,7 @@ class ExchangeService:
             rates = FeeRates(taker_rate_ppm, maker_rate_ppm, maker_rebate_ppm)  # validates
         except ValueError as exc:  # the pure fee math refuses it; to the caller it is a bad request
             raise errors.InvalidRequest(str(exc), code="invalid_parameters") from None
+        ts = now_ms()
         with self._lock:
             with self.db.writer.begin() as conn:
                 existing = conn.execute(select(_fee_schedules.c.id).where(_fee_schedules.c.name == name)).scalar_one_or_none()
@@ -670,7 +671,8 @@ class ExchangeService:
                     conn.execute(update(_fee_schedules).where(_fee_schedules.c.id == existing).values(
                         taker_rate_ppm=taker_rate_ppm, maker_rate_ppm=maker_rate_ppm, maker_rebate_ppm=maker_rebate_ppm))
                 if ticker is not None:
-                    if not conn.execute(update(_markets).where(_markets.c.ticker == ticker).values(fee_schedule_id=schedule_id)).rowcount:
+                    if not conn.execute(update(_markets).where(_markets.c.ticker == ticker).values(
+                            fee_schedule_id=schedule_id, updated_ms=ts)).rowcount:
                         raise errors.NotFound(f"market {ticker} not found", code="market_not_found")
                 if series_ticker is not None:
                     if not conn.execute(update(_series).where(_series.c.ticker == series_ticker).values(fee_schedule_id=schedule_id)).rowcount:
@@ -678,7 +680,7 @@ class ExchangeService:
             self._fee_schedules[schedule_id] = rates
             for state in self._markets.values():
                 if ticker == state.row["ticker"]:
-                    state.row["fee_schedule_id"] = schedule_id
+                    state.row.update(fee_schedule_id=schedule_id, updated_ms=ts)
                 if series_ticker == state.row["series_ticker"] and state.row.get("fee_schedule_id") is None:
                     state.row["fee_schedule_id"] = schedule_id
                 state.rates = self._rates_for(state.row)
@@ -774,7 +776,7 @@ class ExchangeService:
                     conn.execute(insert(_markets).values(
                         ticker=ticker, event_ticker=event_ticker, title=title, subtitle=subtitle, yes_sub_title=yes_sub_title,
                         no_sub_title=no_sub_title, rules_primary=rules_primary, status=OPEN, open_ms=open_ms, close_ms=close_ms,
-                        tick=tick, lot=lot, yes_payout=None, fee_schedule_id=fee_schedule_id, created_ms=ts))
+                        tick=tick, lot=lot, yes_payout=None, fee_schedule_id=fee_schedule_id, created_ms=ts, updated_ms=ts))
                     self._accounts.get(conn, L.COLLATERAL, ticker)
                     self._accounts.get(conn, L.ISSUANCE, ticker)
                     self._write_outbox(conn, [(ticker, O.MARKET_CREATED, {"ticker": ticker, "close_ms": close_ms, "open_ms": open_ms,
@@ -798,7 +800,7 @@ class ExchangeService:
                 raise errors.MarketNotOpen(f"market {ticker} is {state.row['status']}, cannot become {status}",
                                            code="invalid_market_status")
             ts = now_ms()
-            values = {"status": status, **(extra or {})}
+            values = {"status": status, "updated_ms": ts, **(extra or {})}
             with self.db.writer.begin() as conn:
                 conn.execute(update(_markets).where(_markets.c.ticker == ticker).values(**values))
                 self._write_outbox(conn, [(ticker, outbox_kind, {"ticker": ticker, **(payload or {})})], ts)
@@ -892,9 +894,10 @@ class ExchangeService:
                 if rows:
                     conn.execute(insert(_settlements), rows)
                     conn.execute(update(_stats).where(_stats.c.ticker == ticker).values(exposure=0, updated_ms=ts))
-                conn.execute(update(_markets).where(_markets.c.ticker == ticker).values(status=FINALIZED, finalized_ms=ts))
+                conn.execute(update(_markets).where(_markets.c.ticker == ticker).values(status=FINALIZED, finalized_ms=ts,
+                                                                                        updated_ms=ts))
                 self._write_outbox(conn, [(ticker, O.MARKET_FINALIZED, {"ticker": ticker, "yes_payout": payout})], ts)
-            state.row.update(status=FINALIZED, finalized_ms=ts)
+            state.row.update(status=FINALIZED, finalized_ms=ts, updated_ms=ts)
             state.open_interest = 0
             for user_id in per_user:
                 self._positions[(user_id, ticker)] = 0
@@ -912,6 +915,7 @@ class ExchangeService:
             rules_primary=r["rules_primary"], status=r["status"], open_ms=r["open_ms"], close_ms=r["close_ms"],
             tick=r["tick"], lot=r["lot"], yes_payout=r["yes_payout"], fee_schedule_id=r.get("fee_schedule_id"),
             created_ms=r["created_ms"], determined_ms=r["determined_ms"], finalized_ms=r["finalized_ms"],
+            updated_ms=r["updated_ms"],
             yes_bid=top[0], yes_bid_size=top[1], yes_ask=top[2], yes_ask_size=top[3], last_price=state.last_price,
             volume=state.volume, volume_24h=state.volume, open_interest=state.open_interest,
         )
@@ -922,8 +926,12 @@ class ExchangeService:
     def list_markets(self, *, event_ticker: str | None = None, series_ticker: str | None = None,
                      status: str | Iterable[str] | None = None, tickers: Iterable[str] | None = None,
                      min_close_ms: int | None = None, max_close_ms: int | None = None,
+                     min_created_ms: int | None = None, max_created_ms: int | None = None,
+                     min_updated_ms: int | None = None, max_updated_ms: int | None = None,
+                     min_settled_ms: int | None = None, max_settled_ms: int | None = None,
                      cursor: str | None = None, limit: int | None = None) -> Page[MarketView]:
-        """Markets ordered by ticker; `cursor` is the last ticker of the previous page."""
+        """Markets ordered by ticker; `cursor` is the last ticker of the previous page. Every
+        filter is in the query, so pages are full. Settled = finalized (holders paid)."""
         limit = page_limit(limit)
         q = select(_markets.c.ticker).order_by(_markets.c.ticker).limit(limit + 1)
         if event_ticker:
@@ -934,10 +942,14 @@ class ExchangeService:
             q = q.where(_markets.c.status.in_([status] if isinstance(status, str) else list(status)))
         if tickers:
             q = q.where(_markets.c.ticker.in_(list(tickers)))
-        if min_close_ms is not None:
-            q = q.where(_markets.c.close_ms >= min_close_ms)
-        if max_close_ms is not None:
-            q = q.where(_markets.c.close_ms <= max_close_ms)
+        for column, low, high in ((_markets.c.close_ms, min_close_ms, max_close_ms),
+                                  (_markets.c.created_ms, min_created_ms, max_created_ms),
+                                  (_markets.c.updated_ms, min_updated_ms, max_updated_ms),
+                                  (_markets.c.finalized_ms, min_settled_ms, max_settled_ms)):
+            if low is not None:
+                q = q.where(column >= low)
+            if high is not None:
+                q = q.where(column <= high)
         if cursor:
             q = q.where(_markets.c.ticker > cursor)
         with self.db.reader.connect() as conn:
@@ -974,13 +986,22 @@ class ExchangeService:
         return view
 
     def list_events(self, *, series_ticker: str | None = None, status: str | None = None, with_markets: bool = False,
-                    cursor: str | None = None, limit: int | None = None) -> Page[EventView]:
+                    tickers: Iterable[str] | None = None, min_close_ms: int | None = None,
+                    min_updated_ms: int | None = None, cursor: str | None = None,
+                    limit: int | None = None) -> Page[EventView]:
+        """Events ordered by ticker, every filter in the query (full pages). An event matches
+        `status`, `min_close_ms` or `min_updated_ms` when one of its markets does."""
         limit = page_limit(limit)
         q = select(_events).order_by(_events.c.event_ticker).limit(limit + 1)
         if series_ticker:
             q = q.where(_events.c.series_ticker == series_ticker)
-        if status:
-            q = q.where(_events.c.event_ticker.in_(select(_markets.c.event_ticker).where(_markets.c.status == status)))
+        if tickers:
+            q = q.where(_events.c.event_ticker.in_(list(tickers)))
+        for condition in ((_markets.c.status == status) if status else None,
+                          (_markets.c.close_ms >= min_close_ms) if min_close_ms is not None else None,
+                          (_markets.c.updated_ms >= min_updated_ms) if min_updated_ms is not None else None):
+            if condition is not None:
+                q = q.where(_events.c.event_ticker.in_(select(_markets.c.event_ticker).where(condition)))
         if cursor:
             q = q.where(_events.c.event_ticker > cursor)
         with self.db.reader.connect() as conn:

@@ -54,8 +54,14 @@ UnixSecondsQuery = Annotated[int | None, Query(ge=0, le=MAX_UNIX_SECONDS)]
 
 
 def ms(seconds: int | None) -> int | None:
-    """Kalshi's Unix-second query filters -> milliseconds."""
+    """A Kalshi Unix-second lower bound (min_*) -> milliseconds: from the start of that second."""
     return None if seconds is None else seconds * 1000
+
+
+def ms_end(seconds: int | None) -> int | None:
+    """A Kalshi Unix-second upper bound (max_*) -> milliseconds: through the end of that second,
+    as a client that only sees seconds would count it."""
+    return None if seconds is None else seconds * 1000 + 999
 
 
 def csv(value: str | None) -> list[str] | None:

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Request
 
 from exchange.errors import InvalidRequest
 
-from api.routes._common import UnixSecondsQuery, csv, ms, ok, service
+from api.routes._common import UnixSecondsQuery, csv, ms, ms_end, ok, service
 from api.schemas import wire
 
 router = APIRouter(tags=["market data"])
@@ -36,16 +36,17 @@ _EVENT_STATUS = {"open": "open", "closed": "closed", "settled": "finalized"}
 @router.get("/events", summary="Events (cursor pagination)")
 async def get_events(request: Request, limit: int = Query(100, ge=1, le=200), cursor: str | None = None,
                      with_nested_markets: bool = False, with_milestones: bool = False, status: str | None = None,
-                     series_ticker: str | None = None, tickers: str | None = None, min_close_ts: UnixSecondsQuery = None):
+                     series_ticker: str | None = None, tickers: str | None = None, min_close_ts: UnixSecondsQuery = None,
+                     min_updated_ts: UnixSecondsQuery = None):
     if status is not None and status not in ("unopened", "open", "closed", "settled"):
         raise InvalidRequest("status must be unopened, open, closed or settled", code="invalid_parameters")
     if status == "unopened":
         return ok({"events": [], "cursor": ""})
     page = service(request).list_events(series_ticker=series_ticker, status=_EVENT_STATUS.get(status or ""),
-                                        with_markets=with_nested_markets, cursor=cursor, limit=limit)
-    wanted = set(csv(tickers) or [])
-    events = [e for e in page.items if not wanted or e.event_ticker in wanted]
-    return ok({"events": [wire.event(e, nested=with_nested_markets) for e in events], "cursor": page.cursor})
+                                        with_markets=with_nested_markets, tickers=csv(tickers),
+                                        min_close_ms=ms(min_close_ts), min_updated_ms=ms(min_updated_ts),
+                                        cursor=cursor, limit=limit)
+    return ok({"events": [wire.event(e, nested=with_nested_markets) for e in page.items], "cursor": page.cursor})
 
 
 @router.get("/events/{event_ticker}", summary="One event")
@@ -61,15 +62,21 @@ async def get_event(request: Request, event_ticker: str, with_nested_markets: bo
 @router.get("/markets", summary="Markets (filters, cursor pagination)")
 async def get_markets(request: Request, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
                       event_ticker: str | None = None, series_ticker: str | None = None,
-                      max_close_ts: UnixSecondsQuery = None, min_close_ts: UnixSecondsQuery = None, status: str | None = None,
-                      tickers: str | None = None, mve_filter: str | None = None):
+                      max_close_ts: UnixSecondsQuery = None, min_close_ts: UnixSecondsQuery = None,
+                      min_created_ts: UnixSecondsQuery = None, max_created_ts: UnixSecondsQuery = None,
+                      min_updated_ts: UnixSecondsQuery = None, max_updated_ts: UnixSecondsQuery = None,
+                      min_settled_ts: UnixSecondsQuery = None, max_settled_ts: UnixSecondsQuery = None,
+                      status: str | None = None, tickers: str | None = None, mve_filter: str | None = None):
     if status is not None and status not in wire.STATUS_FILTER:
         raise InvalidRequest(f"status must be one of {', '.join(wire.STATUS_FILTER)}", code="invalid_parameters")
     statuses = wire.STATUS_FILTER[status] if status else None
     if status and not statuses or mve_filter == "only":  # no unopened or multivariate markets here
         return ok({"markets": [], "cursor": ""})
     page = service(request).list_markets(event_ticker=event_ticker, series_ticker=series_ticker, status=statuses,
-                                         tickers=csv(tickers), min_close_ms=ms(min_close_ts), max_close_ms=ms(max_close_ts),
+                                         tickers=csv(tickers), min_close_ms=ms(min_close_ts), max_close_ms=ms_end(max_close_ts),
+                                         min_created_ms=ms(min_created_ts), max_created_ms=ms_end(max_created_ts),
+                                         min_updated_ms=ms(min_updated_ts), max_updated_ms=ms_end(max_updated_ts),
+                                         min_settled_ms=ms(min_settled_ts), max_settled_ms=ms_end(max_settled_ts),
                                          cursor=cursor, limit=limit)
     return ok({"markets": [wire.market(m) for m in page.items], "cursor": page.cursor})
 
@@ -80,7 +87,7 @@ async def get_trades(request: Request, limit: int = Query(100, ge=1, le=1000), c
                      is_block_trade: bool | None = None):
     if is_block_trade:
         return ok({"trades": [], "cursor": ""})
-    page = service(request).trades(ticker=ticker, min_ms=ms(min_ts), max_ms=ms(max_ts), cursor=cursor, limit=limit)
+    page = service(request).trades(ticker=ticker, min_ms=ms(min_ts), max_ms=ms_end(max_ts), cursor=cursor, limit=limit)
     return ok({"trades": [wire.trade(t) for t in page.items], "cursor": page.cursor})
 
 

@@ -16,7 +16,7 @@ from exchange.schemas import FillView, OrderView
 
 from api.auth import Principal, current_user
 from api.errors import error_item
-from api.routes._common import UnixSecondsQuery, check_subaccount, csv, grouped, ms, no_content, ok, service
+from api.routes._common import UnixSecondsQuery, check_subaccount, csv, grouped, ms, ms_end, no_content, ok, service
 from api.schemas import requests as rq
 from api.schemas import wire
 from api.schemas.convert import ONE, count_fp, from_contracts, parse_count, parse_dollars
@@ -157,7 +157,7 @@ async def get_orders(request: Request, ticker: str | None = None, event_ticker: 
     if status is not None and status not in ("resting", "canceled", "executed"):
         raise InvalidRequest("status must be resting, canceled or executed", code="invalid_parameters")
     page = service(request).list_orders(user.user_id, ticker=ticker, event_ticker=event_ticker, status=status,
-                                        min_ms=ms(min_ts), max_ms=ms(max_ts), cursor=cursor, limit=limit)
+                                        min_ms=ms(min_ts), max_ms=ms_end(max_ts), cursor=cursor, limit=limit)
     return ok({"orders": [wire.order(o) for o in page.items], "cursor": page.cursor})
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from exchange.errors import InvalidRequest
 
 from api.auth import Principal, current_user
-from api.routes._common import UnixSecondsQuery, check_subaccount, csv, ms, ok, service
+from api.routes._common import UnixSecondsQuery, check_subaccount, csv, ms, ms_end, ok, service
 from api.schemas import wire
 from api.schemas.convert import dollars
 
@@ -53,7 +53,7 @@ async def get_fills(request: Request, ticker: str | None = None, order_id: str |
                     cursor: str | None = None, subaccount: int | None = None, exchange_index: int | None = None,
                     user: Principal = Depends(current_user)):
     check_subaccount(subaccount)
-    page = service(request).fills(user.user_id, ticker=ticker, order_id=order_id, min_ms=ms(min_ts), max_ms=ms(max_ts),
+    page = service(request).fills(user.user_id, ticker=ticker, order_id=order_id, min_ms=ms(min_ts), max_ms=ms_end(max_ts),
                                   cursor=cursor, limit=limit)
     return ok({"fills": [wire.fill(f) for f in page.items], "cursor": page.cursor})
 
@@ -65,7 +65,7 @@ async def get_settlements(request: Request, limit: int = Query(100, ge=1, le=100
                           user: Principal = Depends(current_user)):
     check_subaccount(subaccount)
     page = service(request).settlements(user.user_id, ticker=ticker, event_ticker=event_ticker, min_ms=ms(min_ts),
-                                        max_ms=ms(max_ts), cursor=cursor, limit=limit)
+                                        max_ms=ms_end(max_ts), cursor=cursor, limit=limit)
     return ok({"settlements": [wire.settlement(s) for s in page.items], "cursor": page.cursor})
 
 

@@ -46,11 +46,10 @@ def series(v: SeriesView) -> dict:
 def market(v: MarketView) -> dict:
     yes_bid = v.yes_bid if v.yes_bid is not None else 0
     yes_ask = v.yes_ask if v.yes_ask is not None else ONE
-    updated = max(filter(None, (v.created_ms, v.determined_ms, v.finalized_ms)))
     out = {
         "ticker": v.ticker, "event_ticker": v.event_ticker, "market_type": "binary", "title": v.title,
         "subtitle": v.subtitle, "yes_sub_title": v.yes_sub_title, "no_sub_title": v.no_sub_title,
-        "created_time": rfc3339(v.created_ms), "updated_time": rfc3339(updated), "open_time": rfc3339(v.open_ms),
+        "created_time": rfc3339(v.created_ms), "updated_time": rfc3339(v.updated_ms), "open_time": rfc3339(v.open_ms),
         "close_time": rfc3339(v.close_ms), "expected_expiration_time": rfc3339(v.close_ms),
         "expiration_time": rfc3339(v.close_ms), "latest_expiration_time": rfc3339(v.close_ms),
         "settlement_timer_seconds": 0, "status": MARKET_STATUS.get(v.status, v.status),

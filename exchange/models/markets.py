@@ -74,3 +74,4 @@ class Market(SQLModel, table=True):
     created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     determined_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     finalized_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    updated_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))  # last change

@@ -1,6 +1,9 @@
 """Market data through the official SDK, unchanged: every response validates in its models."""
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -75,6 +78,53 @@ async def test_series_events_markets_and_filters(operator, make_trader):
     assert sorted(m.ticker for m in two.markets) == tickers[:2]
     market = (await t.client.get_market(ticker=tickers[0])).market
     assert market.price_ranges[0].step == "0.0010" and market.price_level_structure == "deci_cent"
+
+
+async def test_time_filters_and_event_filters_are_in_the_query(operator, make_trader):
+    """created/updated/settled filters on markets; tickers, min_close_ts and min_updated_ts on
+    events — all applied in the query, so a page is full and the cursor walks the rest."""
+    t = await make_trader(cents=0)
+    series = unique("TSER")
+    assert (await operator.post("/operator/series", json={"ticker": series, "title": "t"})).status_code == 201
+    events = sorted(unique("TEVT") for _ in range(3))
+    for i, event in enumerate(events):
+        r = await operator.post("/operator/events", json={"event_ticker": event, "series_ticker": series, "title": event})
+        assert r.status_code == 201, r.text
+        r = await operator.post("/operator/markets", json={"ticker": f"{event}-M", "event_ticker": event,
+                                                          "close_time": f"20{90 + i}-01-01T00:00:00Z"})
+        assert r.status_code == 201, r.text
+    first, second, third = (f"{e}-M" for e in events)
+    created = {m.ticker: m.created_time for m in (await t.client.get_markets(series_ticker=series)).markets}
+    await asyncio.sleep(1.1)  # Kalshi's filters are in whole seconds
+    mark = int(time.time())
+    # `second` changes after `mark`: halted, then resumed; `third` is determined and finalized (settled).
+    for path in (f"/operator/markets/{second}/halt", f"/operator/markets/{second}/resume",
+                 f"/operator/markets/{third}/determine"):
+        body = {"result": "yes"} if path.endswith("determine") else None
+        assert (await operator.post(path, json=body)).status_code == 200
+    assert (await operator.post(f"/operator/markets/{third}/finalize")).status_code == 200
+
+    async def tickers(**filters) -> list[str]:
+        return sorted(m.ticker for m in (await t.client.get_markets(series_ticker=series, **filters)).markets)
+
+    assert await tickers(min_updated_ts=mark) == [second, third]
+    assert await tickers(max_updated_ts=mark - 1) == [first]
+    assert await tickers(min_created_ts=mark) == []
+    assert await tickers(max_created_ts=int(max(created.values()).timestamp())) == [first, second, third]
+    assert await tickers(min_settled_ts=mark) == [third]
+    assert await tickers(max_settled_ts=mark - 1) == []
+    second_market = (await t.client.get_market(ticker=second)).market
+    assert second_market.updated_time > second_market.created_time
+
+    # Events: the filters run before the page is cut, so a page of one is never empty while more match.
+    assert [e.event_ticker for e in (await t.client.get_events(series_ticker=series, limit=1,
+                                                               tickers=events[2])).events] == [events[2]]
+    late = await t.client.get_events(series_ticker=series, min_close_ts=int(datetime(2091, 6, 1, tzinfo=timezone.utc).timestamp()), limit=1)
+    assert [e.event_ticker for e in late.events] == [events[2]] and not late.cursor
+    updated = await t.client.get_events(series_ticker=series, min_updated_ts=mark, limit=1)
+    assert [e.event_ticker for e in updated.events] == [events[1]] and updated.cursor
+    rest = await t.client.get_events(series_ticker=series, min_updated_ts=mark, limit=1, cursor=updated.cursor)
+    assert [e.event_ticker for e in rest.events] == [events[2]]
 
 
 async def test_orderbook_and_trades(make_trader, make_market):
