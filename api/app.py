@@ -22,6 +22,7 @@ from tandem.settings import Settings, get_settings
 
 from api import errors, ws
 from api.auth import Authenticator, RateLimiter
+from api.fast_lane import FastLane
 from api.group_commit import GroupCommit
 from api.routes import api_keys, exchange, markets, operator, order_groups, orders, portfolio
 
@@ -96,4 +97,5 @@ def create_app(settings: Settings | None = None, service: ExchangeService | None
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(operator.router)
     app.include_router(ws.router)
+    app.add_middleware(FastLane)  # the two hottest order routes, straight off ASGI (api/fast_lane.py)
     return app

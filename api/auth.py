@@ -167,15 +167,19 @@ def authenticator(request: Request) -> Authenticator:
     return request.app.state.auth
 
 
-async def current_user(request: Request) -> Principal:
-    """FastAPI dependency: the signed-in user of a Kalshi-prefixed route, rate limited per key."""
-    auth: Authenticator = request.app.state.auth
-    principal = auth.verify(request.headers, request.method, request_path(request))
-    write = request.method in WRITE_METHODS
+def authorize(auth: Authenticator, headers, method: str, path: str) -> Principal:
+    """The signed-in user of a Kalshi-prefixed request: signature, write scope, rate limit."""
+    principal = auth.verify(headers, method, path)
+    write = method in WRITE_METHODS
     if write and "write" not in principal.scopes and not any(s.startswith("write") for s in principal.scopes):
         raise ApiError(403, "this API key has no write scope", code="forbidden")
     auth.limiter.check(principal.key_id, write)
     return principal
+
+
+async def current_user(request: Request) -> Principal:
+    """FastAPI dependency: the signed-in user of a Kalshi-prefixed route, rate limited per key."""
+    return authorize(request.app.state.auth, request.headers, request.method, request_path(request))
 
 
 async def operator(request: Request) -> Principal | None:

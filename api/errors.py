@@ -13,6 +13,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exchange.db import DATA_ERRORS
@@ -51,38 +52,42 @@ def error_response(status: int, code: str, message: str, details: str = "", head
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
-def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
+def _validation_message(errors) -> tuple[str, str]:
     parts = []
-    for err in exc.errors():
+    for err in errors:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header"))
         parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
     return "invalid request: " + "; ".join(parts[:5]), "; ".join(parts)
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(ExchangeError)
-    async def _exchange_error(_request: Request, exc: ExchangeError) -> JSONResponse:
+REFUSALS: tuple[type[Exception], ...] = (ExchangeError, ApiError, RequestValidationError, ValidationError, *DATA_ERRORS)
+
+
+def refusal(exc: Exception) -> tuple[int, dict, dict | None]:
+    """Kalshi's answer to a refused request (one of REFUSALS): status, body, extra headers.
+    FastAPI's handlers and the fast lane (api/fast_lane.py) both answer through it."""
+    if isinstance(exc, ExchangeError):
         if exc.status >= 500:
             log.error("exchange error %s: %s", exc.code, exc.message)
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return exc.status, error_body(exc.code, exc.message, exc.details), None
+    if isinstance(exc, ApiError):
+        return exc.status, error_body(exc.code, exc.message, exc.details), exc.headers
+    if isinstance(exc, (RequestValidationError, ValidationError)):
+        message, details = _validation_message(exc.errors())
+        return 400, error_body("invalid_parameters", message, details), None
+    # A value the database refused as data. Logged: a value our own code built would land here too.
+    reason = (str(getattr(exc, "orig", None) or exc).splitlines() or ["refused by the database"])[0]
+    log.warning("request value refused by the database: %s", reason)
+    return 400, error_body("invalid_parameters", "a value in the request cannot be stored", reason), None
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        message, details = _validation_message(exc)
-        return error_response(400, "invalid_parameters", message, details)
+def install(app: FastAPI) -> None:
+    async def _refused(_request: Request, exc: Exception) -> JSONResponse:
+        status, body, headers = refusal(exc)
+        return JSONResponse(body, status_code=status, headers=headers)
 
-    async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
-        # Logged: a value our own code built would land here too, and should be seen.
-        reason = (str(getattr(exc, "orig", None) or exc).splitlines() or ["refused by the database"])[0]
-        log.warning("request value refused by the database: %s", reason)
-        return error_response(400, "invalid_parameters", "a value in the request cannot be stored", reason)
-
-    for data_error in DATA_ERRORS:
-        app.add_exception_handler(data_error, _data_error)
+    for kind in REFUSALS:
+        app.add_exception_handler(kind, _refused)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
