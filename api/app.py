@@ -97,5 +97,5 @@ def create_app(settings: Settings | None = None, service: ExchangeService | None
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(operator.router)
     app.include_router(ws.router)
-    app.add_middleware(FastLane)  # the two hottest order routes, straight off ASGI (api/fast_lane.py)
+    app.add_middleware(FastLane)  # the hottest order routes, straight off ASGI (api/fast_lane.py)
     return app

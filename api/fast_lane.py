@@ -1,12 +1,12 @@
-"""The two hottest order routes straight off ASGI: `POST /portfolio/events/orders` and
-`DELETE /portfolio/events/orders/batched`, what a quoting bot sends most.
+"""The hottest order routes straight off ASGI: create an order (V2 and legacy), batched create
+and batched cancel (V2), what a quoting bot sends most.
 
 FastAPI's routing, dependency injection and response machinery cost about 0.15 ms of the
 ~0.4 ms of CPU a request takes on the one core the server runs on; measured with
 `python -m bench api`, mix 1/1 on SQLite: 1,946-2,186 order commands/s through FastAPI,
 2,936-3,168 through this lane. Nothing else differs: the lane runs the same authorization
-(`api.auth.authorize`), the same request models, the same handlers
-(`api.routes.orders.place_v2` / `batch_cancel_v2`) and answers refusals through the same
+(`api.auth.authorize`), the same request models, the same handlers (`place_v2`,
+`batch_place_v2`, `batch_cancel_v2`, `place_legacy` in api/routes/orders.py) and answers refusals through the same
 `api.errors.refusal`. The routes stay declared in FastAPI too, for the OpenAPI document and
 for any request the lane passes on (other methods, paths or ASGI versions).
 """
@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import authorize
 from api.errors import REFUSALS, error_body, refusal
-from api.routes.orders import batch_cancel_v2, place_v2
+from api.routes.orders import batch_cancel_v2, batch_place_v2, place_legacy, place_v2
 from api.schemas import requests as rq
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,9 @@ PREFIX = "/trade-api/v2"
 # (method, path) -> (request model, handler, success status)
 ROUTES = {
     ("POST", f"{PREFIX}/portfolio/events/orders"): (rq.CreateOrderV2, place_v2, 201),
+    ("POST", f"{PREFIX}/portfolio/events/orders/batched"): (rq.BatchCreateV2, batch_place_v2, 201),
     ("DELETE", f"{PREFIX}/portfolio/events/orders/batched"): (rq.BatchCancelV2, batch_cancel_v2, 200),
+    ("POST", f"{PREFIX}/portfolio/orders"): (rq.CreateOrderLegacy, place_legacy, 201),
 }
 MAX_BODY = 1 << 20  # far above 20 orders; a larger body is refused unread
 

@@ -37,8 +37,8 @@ def _v2_result(order: OrderView, fills: list[FillView]) -> dict:
 
 
 # ---------------------------------------------------------------------------------- V2
-# The two hottest routes are also served by api/fast_lane.py, straight off ASGI; both ways
-# run `place_v2` / `batch_cancel_v2`, so they cannot drift apart.
+# The hottest routes are also served by api/fast_lane.py, straight off ASGI; both ways run
+# these handlers (place_v2, batch_place_v2, batch_cancel_v2, place_legacy), so they cannot drift apart.
 async def place_v2(state, user: Principal, body: rq.CreateOrderV2) -> dict:
     svc, req = state.service, body.to_request()
     order, fills = await state.group_commit.run(lambda: svc.place_order(user.user_id, req))
@@ -64,19 +64,23 @@ async def create_order_v2(request: Request, body: rq.CreateOrderV2, user: Princi
     return ok(await place_v2(request.app.state, user, body), 201)
 
 
-@router.post("/portfolio/events/orders/batched", status_code=201, summary="Create up to 20 orders (V2)")
-async def batch_create_orders_v2(request: Request, body: rq.BatchCreateV2, user: Principal = Depends(current_user)):
-    results = await _batch_place(request, user, body.orders)
+async def batch_place_v2(state, user: Principal, body: rq.BatchCreateV2) -> dict:
+    results = await _batch_place(state, user, body.orders)
     out = []
     for item, result in zip(body.orders, results):
         if isinstance(result, ExchangeError):
             out.append({"client_order_id": item.client_order_id, "error": error_item(result)})
         else:
             out.append(_v2_result(*result))
-    return ok({"orders": out}, 201)
+    return {"orders": out}
 
 
-async def _batch_place(request: Request, user: Principal, items) -> list:
+@router.post("/portfolio/events/orders/batched", status_code=201, summary="Create up to 20 orders (V2)")
+async def batch_create_orders_v2(request: Request, body: rq.BatchCreateV2, user: Principal = Depends(current_user)):
+    return ok(await batch_place_v2(request.app.state, user, body), 201)
+
+
+async def _batch_place(state, user: Principal, items) -> list:
     """Convert each item (a bad one becomes its own error), then place the good ones in one go."""
     converted: list = []
     for item in items:
@@ -85,8 +89,8 @@ async def _batch_place(request: Request, user: Principal, items) -> list:
         except ExchangeError as exc:
             converted.append(exc)
     good = [c for c in converted if not isinstance(c, ExchangeError)]
-    svc = service(request)
-    placed = iter(await grouped(request, lambda: svc.batch_place(user.user_id, good)) if good else [])
+    svc = state.service
+    placed = iter(await state.group_commit.run(lambda: svc.batch_place(user.user_id, good)) if good else [])
     return [c if isinstance(c, ExchangeError) else next(placed) for c in converted]
 
 
@@ -152,9 +156,13 @@ async def decrease_order_v2(request: Request, order_id: str, body: rq.DecreaseOr
 # ---------------------------------------------------------------------------------- legacy
 @router.post("/portfolio/orders", status_code=201, summary="Create an order (legacy: side/action, cents or dollars)")
 async def create_order(request: Request, body: rq.CreateOrderLegacy, user: Principal = Depends(current_user)):
-    svc, req = service(request), body.to_request()
-    order, _fills = await grouped(request, lambda: svc.place_order(user.user_id, req))
-    return ok({"order": wire.order(order)}, 201)
+    return ok(await place_legacy(request.app.state, user, body), 201)
+
+
+async def place_legacy(state, user: Principal, body: rq.CreateOrderLegacy) -> dict:
+    svc, req = state.service, body.to_request()
+    order, _fills = await state.group_commit.run(lambda: svc.place_order(user.user_id, req))
+    return {"order": wire.order(order)}
 
 
 @router.get("/portfolio/orders", summary="The user's orders, newest first")
@@ -173,7 +181,7 @@ async def get_orders(request: Request, ticker: str | None = None, event_ticker: 
 
 @router.post("/portfolio/orders/batched", status_code=201, summary="Create up to 20 orders (legacy)")
 async def batch_create_orders(request: Request, body: rq.BatchCreateLegacy, user: Principal = Depends(current_user)):
-    results = await _batch_place(request, user, body.orders)
+    results = await _batch_place(request.app.state, user, body.orders)
     out = []
     for item, result in zip(body.orders, results):
         if isinstance(result, ExchangeError):

@@ -1,4 +1,4 @@
-"""api/fast_lane.py serves the two hottest order routes itself; FastAPI still serves the same
+"""api/fast_lane.py serves the hottest order routes itself; FastAPI still serves the same
 routes for any request the lane passes on (a query string, say). Both ways must answer the
 same: same statuses, same bodies, same refusals."""
 from __future__ import annotations
@@ -13,9 +13,10 @@ from api.fast_lane import FastLane
 from tests.api.conftest import OPERATOR_TOKEN, new_private_key, public_pem
 
 ORDERS = "/trade-api/v2/portfolio/events/orders"
-CANCEL = ORDERS + "/batched"
+CANCEL = ORDERS + "/batched"  # POST: batched create, DELETE: batched cancel
+LEGACY = "/trade-api/v2/portfolio/orders"
 GTC = {"time_in_force": "good_till_canceled", "self_trade_prevention_type": "taker_at_cross"}
-VOLATILE = {"order_id", "ts_ms"}
+VOLATILE = {"order_id", "ts_ms", "created_time", "last_update_time", "queue_position", "queue_position_fp"}  # per order
 
 
 def _signed(trader, method: str, path: str) -> dict:
@@ -43,6 +44,11 @@ async def test_the_lane_and_fastapi_answer_alike(server, make_trader, make_marke
         ("POST", ORDERS, {**good, "ticker": "NO-SUCH"}),
         ("DELETE", CANCEL, {"orders": [{"order_id": "no-such-order"}]}),
         ("DELETE", CANCEL, {"orders": []}),
+        ("POST", CANCEL, {"orders": [good, {**good, "price": "0.555"}, {**good, "count": "abc"}]}),
+        ("POST", CANCEL, {"orders": [good] * 21}),  # over Kalshi's 20
+        ("POST", LEGACY, {"ticker": ticker, "side": "yes", "action": "buy", "count": 1, "yes_price": 10}),
+        ("POST", LEGACY, {"ticker": ticker, "side": "yes", "action": "buy", "count": 1, "yes_price": 150}),
+        ("POST", LEGACY, {"ticker": ticker, "side": "no", "action": "buy", "count_fp": "1.00", "no_price_dollars": "0.90"}),
     ]
     async with httpx.AsyncClient(base_url=server.base) as http:
         for method, path, body in cases:
