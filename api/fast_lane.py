@@ -12,7 +12,6 @@ for any request the lane passes on (other methods, paths or ASGI versions).
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from starlette.datastructures import Headers
@@ -20,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import authorize
 from api.errors import REFUSALS, error_body, refusal
+from api.routes._common import json_bytes
 from api.routes.orders import batch_cancel_v2, batch_place_v2, place_legacy, place_v2
 from api.schemas import requests as rq
 
@@ -64,7 +64,7 @@ class FastLane:
         except Exception:  # as FastAPI's last handler: logged, internals not shown
             log.exception("unhandled error")
             status, content, headers = 500, error_body("internal_error", "internal error"), None
-        raw = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+        raw = json_bytes(content)
         response_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
         response_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
         await send({"type": "http.response.start", "status": status, "headers": response_headers})

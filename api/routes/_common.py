@@ -32,13 +32,18 @@ async def grouped(request: Request, command: Callable[[], T]) -> T:
     return await request.app.state.group_commit.run(command)
 
 
+def json_bytes(content) -> bytes:
+    """The compact JSON every API answer is written as (FastAPI routes and the fast lane)."""
+    return json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 class Json(Response):
     """A compact JSON body (the routes build plain dicts; no second validation pass)."""
 
     media_type = "application/json"
 
     def render(self, content) -> bytes:
-        return json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+        return json_bytes(content)
 
 
 def ok(content, status: int = 200) -> Json:

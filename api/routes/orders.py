@@ -154,15 +154,15 @@ async def decrease_order_v2(request: Request, order_id: str, body: rq.DecreaseOr
 
 
 # ---------------------------------------------------------------------------------- legacy
-@router.post("/portfolio/orders", status_code=201, summary="Create an order (legacy: side/action, cents or dollars)")
-async def create_order(request: Request, body: rq.CreateOrderLegacy, user: Principal = Depends(current_user)):
-    return ok(await place_legacy(request.app.state, user, body), 201)
-
-
 async def place_legacy(state, user: Principal, body: rq.CreateOrderLegacy) -> dict:
     svc, req = state.service, body.to_request()
     order, _fills = await state.group_commit.run(lambda: svc.place_order(user.user_id, req))
     return {"order": wire.order(order)}
+
+
+@router.post("/portfolio/orders", status_code=201, summary="Create an order (legacy: side/action, cents or dollars)")
+async def create_order(request: Request, body: rq.CreateOrderLegacy, user: Principal = Depends(current_user)):
+    return ok(await place_legacy(request.app.state, user, body), 201)
 
 
 @router.get("/portfolio/orders", summary="The user's orders, newest first")

@@ -15,9 +15,10 @@ MAX_BATCH = 20
 
 # Kalshi's fixed-point strings, their format documented in the OpenAPI schema only: the
 # parsers (exchange/units.py) enforce it, with their own error codes (invalid_price, ...).
-Dollars = Annotated[str, Field(json_schema_extra={"pattern": r"^\d+(\.\d{1,6})?$"}, examples=["0.5600"])]
+_SIX_DECIMALS = {"pattern": r"^\d+(\.\d{1,6})?$"}
+Dollars = Annotated[str, Field(json_schema_extra=_SIX_DECIMALS, examples=["0.5600"])]
 Count = Annotated[str, Field(json_schema_extra={"pattern": r"^\d+(\.\d{1,2})?$"}, examples=["10.00"])]
-Fraction = Annotated[str, Field(json_schema_extra={"pattern": r"^\d+(\.\d{1,6})?$"}, examples=["0.07"])]  # rates, shares
+Fraction = Annotated[str, Field(json_schema_extra=_SIX_DECIMALS, examples=["0.07"])]  # rates, shares
 
 # Timestamps in bodies, bounded to what can be stored and written back (exchange/units.py).
 UnixSeconds = Annotated[int, Field(ge=0, le=MAX_UNIX_SECONDS)]
