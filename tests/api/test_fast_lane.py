@@ -80,6 +80,8 @@ async def test_the_lane_serves_only_its_routes(tmp_path, monkeypatch):
     from tandem.settings import Settings
 
     app = create_app(Settings())
+    # The server's app carries the lane (so the equivalence test above compares it with FastAPI).
+    assert [m.cls for m in app.user_middleware] == [FastLane]
     passed_on: list[str] = []
 
     async def behind(scope, receive, send):
