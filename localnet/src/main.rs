@@ -29,9 +29,10 @@ async fn main() {
     let args = Args::parse();
     // program-test logs every instruction at debug level unless told otherwise: the
     // transaction logs are served over RPC, so the console only needs warnings. tarpc (the
-    // banks client) warns on every call that no OpenTelemetry subscriber is installed.
+    // banks client) warns on every call that no OpenTelemetry subscriber is installed, and
+    // solana_metrics reports every burned fee as a warning-level datapoint.
     if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "warn,tarpc=error");
+        std::env::set_var("RUST_LOG", "warn,tarpc=error,solana_metrics=error");
     }
     let chain = Arc::new(Mutex::new(chain::Chain::start(args.finality_lag).await));
 
