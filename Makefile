@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/tandem/target
 export TANDEM_LOCALNET_BIN ?= $(CARGO_TARGET_DIR)/debug/localnet
 
-.PHONY: run test venv build rust-test py-test postgres bench clean idl idl-check
+.PHONY: run test venv build rust-test py-test postgres bench clean idl idl-check dashboard-vendor
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ idl-check:
 	bash scripts/gen-idl.sh --check
 
 py-test: venv build
-	TEST_POSTGRES_URL=$$(bash scripts/ensure-postgres.sh) $(PY) -m pytest -q
+	TEST_POSTGRES_URL=$$(bash scripts/ensure-postgres.sh) TANDEM_TEST_CHROMIUM=$$(bash scripts/ensure-chromium.sh) $(PY) -m pytest -q
 
 test: rust-test py-test
 
@@ -47,6 +47,11 @@ run: build
 # `make bench` runs every benchmark; `make bench B=engine` one of them.
 bench: venv build
 	$(PY) -m bench $(B)
+
+# The dashboard's charting library (uPlot, npm) is committed under indexer/dashboard/static/vendor,
+# so a fresh clone needs no npm; this refreshes it after a version bump in its package.json.
+dashboard-vendor:
+	cd indexer/dashboard && npm ci --no-audit --no-fund && npm run vendor
 
 clean:
 	rm -rf $(VENV) .tandem
