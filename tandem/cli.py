@@ -154,6 +154,27 @@ def chain_init(
         console.print(f"{label:>15} {key}", soft_wrap=True)
 
 
+# -- the bridge (bridge/ does the work) --------------------------------------------------
+@app.command()
+def bridge(
+    lookup_tables: bool = typer.Option(None, "--lookup-tables/--no-lookup-tables",
+                                       help="v0 transactions with a lookup table per market (default TANDEM_BRIDGE_LOOKUP_TABLES)."),
+) -> None:
+    """Mirror the outbox onto Solana exactly once (and run the relays plugged into the bridge)."""
+    import asyncio
+    import logging
+
+    from bridge.runner import BridgeConfig, run_bridge
+    from tandem.settings import get_settings
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    overrides = {} if lookup_tables is None else {"lookup_tables": lookup_tables}
+    try:
+        asyncio.run(run_bridge(BridgeConfig.from_settings(get_settings(), **overrides)))
+    except KeyboardInterrupt:
+        pass
+
+
 @app.command()
 def up(demo_ticker: str = typer.Option("DEMO-YES", "--demo-ticker", help="Ticker of the demo market.")) -> None:
     """Everything `make run` starts: localnet, the API and a demo market; Ctrl-C stops all."""

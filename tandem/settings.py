@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     api_auth_window_ms: int = Field(default=30_000, alias="TANDEM_API_AUTH_WINDOW_MS")
     api_rate_read_per_s: float = Field(default=100.0, alias="TANDEM_API_RATE_READ")
     api_rate_write_per_s: float = Field(default=100.0, alias="TANDEM_API_RATE_WRITE")
+    # Bridge (bridge/runner.py): transactions in flight per stream, records per transaction,
+    # v0 transactions with a lookup table per market, poll period, and whether it brings up the
+    # exchange on chain itself when `chain init` has not (localnet).
+    bridge_max_in_flight: int = Field(default=16, alias="TANDEM_BRIDGE_MAX_IN_FLIGHT")
+    bridge_max_records_per_tx: int = Field(default=64, alias="TANDEM_BRIDGE_MAX_RECORDS_PER_TX")
+    bridge_lookup_tables: bool = Field(default=False, alias="TANDEM_BRIDGE_LOOKUP_TABLES")
+    bridge_poll_ms: int = Field(default=50, alias="TANDEM_BRIDGE_POLL_MS")
+    bridge_init_chain: bool = Field(default=True, alias="TANDEM_BRIDGE_INIT_CHAIN")
 
     @property
     def db_url(self) -> str:
