@@ -158,6 +158,8 @@ class FillView:
     rebate: int
     created_ms: int
     client_order_id: str | None = None
+    reverted_ms: int | None = None  # the chain refused its settle_fill; the ledger reversed it
+    revert_reason: str | None = None
 
     @property
     def no_price(self) -> int:
@@ -371,11 +373,42 @@ class BuilderView:
 
 
 @dataclass(slots=True)
-class OutboxView:
-    stream: str
-    seq: int
-    kind: str
-    payload: dict
+class WithdrawalView:
+    """A custodial withdrawal to a wallet: pending -> sent (applied on chain) -> finalized."""
+
+    withdrawal_id: str
+    user_id: int
+    ticker: str | None  # None: cash
+    asset: str  # yes | no | cash
+    amount: int  # base units
+    wallet: str
+    status: str
+    signature: str | None
+    created_ms: int
+    updated_ms: int
+
+
+@dataclass(slots=True)
+class DepositResult:
+    """What `credit_deposit` did: `credited` False means this (signature, ix_index) was
+    credited before and nothing happened now."""
+
+    credited: bool
+    user_id: int | None
+    suspense: bool  # the reference named no user (or the market is unknown)
+    message: str
+    signature: str
+    ix_index: int
+
+
+@dataclass(slots=True)
+class DepositView:
+    signature: str
+    ix_index: int
+    reference: str
+    asset: str
+    ticker: str | None
+    amount: int
     created_ms: int
 
 

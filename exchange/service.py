@@ -17,8 +17,8 @@ trading server picks up markets created elsewhere on first use.
 """
 from __future__ import annotations
 
-import json
 import logging
+import secrets
 import threading
 import uuid
 from collections import defaultdict
@@ -30,6 +30,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from exchange import errors
+from exchange import outbox as X
 from exchange import statements as Q
 from exchange.db import Database, connect, open_database
 from exchange.engine_adapter import BookAdapter, EngineFill, EngineResult
@@ -46,6 +47,8 @@ from exchange.journal import Accounts, Journal, cash_value, post_match
 from exchange.models import (
     ApiKey,
     Builder,
+    CustodyWithdrawal,
+    Deposit,
     Event,
     FeeSchedule,
     Fill,
@@ -63,8 +66,8 @@ from exchange.models import (
     Trade,
     User,
 )
+from exchange.models import custody as C
 from exchange.models import ledger as L
-from exchange.models import outbox as O
 from exchange.models._base import now_ms
 from exchange.paging import MAX_LIMIT, newest_first, page_limit
 from exchange.positions import account_fill, affordable, cash_value_floor
@@ -73,6 +76,8 @@ from exchange.schemas import (
     BalanceView,
     BookDelta,
     BuilderView,
+    DepositResult,
+    DepositView,
     EventPositionView,
     EventView,
     FeeScheduleView,
@@ -85,7 +90,6 @@ from exchange.schemas import (
     OrderGroupView,
     OrderRequest,
     OrderView,
-    OutboxView,
     Page,
     PositionView,
     QueuePosition,
@@ -95,7 +99,10 @@ from exchange.schemas import (
     TradeEvent,
     TradeView,
     UserView,
+    WithdrawalView,
 )
+from exchange.tickers import check_ticker
+from exchange.units import MAX_UNITS
 from exchange.views import (
     event_view,
     fill_view,
@@ -125,10 +132,13 @@ _streams = OutboxStream.__table__
 _fee_schedules = FeeSchedule.__table__
 _builders = Builder.__table__
 _stats = PositionStats.__table__
+_withdrawals = CustodyWithdrawal.__table__
+_deposits = Deposit.__table__
 
 ORDER_GROUP_WINDOW_MS = 15_000  # Kalshi: a group's limit counts contracts matched in a rolling 15 s
 OPEN, HALTED, CLOSED, DETERMINED, FINALIZED = "open", "halted", "closed", "determined", "finalized"
 RESTING, CANCELED, EXECUTED = "resting", "canceled", "executed"
+WALLET = "wallet"  # users.kind of a Solana wallet trading through the bridge
 
 
 def _uuid() -> str:
@@ -187,7 +197,7 @@ class _Command:
     order_updates: list[dict] = field(default_factory=list)
     trade_rows: list[dict] = field(default_factory=list)
     fill_rows: list[dict] = field(default_factory=list)
-    outbox: list[tuple[str, str, dict]] = field(default_factory=list)
+    outbox: list[X.Record] = field(default_factory=list)  # one group, in the order the program needs
     stats: dict[tuple[int, str], list[int]] = field(default_factory=dict)  # exposure, traded, pnl, fees
     group_fills: dict[str, int] = field(default_factory=dict)
     group_cancelled: list[str] = field(default_factory=list)
@@ -221,27 +231,31 @@ class ExchangeService:
         self.db.dispose()
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """One write transaction on the order path's own connection (caller holds `_lock`);
-        inside a group commit, the group's transaction.
+    def _transaction(self) -> Iterator[Connection]:
+        """THE unit of work: every write of the service runs in one of these. It takes the
+        writer lock, opens one transaction on the writer's held connection (inside a group
+        commit: the group's transaction) and owns the ledger-account cache: accounts the
+        transaction created are kept only if it commits, and forgotten if it rolls back (a
+        rolled-back id may be handed out again, on SQLite to the very next account).
 
         Holding the connection saves a pool checkout per command (measured: 41 µs for
         `engine.begin()` against 20 µs on a held connection, SQLite)."""
-        if self._group is not None and self._group.conn is not None:
-            yield self._group.conn
-            return
-        conn = self._writer
-        if conn is None or conn.closed or conn.invalidated:
-            if conn is not None:
-                conn.close()
-            conn = self._writer = self.db.writer.connect()
-        try:
-            with conn.begin():
-                yield conn
-        except BaseException:
-            self._accounts.drop_new()  # ledger accounts created in the rolled-back transaction
-            raise
-        self._accounts.keep_new()
+        with self._lock:
+            if self._group is not None and self._group.conn is not None:
+                yield self._group.conn  # the group's own _transaction commits or rolls back
+                return
+            conn = self._writer
+            if conn is None or conn.closed or conn.invalidated:
+                if conn is not None:
+                    conn.close()
+                conn = self._writer = self.db.writer.connect()
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                self._accounts.drop_new()
+                raise
+            self._accounts.keep_new()
 
     # ------------------------------------------------------------------ pub/sub
     def subscribe(self, callback: Callable[[object], None]) -> Callable[[], None]:
@@ -286,7 +300,7 @@ class ExchangeService:
             group = self._group = _Group()
             results: list[object] = []
             try:
-                with self._writing() as conn:
+                with self._transaction() as conn:
                     group.conn = conn
                     for command in commands:
                         try:
@@ -475,17 +489,25 @@ class ExchangeService:
             last = n
         return last - n + 1
 
-    def _write_outbox(self, conn, events: list[tuple[str, str, dict]], ts: int) -> None:
-        by_stream: dict[str, list[tuple[str, dict]]] = defaultdict(list)
-        for stream, kind, payload in events:
-            by_stream[stream].append((kind, payload))
+    def _write_outbox(self, conn, records: list[X.Record], ts: int, group: str | None = None) -> list[tuple[str, int]]:
+        """Append `records` (exchange/outbox.py), in the order given, as ONE group (default: a
+        fresh id); each gets its stream's next seq. Returns their (stream, seq)."""
+        group = group or _uuid()
+        by_stream: dict[str, list[X.Record]] = defaultdict(list)
+        for record in records:
+            by_stream[X.stream_of(record)].append(record)
         rows = []
+        where: dict[int, tuple[str, int]] = {}
         for stream, items in by_stream.items():
             first = self._next_seqs(conn, stream, len(items))
-            for i, (kind, payload) in enumerate(items):
-                rows.append({"stream": stream, "seq": first + i, "kind": kind,
-                             "payload": json.dumps(payload, separators=(",", ":"), sort_keys=True), "created_ms": ts})
+            for i, record in enumerate(items):
+                kind, payload = X.encode(record)
+                where[id(record)] = (stream, first + i)
+                rows.append({"stream": stream, "seq": first + i, "group_id": group, "kind": kind, "payload": payload,
+                             "created_ms": ts, "status": X.PENDING, "signature": None, "slot": None, "applied_ms": None,
+                             "finalized": False, "revert_reason": None})
         Q.INSERT_OUTBOX.executemany(conn, rows)
+        return [where[id(r)] for r in records]
 
     # ------------------------------------------------------------------ users and keys
     def create_user(self, name: str, *, kind: str = "custodial", wallet: str | None = None) -> UserView:
@@ -494,13 +516,12 @@ class ExchangeService:
             raise errors.InvalidRequest("user name must not be empty")
         ts = now_ms()
         try:
-            with self.db.writer.begin() as conn:
+            with self._transaction() as conn:
                 user_id = conn.execute(
                     insert(_users).values(name=name, kind=kind, wallet=wallet, created_ms=ts).returning(_users.c.id)
                 ).scalar_one()
                 self._user_account(conn, user_id)
         except IntegrityError:
-            self._accounts.forget()
             raise errors.Conflict(f"user {name} already exists", code="user_exists") from None
         return UserView(user_id, name, kind, wallet, ts)
 
@@ -536,7 +557,7 @@ class ExchangeService:
             raise errors.InvalidRequest("API keys must be RSA keys")
         self.get_user(user_id)
         key_id = _uuid()
-        with self.db.writer.begin() as conn:
+        with self._transaction() as conn:
             conn.execute(insert(_keys).values(key_id=key_id, user_id=user_id, name=name, public_key_pem=public_key_pem,
                                               scopes=",".join(scopes), created_ms=now_ms()))
         return key_id
@@ -555,78 +576,216 @@ class ExchangeService:
         return [self._key_view(r) for r in rows]
 
     def delete_api_key(self, user_id: int, key_id: str) -> None:
-        with self.db.writer.begin() as conn:
+        with self._transaction() as conn:
             deleted = conn.execute(_keys.delete().where(_keys.c.key_id == key_id, _keys.c.user_id == user_id)).rowcount
         if not deleted:
             raise errors.NotFound(f"API key {key_id} not found", code="api_key_not_found")
 
-    # ------------------------------------------------------------------ cash
+    # ------------------------------------------------------------------ cash and custody
     def fund(self, user_id: int, amount: int | None = None, *, cents: int | None = None, ref: str = "operator") -> BalanceView:
-        """An operator cash deposit (collateral base units, or `cents=`)."""
+        """An operator cash deposit (collateral base units, or `cents=`). Custodial cash is
+        backed on chain: for a custodial user the same transaction writes `custody_fund`, and
+        the bridge moves that collateral from the operator's float into custody."""
         amount = self._amount(amount, cents)
-        self.get_user(user_id)
-        with self._lock:
-            with self.db.writer.begin() as conn:
-                j = Journal(_uuid(), now_ms())
-                j.move(L.DEPOSIT, ref, L.CASH, self._accounts.get(conn, L.EXTERNAL), self._user_account(conn, user_id), amount)
-                j.flush(conn)
+        user = self.get_user(user_id)
+        with self._transaction() as conn:
+            j = Journal(_uuid(), now_ms())
+            j.move(L.DEPOSIT, ref, L.CASH, self._accounts.get(conn, L.EXTERNAL), self._user_account(conn, user_id), amount)
+            j.flush(conn)
+            if user.kind != WALLET:
+                self._write_outbox(conn, [X.CustodyFund(amount, user_id, j.journal_id)], j.now_ms, group=j.journal_id)
         return self.balance(user_id)
 
     def debit(self, user_id: int, amount: int | None = None, *, cents: int | None = None, ref: str = "operator",
               to_wallet: str | None = None) -> BalanceView:
         """An operator cash withdrawal; refused beyond the available balance. With `to_wallet`
-        it is a withdrawal of collateral to that Solana wallet (an outbox event for the bridge)."""
+        it is a custodial withdrawal of collateral to that Solana wallet (`withdraw`, which
+        writes `custody_withdraw`); without, the cash leaves the ledger only (paid out off
+        chain) and the collateral behind it stays in custody as surplus for `custody_sweep`."""
         amount = self._amount(amount, cents)
+        if to_wallet is not None:
+            self.withdraw(user_id, "cash", amount, to_wallet)
+            return self.balance(user_id)
         self.get_user(user_id)
-        with self._lock:
-            try:
-                with self.db.writer.begin() as conn:
-                    available = self._read_cash(conn, user_id) - self._held(user_id)
-                    if amount > available:
-                        raise errors.InsufficientBalance(f"balance {available} is less than {amount}")
-                    ts = now_ms()
-                    j = Journal(_uuid(), ts)
-                    j.move(L.WITHDRAWAL, ref, L.CASH, self._user_account(conn, user_id), self._accounts.get(conn, L.EXTERNAL), amount)
-                    j.flush(conn)
-                    if to_wallet:
-                        self._write_outbox(conn, [(O.EXCHANGE_STREAM, O.CUSTODY_WITHDRAW,
-                                                   {"user_id": user_id, "wallet": to_wallet, "asset": L.CASH, "amount": amount,
-                                                    "journal_id": j.journal_id})], ts)
-            except errors.ExchangeError:
-                raise
+        with self._transaction() as conn:
+            available = self._read_cash(conn, user_id) - self._held(user_id)
+            if amount > available:
+                raise errors.InsufficientBalance(f"balance {available} is less than {amount}")
+            j = Journal(_uuid(), now_ms())
+            j.move(L.WITHDRAWAL, ref, L.CASH, self._user_account(conn, user_id), self._accounts.get(conn, L.EXTERNAL), amount)
+            j.flush(conn)
         return self.balance(user_id)
 
-    def withdraw_position(self, user_id: int, ticker: str, side: str, count: int, wallet: str) -> None:
-        """Move a custodial YES/NO position out to a Solana wallet (`custody_withdraw`)."""
-        if side not in ("yes", "no") or count <= 0:
-            raise errors.InvalidRequest("side must be yes/no and count positive")
-        with self._lock:
-            state = self._market(ticker)
-            with self.db.writer.begin() as conn:
+    def withdraw(self, user_id: int, asset: str, amount: int, wallet: str, ticker: str | None = None) -> WithdrawalView:
+        """A custodial withdrawal to a Solana wallet: YES/NO of `ticker` (contract base units)
+        or cash (`ticker` None, collateral base units). Refused beyond what is free (cash:
+        the available balance; YES/NO: the position less what resting orders would sell of
+        it), with nothing written. Writes `custody_withdraw`; the withdrawal is `pending`
+        until the bridge applies it (`sent`, with the signature), then `finalized`."""
+        if asset not in ("yes", "no", "cash"):
+            raise errors.InvalidRequest("asset must be yes, no or cash", code="invalid_parameters")
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_UNITS:
+            raise errors.InvalidRequest("amount must be a positive integer of base units", code="invalid_parameters")
+        _check_wallet(wallet)
+        if asset == "cash":
+            if ticker is not None:
+                raise errors.InvalidRequest("a cash withdrawal names no ticker", code="invalid_parameters")
+        else:
+            check_ticker(ticker)
+        user = self.get_user(user_id)
+        if user.kind == WALLET:
+            raise errors.InvalidRequest("wallet accounts hold their tokens themselves; nothing to withdraw",
+                                        code="invalid_parameters")
+        with self._transaction() as conn:
+            ts = now_ms()
+            j = Journal(_uuid(), ts)
+            account = self._user_account(conn, user_id)
+            if asset == "cash":
+                available = self._read_cash(conn, user_id) - self._held(user_id)
+                if amount > available:
+                    raise errors.InsufficientBalance(f"only {max(0, available)} cash free to withdraw, not {amount}")
+                ledger_asset = L.CASH
+            else:
+                state = self._market(ticker)
+                if amount % state.row["lot"]:
+                    raise errors.InvalidRequest(f"amount must be a multiple of the lot {state.row['lot']}", code="invalid_count")
                 pos = self._read_positions(conn, ticker, [user_id])[user_id]
-                held = pos if side == "yes" else -pos
+                held = pos if asset == "yes" else -pos
                 committed = sum(o.remaining for o in self._user_market_orders.get((user_id, ticker), {}).values()
-                                if o.book_side == ("ask" if side == "yes" else "bid"))
-                if count > held - committed:
-                    raise errors.InsufficientBalance(f"only {max(0, held - committed)} {side.upper()} free to withdraw")
+                                if o.book_side == ("ask" if asset == "yes" else "bid"))
+                if amount > held - committed:
+                    raise errors.InsufficientBalance(f"only {max(0, held - committed)} {asset.upper()} free to withdraw, not {amount}")
+                ledger_asset = L.yes_asset(ticker) if asset == "yes" else L.no_asset(ticker)
+            j.move(L.WITHDRAWAL, wallet, ledger_asset, account, self._accounts.get(conn, L.EXTERNAL), amount)
+            j.flush(conn)
+            withdrawal_id = _uuid()
+            [(stream, seq)] = self._write_outbox(
+                conn, [X.CustodyWithdraw(ticker, asset, amount, wallet, withdrawal_id, user_id)], ts, group=j.journal_id)
+            conn.execute(insert(_withdrawals).values(
+                withdrawal_id=withdrawal_id, user_id=user_id, ticker=ticker, asset=asset, amount=amount, wallet=wallet,
+                status=C.PENDING, stream=stream, seq=seq, signature=None, journal_id=j.journal_id, created_ms=ts, updated_ms=ts))
+        if asset != "cash":
+            self._positions[(user_id, ticker)] = pos - amount if asset == "yes" else pos + amount
+            self._recompute_hold(user_id, ticker)
+        return WithdrawalView(withdrawal_id, user_id, ticker, asset, amount, wallet, C.PENDING, None, ts, ts)
+
+    def withdraw_position(self, user_id: int, ticker: str, side: str, count: int, wallet: str) -> WithdrawalView:
+        """Move a custodial YES/NO position out to a Solana wallet (`withdraw`)."""
+        if side not in ("yes", "no"):
+            raise errors.InvalidRequest("side must be yes or no", code="invalid_parameters")
+        return self.withdraw(user_id, side, count, wallet, ticker)
+
+    def get_withdrawal(self, user_id: int, withdrawal_id: str) -> WithdrawalView:
+        with self.db.reader.connect() as conn:
+            r = conn.execute(select(_withdrawals).where(_withdrawals.c.withdrawal_id == withdrawal_id)).mappings().first()
+        if r is None or r["user_id"] != user_id:
+            raise errors.NotFound(f"withdrawal {withdrawal_id} not found", code="withdrawal_not_found")
+        return _withdrawal_view(r)
+
+    def list_withdrawals(self, user_id: int) -> list[WithdrawalView]:
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(select(_withdrawals).where(_withdrawals.c.user_id == user_id)
+                                .order_by(_withdrawals.c.id.desc())).mappings().all()
+        return [_withdrawal_view(r) for r in rows]
+
+    def deposit_reference(self, user_id: int) -> str:
+        """The user's 16-byte custodial account reference (32 hex characters) that wallets name
+        in the program's `deposit_*` instructions; random, made on first ask, then fixed."""
+        user = self.get_user(user_id)
+        if user.kind == WALLET:
+            raise errors.InvalidRequest("wallet accounts have no deposit reference", code="invalid_parameters")
+        with self.db.reader.connect() as conn:
+            reference = conn.execute(select(_users.c.deposit_reference).where(_users.c.id == user_id)).scalar_one()
+        if reference is not None:
+            return reference
+        with self._transaction() as conn:  # "IS NULL": a process that raced us keeps its reference
+            conn.execute(update(_users).where(_users.c.id == user_id, _users.c.deposit_reference.is_(None))
+                         .values(deposit_reference=secrets.token_hex(16)))
+            return conn.execute(select(_users.c.deposit_reference).where(_users.c.id == user_id)).scalar_one()
+
+    def credit_deposit(self, signature: str, ix_index: int, reference: str, asset: str, ticker: str | None,
+                       amount: int) -> DepositResult:
+        """Credit a `deposit_*` the indexer saw finalized, once per (signature, instruction
+        index): a repeat is a no-op that says so (`credited` False). The 16-byte `reference`
+        (hex) names the custodial user; an unknown one credits the suspense account
+        (`suspense_deposits`). A token deposit to a user holding the other side is netted
+        at once (Kalshi: YES or NO, never both): custody merges the pairs (`custody_merge_set`)."""
+        if not isinstance(signature, str) or not 0 < len(signature) <= 100:
+            raise errors.InvalidRequest("signature must be 1-100 characters", code="invalid_parameters")
+        if isinstance(ix_index, bool) or not isinstance(ix_index, int) or not 0 <= ix_index < 2**31:
+            raise errors.InvalidRequest("ix_index must be a non-negative integer", code="invalid_parameters")
+        if not isinstance(reference, str) or len(reference) != 32 or any(c not in "0123456789abcdef" for c in reference.lower()):
+            raise errors.InvalidRequest("reference must be 32 hex characters (16 bytes)", code="invalid_parameters")
+        reference = reference.lower()
+        if asset not in ("yes", "no", "cash"):
+            raise errors.InvalidRequest("asset must be yes, no or cash", code="invalid_parameters")
+        if (asset == "cash") != (ticker is None):
+            raise errors.InvalidRequest("a token deposit names its ticker, a cash deposit none", code="invalid_parameters")
+        if ticker is not None:
+            check_ticker(ticker)
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_UNITS:
+            raise errors.InvalidRequest("amount must be a positive integer of base units", code="invalid_parameters")
+        key = {"signature": signature, "ix_index": ix_index}
+        try:
+            with self._transaction() as conn:
+                done = conn.execute(select(_deposits).where(_deposits.c.signature == signature,
+                                                            _deposits.c.ix_index == ix_index)).mappings().first()
+                if done is not None:
+                    return DepositResult(False, done["user_id"], done["user_id"] is None, "already credited", **key)
+                user_id = conn.execute(select(_users.c.id).where(_users.c.deposit_reference == reference)).scalar_one_or_none()
+                state = None
+                if ticker is not None and user_id is not None:
+                    state = self._markets.get(ticker) or self._load_market(ticker)
+                    if state is None:  # tokens of a market the exchange does not know: suspense
+                        user_id = None
                 ts = now_ms()
                 j = Journal(_uuid(), ts)
-                asset = L.yes_asset(ticker) if side == "yes" else L.no_asset(ticker)
-                j.move(L.WITHDRAWAL, wallet, asset, self._user_account(conn, user_id), self._accounts.get(conn, L.EXTERNAL), count)
+                ledger_asset = L.CASH if asset == "cash" else (L.yes_asset(ticker) if asset == "yes" else L.no_asset(ticker))
+                to = self._user_account(conn, user_id) if user_id is not None else self._accounts.get(conn, L.SUSPENSE)
+                j.move(L.DEPOSIT, f"{signature}:{ix_index}", ledger_asset, self._accounts.get(conn, L.EXTERNAL), to, amount)
+                merged = 0
+                if state is not None:
+                    pos = self._read_positions(conn, ticker, [user_id])[user_id]
+                    yes_held, no_held = max(pos, 0), max(-pos, 0)
+                    if asset == "yes":
+                        merged = min(amount, no_held)
+                        pos += amount
+                    else:
+                        merged = min(amount, yes_held)
+                        pos -= amount
+                    if merged:  # the deposit closes the other side: custody retires the pairs
+                        issuance = self._accounts.get(conn, L.ISSUANCE, ticker)
+                        ref = f"net:{signature}:{ix_index}"
+                        j.move(L.MERGE, ref, L.yes_asset(ticker), to, issuance, merged)
+                        j.move(L.MERGE, ref, L.no_asset(ticker), to, issuance, merged)
+                        j.move(L.MERGE, ref, L.CASH, self._accounts.get(conn, L.COLLATERAL, ticker), to, merged)
                 j.flush(conn)
-                self._write_outbox(conn, [(ticker, O.CUSTODY_WITHDRAW, {"user_id": user_id, "wallet": wallet, "side": side,
-                                                                        "count": count, "journal_id": j.journal_id})], ts)
-            self._positions[(user_id, ticker)] = pos - count if side == "yes" else pos + count
+                if merged:
+                    self._write_outbox(conn, [X.CustodyMergeSet(ticker, merged, j.journal_id)], ts, group=j.journal_id)
+                conn.execute(insert(_deposits).values(reference=reference, asset=asset, ticker=ticker, amount=amount,
+                                                      user_id=user_id, journal_id=j.journal_id, created_ms=ts, **key))
+        except IntegrityError:  # another process credited it between our check and our insert
+            return DepositResult(False, None, False, "already credited", **key)
+        if state is not None:
+            self._positions[(user_id, ticker)] = pos
+            state.open_interest -= merged
             self._recompute_hold(user_id, ticker)
-            del state
+        return DepositResult(True, user_id, user_id is None, "credited to suspense" if user_id is None else "credited", **key)
+
+    def suspense_deposits(self) -> list[DepositView]:
+        """Deposits whose reference named no user: what the suspense account holds."""
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(select(_deposits).where(_deposits.c.user_id.is_(None)).order_by(_deposits.c.id)).mappings().all()
+        return [DepositView(r["signature"], r["ix_index"], r["reference"], r["asset"], r["ticker"], r["amount"],
+                            r["created_ms"]) for r in rows]
 
     @staticmethod
     def _amount(amount: int | None, cents: int | None) -> int:
         if (amount is None) == (cents is None):
             raise errors.InvalidRequest("give exactly one of amount or cents")
         value = amount if amount is not None else cents * 10_000  # type: ignore[operator]
-        if not isinstance(value, int) or value <= 0:
-            raise errors.InvalidRequest("amount must be a positive integer")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_UNITS:
+            raise errors.InvalidRequest("amount must be a positive integer of base units")
         return value
 
     def balance(self, user_id: int) -> BalanceView:
@@ -660,7 +819,7 @@ class ExchangeService:
             raise errors.InvalidRequest(str(exc), code="invalid_parameters") from None
         ts = now_ms()
         with self._lock:
-            with self.db.writer.begin() as conn:
+            with self._transaction() as conn:
                 existing = conn.execute(select(_fee_schedules.c.id).where(_fee_schedules.c.name == name)).scalar_one_or_none()
                 if existing is None:
                     schedule_id = conn.execute(insert(_fee_schedules).values(
@@ -696,11 +855,10 @@ class ExchangeService:
             raise errors.InvalidRequest("builder needs a code and a share between 0 and 1_000_000 ppm")
         with self._lock:
             try:
-                with self.db.writer.begin() as conn:
+                with self._transaction() as conn:
                     conn.execute(insert(_builders).values(code=code, name=name, share_ppm=share_ppm, created_ms=now_ms()))
                     self._accounts.get(conn, L.BUILDER, code)
             except IntegrityError:
-                self._accounts.forget()
                 raise errors.Conflict(f"builder {code} already exists", code="builder_exists") from None
             self._builders[code] = share_ppm
         return BuilderView(code, name, share_ppm, 0)
@@ -720,7 +878,7 @@ class ExchangeService:
             raise errors.InvalidRequest("series ticker must not be empty")
         ts = now_ms()
         try:
-            with self.db.writer.begin() as conn:
+            with self._transaction() as conn:
                 conn.execute(insert(_series).values(ticker=ticker, title=title, category=category, frequency=frequency,
                                                     tags=",".join(tags), fee_schedule_id=fee_schedule_id, created_ms=ts))
         except IntegrityError:
@@ -732,7 +890,7 @@ class ExchangeService:
         if not event_ticker:
             raise errors.InvalidRequest("event ticker must not be empty")
         ts = now_ms()
-        with self.db.writer.begin() as conn:
+        with self._transaction() as conn:
             if conn.execute(select(_series.c.ticker).where(_series.c.ticker == series_ticker)).first() is None:
                 raise errors.NotFound(f"series {series_ticker} not found", code="series_not_found")
             if conn.execute(select(_events.c.event_ticker).where(_events.c.event_ticker == event_ticker)).first():
@@ -759,7 +917,7 @@ class ExchangeService:
             raise errors.InvalidRequest("close time must be after open time")
         with self._lock:
             try:
-                with self.db.writer.begin() as conn:
+                with self._transaction() as conn:
                     if conn.execute(select(_markets.c.ticker).where(_markets.c.ticker == ticker)).first():
                         raise errors.Conflict(f"market {ticker} already exists", code="market_exists")
                     if event_ticker is None:
@@ -779,21 +937,16 @@ class ExchangeService:
                         tick=tick, lot=lot, yes_payout=None, fee_schedule_id=fee_schedule_id, created_ms=ts, updated_ms=ts))
                     self._accounts.get(conn, L.COLLATERAL, ticker)
                     self._accounts.get(conn, L.ISSUANCE, ticker)
-                    self._write_outbox(conn, [(ticker, O.MARKET_CREATED, {"ticker": ticker, "close_ms": close_ms, "open_ms": open_ms,
-                                                                          "tick": tick, "lot": lot})], ts)
+                    self._write_outbox(conn, [X.CreateMarket(ticker, close_time=close_ms // 1000, tick_size=tick)], ts)
             except IntegrityError:
-                self._accounts.forget()
                 raise errors.InvalidRequest("market refers to an unknown fee schedule") from None
-            except errors.ExchangeError:
-                self._accounts.forget()
-                raise
             state = self._load_market(ticker)
         view = self._market_view(state)
         self._publish([MarketEvent(ticker, "created", view)])
         return view
 
-    def _set_status(self, ticker: str, allowed_from: tuple[str, ...], status: str, outbox_kind: str,
-                    extra: dict | None = None, payload: dict | None = None) -> MarketView:
+    def _set_status(self, ticker: str, allowed_from: tuple[str, ...], status: str, record: X.Record,
+                    extra: dict | None = None) -> MarketView:
         with self._lock:
             state = self._market(ticker)
             if state.row["status"] not in allowed_from:
@@ -801,19 +954,19 @@ class ExchangeService:
                                            code="invalid_market_status")
             ts = now_ms()
             values = {"status": status, "updated_ms": ts, **(extra or {})}
-            with self.db.writer.begin() as conn:
+            with self._transaction() as conn:
                 conn.execute(update(_markets).where(_markets.c.ticker == ticker).values(**values))
-                self._write_outbox(conn, [(ticker, outbox_kind, {"ticker": ticker, **(payload or {})})], ts)
+                self._write_outbox(conn, [record], ts)
             state.row.update(values)
             view = self._market_view(state)
         self._publish([MarketEvent(ticker, status, view), TickerUpdate(view)])
         return view
 
     def halt(self, ticker: str) -> MarketView:
-        return self._set_status(ticker, (OPEN,), HALTED, O.MARKET_HALTED)
+        return self._set_status(ticker, (OPEN,), HALTED, X.Halt(ticker))
 
     def resume(self, ticker: str) -> MarketView:
-        return self._set_status(ticker, (HALTED,), OPEN, O.MARKET_RESUMED)
+        return self._set_status(ticker, (HALTED,), OPEN, X.Resume(ticker))
 
     def close_market(self, ticker: str) -> MarketView:
         """Close trading: every resting order is cancelled in the same transaction."""
@@ -823,7 +976,7 @@ class ExchangeService:
                 raise errors.MarketNotOpen(f"market {ticker} is {state.row['status']}", code="invalid_market_status")
             order_ids = [o for o, v in self._open.items() if v.ticker == ticker]
             events = self._cancel_many(order_ids, reason="market_closed")[1] if order_ids else []
-            view = self._set_status(ticker, (OPEN, HALTED), CLOSED, O.MARKET_CLOSED)
+            view = self._set_status(ticker, (OPEN, HALTED), CLOSED, X.CloseMarket(ticker))
         self._publish(events)
         return view
 
@@ -845,8 +998,8 @@ class ExchangeService:
         state = self._market(ticker)
         if state.row["status"] in (OPEN, HALTED):
             self.close_market(ticker)
-        return self._set_status(ticker, (CLOSED, DETERMINED), DETERMINED, O.MARKET_DETERMINED,
-                                {"yes_payout": yes_payout, "determined_ms": now_ms()}, {"yes_payout": yes_payout})
+        return self._set_status(ticker, (CLOSED, DETERMINED), DETERMINED, X.Determine(ticker, yes_payout),
+                                {"yes_payout": yes_payout, "determined_ms": now_ms()})
 
     def finalize(self, ticker: str) -> MarketView:
         """Settle a determined market: every holder's YES and NO are retired for their payout
@@ -858,7 +1011,7 @@ class ExchangeService:
             payout = state.row["yes_payout"]
             ts = now_ms()
             yes, no = L.yes_asset(ticker), L.no_asset(ticker)
-            with self.db.writer.begin() as conn:
+            with self._transaction() as conn:
                 holders = conn.execute(
                     select(_accounts_t.c.id, _accounts_t.c.ref, _balances.c.asset, _balances.c.amount)
                     .join(_accounts_t, _accounts_t.c.id == _balances.c.account_id)
@@ -896,7 +1049,7 @@ class ExchangeService:
                     conn.execute(update(_stats).where(_stats.c.ticker == ticker).values(exposure=0, updated_ms=ts))
                 conn.execute(update(_markets).where(_markets.c.ticker == ticker).values(status=FINALIZED, finalized_ms=ts,
                                                                                         updated_ms=ts))
-                self._write_outbox(conn, [(ticker, O.MARKET_FINALIZED, {"ticker": ticker, "yes_payout": payout})], ts)
+                self._write_outbox(conn, [X.Finalize(ticker)], ts, group=j.journal_id)
             state.row.update(status=FINALIZED, finalized_ms=ts, updated_ms=ts)
             state.open_interest = 0
             for user_id in per_user:
@@ -1093,7 +1246,7 @@ class ExchangeService:
         order_id = _uuid()
         book_changed = False
         try:
-            with self._writing() as conn:
+            with self._transaction() as conn:
                 if req.client_order_id is not None and Q.ORDER_BY_CLIENT_ID.scalar(
                         conn, {"user_id": user_id, "client_order_id": req.client_order_id}) is not None:
                     raise errors.Conflict(f"client_order_id {req.client_order_id} already used", code="order_already_exists")
@@ -1181,8 +1334,7 @@ class ExchangeService:
                     cmd.order_updates.append({"b_order_id": replaces.order_id, "remaining_count": 0, "status": CANCELED,
                                               "cancel_reason": "amended", "updated_ms": ts})
                 if req.wallet_order and order_row["status"] != RESTING and order_row["fill_count"] < count:
-                    cmd.outbox.append((ticker, O.CLOSE_ORDER, {"wallet_order": req.wallet_order, "order_id": order_id,
-                                                              "unfilled": count - order_row["fill_count"]}))
+                    cmd.outbox.append(X.CloseOrder(ticker, req.wallet_order, order_id, count - order_row["fill_count"]))
                 self._group_limits(conn, cmd, state, ts)
                 self._flush(conn, cmd, ts)
         except Exception as exc:
@@ -1233,6 +1385,8 @@ class ExchangeService:
         taker_fills: list[FillView] = []
         maker_rows: dict[str, dict] = {}
         net_sets = 0
+        wallet_sells: list[X.SettleFill] = []
+        wallet_buys: list[X.SettleFill] = []
         j = cmd.journal
         for f in engine_fills:
             maker = self._open[f.maker_order_id]
@@ -1287,22 +1441,27 @@ class ExchangeService:
                 side, action = order.side, order.action
                 fill = {"fill_id": _uuid(), "trade_id": trade_id, "order_id": order.order_id, "user_id": order.user_id,
                         "ticker": ticker, "is_taker": is_taker, "book_side": order.book_side, "side": side, "action": action,
-                        "price": f.price, "count": f.count, "fee": fee, "rebate": reb, "created_ms": ts}
+                        "price": f.price, "count": f.count, "fee": fee, "rebate": reb, "created_ms": ts,
+                        "reverted_ms": None, "revert_reason": None}
                 cmd.fill_rows.append(fill)
                 if order.order_group_id:
                     cmd.group_fills[order.order_group_id] = cmd.group_fills.get(order.order_group_id, 0) + f.count
-                if order.wallet_order:
-                    cmd.outbox.append((ticker, O.SETTLE_FILL, {
-                        "wallet_order": order.wallet_order, "order_id": order.order_id, "trade_id": trade_id,
-                        "book_side": order.book_side, "price": f.price, "count": f.count, "minted": posting.minted,
-                        "merged": posting.merged}))
+                if order.wallet_order:  # settled against custody on chain, in the order's own side terms
+                    settle = X.SettleFill(ticker, order.wallet_order, side, action, f.count,
+                                          f.price if side == "yes" else ONE - f.price, fee, trade_id, fill["fill_id"],
+                                          order.order_id)
+                    (wallet_buys if action == "buy" else wallet_sells).append(settle)
                 if is_taker:
                     taker_fills.append(fill_view(fill))
-        # Custodial set creation/retirement, netted per command (a transfer moves nothing on chain).
+        # Custody's set creation/retirement, netted per command (a transfer moves nothing on chain),
+        # around the wallet fills in the order the program needs (exchange/outbox.py): the mint
+        # first, then what wallets hand to custody, then what custody hands out, then the merge.
         if net_sets > 0:
-            cmd.outbox.append((ticker, O.CUSTODY_MINT_SET, {"ticker": ticker, "count": net_sets, "journal_id": j.journal_id}))
-        elif net_sets < 0:
-            cmd.outbox.append((ticker, O.CUSTODY_MERGE_SET, {"ticker": ticker, "count": -net_sets, "journal_id": j.journal_id}))
+            cmd.outbox.append(X.CustodyMintSet(ticker, net_sets, j.journal_id))
+        cmd.outbox.extend(wallet_sells)
+        cmd.outbox.extend(wallet_buys)
+        if net_sets < 0:
+            cmd.outbox.append(X.CustodyMergeSet(ticker, -net_sets, j.journal_id))
         for order_id, m in maker_rows.items():
             maker = self._open[order_id]
             cmd.order_updates.append({
@@ -1325,7 +1484,7 @@ class ExchangeService:
         if cmd.stats:
             self._flush_stats(conn, cmd, ts)
         if cmd.outbox:
-            self._write_outbox(conn, cmd.outbox, ts)
+            self._write_outbox(conn, cmd.outbox, ts, group=cmd.journal.journal_id)
 
     def _flush_stats(self, conn, cmd: _Command, ts: int) -> None:
         Q.ADD_STATS.executemany(conn, [{"user_id": u, "ticker": t, "exposure": v[0], "total_traded": v[1], "realized_pnl": v[2],
@@ -1473,12 +1632,11 @@ class ExchangeService:
         views as committed, and the events."""
         ts = now_ms()
         orders = [self._open[o] for o in order_ids if o in self._open]
-        outbox = [(o.ticker, O.CLOSE_ORDER, {"wallet_order": o.wallet_order, "order_id": o.order_id, "unfilled": o.remaining})
-                  for o in orders if o.wallet_order]
+        outbox = [X.CloseOrder(o.ticker, o.wallet_order, o.order_id, o.remaining) for o in orders if o.wallet_order]
         views: dict[str, OrderView] = {}
         if self._group is not None:
             self._group.markets.update(o.ticker for o in orders)
-        with self._writing() as conn:
+        with self._transaction() as conn:
             params = {"remaining_count": 0, "status": CANCELED, "cancel_reason": reason, "updated_ms": ts}
             for o in orders:
                 params["b_order_id"] = o.order_id
@@ -1513,7 +1671,7 @@ class ExchangeService:
                 events = self._cancel_many([order_id], reason="canceled")[1]
             else:
                 ts = now_ms()
-                with self._writing() as conn:
+                with self._transaction() as conn:
                     conn.execute(update(_orders).where(_orders.c.order_id == order_id).values(
                         remaining_count=new, initial_count=_orders.c.initial_count - (order.remaining - new), updated_ms=ts))
                 reduction = self._markets[order.ticker].book.decrease(order_id, new)
@@ -1671,7 +1829,7 @@ class ExchangeService:
             raise errors.InvalidRequest("contracts_limit must be positive")
         group_id = _uuid()
         ts = now_ms()
-        with self.db.writer.begin() as conn:
+        with self._transaction() as conn:
             conn.execute(insert(_groups).values(order_group_id=group_id, user_id=user_id, contracts_limit=contracts_limit,
                                                 filled_count=0, triggered=False, deleted=False, created_ms=ts))
         return OrderGroupView(group_id, user_id, contracts_limit, 0, False, [], ts)
@@ -1723,7 +1881,7 @@ class ExchangeService:
                                                                                         triggered=True)))
             else:
                 events = []
-                with self._writing() as conn:
+                with self._transaction() as conn:
                     conn.execute(update(_groups).where(_groups.c.order_group_id == group_id).values(contracts_limit=contracts_limit))
         self._publish(events)
         return self.get_order_group(user_id, group_id)
@@ -1731,26 +1889,125 @@ class ExchangeService:
     def reset_order_group(self, user_id: int, group_id: str) -> OrderGroupView:
         """Start the group's count afresh (fills before now no longer count) and allow new orders again."""
         self.get_order_group(user_id, group_id)
-        with self._lock, self._writing() as conn:
+        with self._transaction() as conn:
             conn.execute(update(_groups).where(_groups.c.order_group_id == group_id).values(
                 filled_count=0, triggered=False, reset_ms=now_ms()))
         return self.get_order_group(user_id, group_id)
 
     # ------------------------------------------------------------------ outbox (bridge)
-    def pending_outbox(self, stream: str, after_seq: int = 0, limit: int = 1000) -> list[OutboxView]:
-        """Events of one stream (a market ticker, or "_exchange") with seq > after_seq, in order."""
-        with self.db.reader.connect() as conn:
-            rows = conn.execute(select(_outbox).where(_outbox.c.stream == stream, _outbox.c.seq > after_seq)
-                                .order_by(_outbox.c.seq).limit(limit)).mappings().all()
-        return [OutboxView(r["stream"], r["seq"], r["kind"], json.loads(r["payload"]), r["created_ms"]) for r in rows]
+    def outbox_reader(self):
+        """The bridge's reader of this service's outbox (exchange/outbox_reader.py)."""
+        from exchange.outbox_reader import OutboxReader
+
+        return OutboxReader(self)
 
     def outbox_streams(self) -> dict[str, int]:
         """Every stream and its last sequence number."""
         with self.db.reader.connect() as conn:
             return dict(conn.execute(select(_streams.c.stream, _streams.c.last_seq)).all())
 
+    def revert_settle_fill(self, stream: str, seq: int, reason: str) -> list[X.OutboxRecord]:
+        """The program refused the settle_fill at (stream, seq) for good (the wallet order was
+        force-closed; its escrow is gone). In ONE transaction: the trade's ledger movements
+        (the match, fees, rebates, builder shares) are reversed by compensating entries; both
+        fills are marked reverted (the fills listing shows `reverted_ms`, `revert_reason`);
+        the record, and the trade's other settle_fill if it was a wallet-vs-wallet match
+        still pending, become `reverted`; and custody's part is compensated by a new group
+        (`custody_merge_set` of the sets the trade minted, `custody_mint_set` of what it
+        merged). After the commit both users get the fills and their orders again on the
+        `fill` / `user_orders` channels. Returns the compensating records (maybe none).
+
+        The rest of the refused record's group still applies. When the trade MERGED, that
+        rest (the group's custody_merge_set) needs the tokens the wallet never gave: send
+        the returned custody_mint_set in the same chain transaction, before it.
+
+        Refused (nothing written) if the record is no pending settle_fill, or if the trade's
+        other side settled on chain already. Reverting a reverted record returns []. Not
+        undone: the orders' fill counts and position_stats (P&L, exposure) keep the fill."""
+        from exchange.outbox_reader import record_of
+
+        if not isinstance(reason, str) or not 0 < len(reason) <= 200:
+            raise errors.InvalidRequest("reason must be 1-200 characters")
+        with self._transaction() as conn:
+            row = conn.execute(select(_outbox).where(_outbox.c.stream == stream, _outbox.c.seq == seq)).mappings().first()
+            if row is None:
+                raise errors.NotFound(f"no outbox record {stream}/{seq}", code="outbox_not_found")
+            if row["kind"] != X.SettleFill.kind:
+                raise errors.InvalidRequest(f"{stream}/{seq} is a {row['kind']}, not a settle_fill", code="not_a_settle_fill")
+            if row["status"] == X.REVERTED:
+                return []
+            if row["status"] != X.PENDING:
+                raise errors.Conflict(f"{stream}/{seq} is applied on chain; it cannot be reverted", code="outbox_applied")
+            fill: X.SettleFill = X.decode(row["kind"], row["payload"])
+            # The trade's settle_fills (two in a wallet-vs-wallet match) are in its command's group.
+            same = [r for r in conn.execute(select(_outbox).where(
+                _outbox.c.stream == stream, _outbox.c.group_id == row["group_id"],
+                _outbox.c.kind == X.SettleFill.kind)).mappings()
+                if X.decode(r["kind"], r["payload"]).trade_id == fill.trade_id]
+            if any(r["status"] == X.APPLIED for r in same):
+                raise errors.Conflict(f"trade {fill.trade_id}: the other side settled on chain; it cannot be reversed here",
+                                      code="outbox_applied")
+            trade = conn.execute(select(_trades).where(_trades.c.trade_id == fill.trade_id)).mappings().one()
+            ticker = trade["ticker"]
+            ts = now_ms()
+            j = Journal(_uuid(), ts)
+            legs: dict[tuple[str, int], dict[str, object]] = {}
+            for e in conn.execute(select(_entries).where(_entries.c.ref == fill.trade_id).order_by(_entries.c.id)).mappings():
+                if e["kind"] == L.REVERSAL:
+                    continue
+                leg = legs.setdefault((e["journal_id"], e["leg"]), {"asset": e["asset"]})
+                leg["payer" if e["amount"] < 0 else "receiver"] = e["account_id"]
+                leg["amount"] = abs(e["amount"])
+            for leg in legs.values():  # each movement back, receiver to payer
+                j.move(L.REVERSAL, fill.trade_id, leg["asset"], leg["receiver"], leg["payer"], leg["amount"])
+            j.flush(conn)
+            conn.execute(update(_fills).where(_fills.c.trade_id == fill.trade_id).values(reverted_ms=ts, revert_reason=reason))
+            conn.execute(update(_outbox).where(_outbox.c.id.in_([r["id"] for r in same]))
+                         .values(status=X.REVERTED, revert_reason=reason))
+            compensation: list[X.Record] = []
+            if trade["minted"]:
+                compensation.append(X.CustodyMergeSet(ticker, trade["minted"], j.journal_id))
+            if trade["merged"]:
+                compensation.append(X.CustodyMintSet(ticker, trade["merged"], j.journal_id))
+            written = self._write_outbox(conn, compensation, ts, group=j.journal_id) if compensation else []
+            fills = conn.execute(select(_fills).where(_fills.c.trade_id == fill.trade_id)).mappings().all()
+            users = {f["user_id"] for f in fills}
+            positions = self._read_positions(conn, ticker, users)
+            orders = conn.execute(select(_orders).where(_orders.c.order_id.in_([f["order_id"] for f in fills]))).mappings().all()
+            new_rows = conn.execute(select(_outbox).where(_outbox.c.stream.in_({s for s, _ in written} or {""}),
+                                                          _outbox.c.group_id == j.journal_id)
+                                    .order_by(_outbox.c.seq)).mappings().all()
+        state = self._markets.get(ticker)
+        if state is not None:
+            state.open_interest += trade["merged"] - trade["minted"]
+            for user_id, pos in positions.items():
+                self._positions[(user_id, ticker)] = pos
+                self._recompute_hold(user_id, ticker)
+        log.warning("settle_fill %s/%s reverted (%s): trade %s reversed", stream, seq, reason, fill.trade_id)
+        self._publish([FillEvent(fill_view(f)) for f in fills] + [OrderEvent(order_view(o)) for o in orders])
+        return [record_of(r) for r in new_rows]
+
 
 # ---------------------------------------------------------------------- helpers
+def _check_wallet(wallet: object) -> str:
+    """A Solana address: base58 of 32 bytes."""
+    from solders.pubkey import Pubkey
+
+    try:
+        if not isinstance(wallet, str) or not 32 <= len(wallet) <= 44:
+            raise ValueError
+        Pubkey.from_string(wallet)
+    except ValueError:
+        raise errors.InvalidRequest(f"wallet {wallet!r} is not a Solana address (base58, 32 bytes)",
+                                    code="invalid_wallet") from None
+    return wallet
+
+
+def _withdrawal_view(r) -> WithdrawalView:
+    return WithdrawalView(r["withdrawal_id"], r["user_id"], r["ticker"], r["asset"], r["amount"], r["wallet"], r["status"],
+                          r["signature"], r["created_ms"], r["updated_ms"])
+
+
 def _expiring(book: BookAdapter, now: int):
     gone = [(n.order_id, n.remaining) for n in list(book._orders.values())
             if n.expiration_ms is not None and n.expiration_ms <= now]

@@ -33,7 +33,8 @@ def settlement_view(r) -> SettlementView:
 
 def fill_view(r) -> FillView:
     return FillView(r["fill_id"], r["trade_id"], r["order_id"], r["user_id"], r["ticker"], bool(r["is_taker"]), r["book_side"],
-                    r["side"], r["action"], r["price"], r["count"], r["fee"], r["rebate"], r["created_ms"])
+                    r["side"], r["action"], r["price"], r["count"], r["fee"], r["rebate"], r["created_ms"],
+                    reverted_ms=r.get("reverted_ms"), revert_reason=r.get("revert_reason"))
 
 
 def trade_view(r) -> TradeView:

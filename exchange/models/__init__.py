@@ -1,6 +1,7 @@
 """The ledger's tables (SQLModel), one module per concern. `metadata` is what Alembic migrates."""
 from sqlmodel import SQLModel
 
+from .custody import CustodyWithdrawal, Deposit
 from .ledger import LedgerAccount, LedgerBalance, LedgerEntry, PositionStats
 from .markets import Builder, Event, FeeSchedule, Market, Series
 from .orders import Fill, Order, OrderGroup, Trade
@@ -11,7 +12,7 @@ from .users import ApiKey, User
 metadata = SQLModel.metadata
 
 __all__ = [
-    "ApiKey", "Builder", "Event", "FeeSchedule", "Fill", "LedgerAccount", "LedgerBalance",
+    "ApiKey", "Builder", "CustodyWithdrawal", "Deposit", "Event", "FeeSchedule", "Fill", "LedgerAccount", "LedgerBalance",
     "LedgerEntry", "Market", "Order", "OrderGroup", "OutboxEvent", "OutboxStream",
     "PositionStats", "Series", "Settlement", "Trade", "User", "metadata",
 ]

@@ -26,6 +26,7 @@ TREASURY = "treasury"
 EXTERNAL = "external"  # contra account of deposits and withdrawals (the world outside the ledger)
 COLLATERAL = "collateral"  # ref = ticker: collateral locked behind that market's outstanding sets
 ISSUANCE = "issuance"  # ref = ticker: contra account of minted YES/NO (minus = outstanding)
+SUSPENSE = "suspense"  # deposits whose reference names no user, until an operator assigns them
 
 # Movement kinds (ledger_entries.kind).
 DEPOSIT = "deposit"
@@ -37,6 +38,7 @@ FEE = "fee"
 REBATE = "rebate"
 BUILDER_SHARE = "builder_share"
 SETTLEMENT = "settlement"
+REVERSAL = "reversal"  # compensating entries of a fill the chain refused for good
 
 
 def yes_asset(ticker: str) -> str:

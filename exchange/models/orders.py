@@ -120,3 +120,6 @@ class Fill(SQLModel, table=True):
     fee: int = Field(default=0, sa_column=big(default=0))
     rebate: int = Field(default=0, sa_column=big(default=0))
     created_ms: int = Field(sa_column=big())
+    # Set when the chain refused the fill's settle_fill for good and the ledger reversed it.
+    reverted_ms: int | None = Field(default=None, sa_column=big(nullable=True))
+    revert_reason: str | None = Field(default=None, max_length=200)

@@ -2,29 +2,17 @@
 
 Each event belongs to a stream (a market ticker, or "_exchange" for events outside any
 market) and carries that stream's next sequence number, gapless, allocated from
-`outbox_streams` in the same transaction as the ledger change that causes it.
+`outbox_streams` in the same transaction as the ledger change that causes it. The record
+kinds and their payloads are the typed contract of exchange/outbox.py.
 """
 from __future__ import annotations
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ._base import big
 
-EXCHANGE_STREAM = "_exchange"
-
-# Event kinds, named after the program instruction the bridge sends for them.
-MARKET_CREATED = "create_market"
-MARKET_HALTED = "halt"
-MARKET_RESUMED = "resume"
-MARKET_CLOSED = "close_market"
-MARKET_DETERMINED = "determine"
-MARKET_FINALIZED = "finalize"
-CUSTODY_MINT_SET = "custody_mint_set"  # net sets custodial matches created
-CUSTODY_MERGE_SET = "custody_merge_set"  # net sets custodial matches retired
-SETTLE_FILL = "settle_fill"  # a fill of a wallet order against custody
-CLOSE_ORDER = "close_order"  # a wallet order's unfilled rest refunded after the CLOB cancelled it
-CUSTODY_WITHDRAW = "custody_withdraw"  # a custodial position or cash moved out to a wallet
+from exchange.outbox import EXCHANGE_STREAM  # noqa: F401  (the record kinds live in exchange/outbox.py)
 
 
 class OutboxStream(SQLModel, table=True):
@@ -35,12 +23,25 @@ class OutboxStream(SQLModel, table=True):
 
 
 class OutboxEvent(SQLModel, table=True):
+    """One record (exchange/outbox.py) and what the bridge reported about it."""
+
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("stream", "seq", name="uq_outbox_stream_seq"),)
+    __table_args__ = (
+        UniqueConstraint("stream", "seq", name="uq_outbox_stream_seq"),
+        Index("ix_outbox_stream_status_seq", "stream", "status", "seq"),  # pending records, applied_seq
+        Index("ix_outbox_stream_group", "stream", "group_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     stream: str = Field(max_length=64)
     seq: int = Field(sa_column=big())
+    group_id: str = Field(default="", max_length=40)  # one per ledger journal that wrote it
     kind: str = Field(max_length=32)
     payload: str = Field(sa_column=Column(Text, nullable=False))  # JSON, integers in base units
     created_ms: int = Field(sa_column=big())
+    status: str = Field(default="pending", max_length=10, sa_column_kwargs={"server_default": "pending"})
+    signature: str | None = Field(default=None, max_length=100)  # the chain transaction that applied it
+    slot: int | None = Field(default=None, sa_column=big(nullable=True))
+    applied_ms: int | None = Field(default=None, sa_column=big(nullable=True))
+    finalized: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    revert_reason: str | None = Field(default=None, max_length=200)

@@ -14,6 +14,8 @@ class User(SQLModel, table=True):
     name: str = Field(unique=True, max_length=120)
     kind: str = Field(default="custodial", max_length=16)  # custodial | wallet
     wallet: str | None = Field(default=None, unique=True, max_length=64)  # base58 pubkey
+    # The 16-byte custodial account reference (32 hex) wallets put in `deposit_*`; made on first ask.
+    deposit_reference: str | None = Field(default=None, unique=True, max_length=32)
     created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 

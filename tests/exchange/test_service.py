@@ -78,7 +78,7 @@ def test_mint_transfer_merge_with_netting_and_invariants(svc):
     streams = check_outbox_gapless(svc)
     kinds = [k for _, k, _ in streams["M"]]
     assert kinds == ["create_market", "custody_mint_set", "custody_merge_set"]
-    assert streams["M"][1][2]["count"] == 10 * C and streams["M"][2][2]["count"] == 6 * C
+    assert streams["M"][1][2]["amount"] == 10 * C and streams["M"][2][2]["amount"] == 6 * C
 
 
 def test_random_trading_keeps_every_invariant(svc):
@@ -104,7 +104,7 @@ def test_random_trading_keeps_every_invariant(svc):
     streams = check_outbox_gapless(svc)
     # The custody mirror: net mints minus merges in the outbox == sets outstanding.
     for t in ("A", "B"):
-        net = sum(p["count"] if k == "custody_mint_set" else -p["count"] for _, k, p in streams[t] if k in ("custody_mint_set", "custody_merge_set"))
+        net = sum(p["amount"] if k == "custody_mint_set" else -p["amount"] for _, k, p in streams[t] if k in ("custody_mint_set", "custody_merge_set"))
         assert net == svc.get_market(t).open_interest
     # Available balances never negative (holds are an upper bound of what resting orders can cost).
     for u in users:

@@ -1,0 +1,46 @@
+"""The ticker rule the program enforces (`create_market`: 1-32 bytes of A-Z 0-9 - _ .), so the
+exchange refuses every other ticker with a 400 before it writes anything (DESIGN.md, Tickers
+and units shared with the program). Pure apart from reading the committed IDL once.
+
+The longest ticker is read from the IDL's constants (idl/outcome_market.json, generated from
+the program) when the IDL exports `MAX_TICKER_LEN`; until it does, from the limit the program's
+constants.rs names for it: a PDA seed, which Solana caps at 32 bytes. exchange never imports
+chain/, so the JSON is read here directly.
+"""
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+from exchange.errors import InvalidRequest
+
+IDL_PATH = Path(__file__).resolve().parents[1] / "idl" / "outcome_market.json"
+MAX_SEED_LEN = 32  # Solana's MAX_SEED_LEN: the Market PDA is seeded with the ticker's bytes
+_CHARSET = re.compile(r"[A-Z0-9_.\-]+")
+
+
+@cache
+def idl_constants(path: Path = IDL_PATH) -> dict[str, int]:
+    """The IDL's numeric constants by name."""
+    with open(path, encoding="utf-8") as f:
+        idl = json.load(f)
+    return {c["name"]: int(c["value"]) for c in idl.get("constants", []) if str(c.get("value", "")).isdigit()}
+
+
+def max_ticker_len() -> int:
+    return idl_constants().get("MAX_TICKER_LEN", MAX_SEED_LEN)
+
+
+def is_valid_ticker(ticker: object) -> bool:
+    return (isinstance(ticker, str) and 0 < len(ticker.encode()) <= max_ticker_len()
+            and _CHARSET.fullmatch(ticker) is not None)
+
+
+def check_ticker(ticker: object, field: str = "ticker") -> str:
+    """`ticker` if the program would accept it; else InvalidRequest (HTTP 400)."""
+    if not is_valid_ticker(ticker):
+        raise InvalidRequest(f"{field} {ticker!r} is not 1-{max_ticker_len()} characters of A-Z, 0-9, '-', '_', '.'",
+                             code="invalid_ticker")
+    return ticker  # type: ignore[return-value]
