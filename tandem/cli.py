@@ -175,6 +175,24 @@ def bridge(
         pass
 
 
+# -- proof of backing (indexer/verify.py does the work) ----------------------------------
+@app.command("verify-proof")
+def verify_proof(
+    file: Path,
+    rpc_url: str = typer.Option(None, "--rpc-url", help="Solana JSON-RPC (default RPC_URL)."),
+    offline: bool = typer.Option(False, "--offline", help="Check the proof's path only; do not read the chain."),
+) -> None:
+    """Check a proof of backing: its path to the root offline, then root.sum against custody's balance on chain."""
+    from indexer import verify
+    from tandem.settings import get_settings
+
+    settings = get_settings()
+    report = verify.run(file, rpc_url=None if offline else (rpc_url or settings.rpc_url),
+                        program_id=verify.default_program_id(settings.program_id))
+    verify.render(report, file, console)
+    raise typer.Exit(0 if report.ok else 1)
+
+
 @app.command()
 def up(demo_ticker: str = typer.Option("DEMO-YES", "--demo-ticker", help="Ticker of the demo market.")) -> None:
     """Everything `make run` starts: localnet, the API and a demo market; Ctrl-C stops all."""
