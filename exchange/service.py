@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from exchange import errors
 from exchange import outbox as X
 from exchange import statements as Q
+from exchange import wallet_orders
 from exchange.db import Database, connect, open_database
 from exchange.engine_adapter import BookAdapter, EngineFill, EngineResult
 from exchange.fees import (
@@ -1290,7 +1291,7 @@ class ExchangeService:
                 (bids if req.book_side == "bid" else asks).append((req.price, count))
                 need = market_hold(pos, bids, asks, state.rates)
                 available = cash - self._held(user_id, exclude=ticker)
-                if need > available:
+                if need > available and not req.wallet_order:  # a wallet order is held by its escrow (wallet_orders)
                     raise errors.InsufficientBalance(
                         f"order needs {need} held in this market, {available} available", code="insufficient_balance")
                 book_changed = True  # from here a failure rebuilds the book from the database
@@ -1335,6 +1336,8 @@ class ExchangeService:
                                               "cancel_reason": "amended", "updated_ms": ts})
                 if req.wallet_order and order_row["status"] != RESTING and order_row["fill_count"] < count:
                     cmd.outbox.append(X.CloseOrder(ticker, req.wallet_order, order_id, count - order_row["fill_count"]))
+                if cmd.fill_rows or req.wallet_order:  # what wallet orders got leaves the ledger to them
+                    wallet_orders.after_fills(self, conn, cmd, taker, order_row["status"] != RESTING)
                 self._group_limits(conn, cmd, state, ts)
                 self._flush(conn, cmd, ts)
         except Exception as exc:
@@ -1627,12 +1630,15 @@ class ExchangeService:
         return ids
 
     def _cancel_many(self, order_ids: list[str], reason: str,
-                     also: Callable[[Connection], None] | None = None) -> tuple[dict[str, OrderView], list]:
+                     also: Callable[[Connection], None] | None = None,
+                     close_wallet_orders: bool = True) -> tuple[dict[str, OrderView], list]:
         """Cancel resting orders in one transaction (with `also(conn)`, if given); returns their
-        views as committed, and the events."""
+        views as committed, and the events. Wallet orders release their escrow and get a
+        close_order, unless `close_wallet_orders` is False (force-closed on chain: gone)."""
         ts = now_ms()
         orders = [self._open[o] for o in order_ids if o in self._open]
-        outbox = [X.CloseOrder(o.ticker, o.wallet_order, o.order_id, o.remaining) for o in orders if o.wallet_order]
+        wallet = [o for o in orders if o.wallet_order]
+        outbox = [X.CloseOrder(o.ticker, o.wallet_order, o.order_id, o.remaining) for o in wallet] if close_wallet_orders else []
         views: dict[str, OrderView] = {}
         if self._group is not None:
             self._group.markets.update(o.ticker for o in orders)
@@ -1643,6 +1649,8 @@ class ExchangeService:
                 views[o.order_id] = order_view(Q.CANCEL_ORDER.mappings(conn, params)[0])
             if outbox:
                 self._write_outbox(conn, outbox, ts)
+            if wallet:
+                wallet_orders.release_cancelled(self, conn, wallet, ts)
             if also is not None:
                 also(conn)
         deltas = []
