@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, alias="TANDEM_API_PORT")
     localnet_port: int = Field(default=8899, alias="TANDEM_LOCALNET_PORT")
     dashboard_port: int = Field(default=8080, alias="TANDEM_DASHBOARD_PORT")
+    # Proof of backing (indexer/epochs.py): an epoch every this many finalized slots (150 = about a
+    # minute at 400 ms slots); how many epochs of trees (leaves, salts) are kept for proofs.
+    proof_epoch_slots: int = Field(default=150, ge=1, alias="TANDEM_PROOF_EPOCH_SLOTS")
+    proof_keep_epochs: int = Field(default=48, ge=1, alias="TANDEM_PROOF_KEEP_EPOCHS")
     # API: the operator role's bearer token (unset: generated on start into TANDEM_HOME/operator.token),
     # how far a signed request's KALSHI-ACCESS-TIMESTAMP may be from the server clock, per-key rate limits.
     operator_token: str | None = Field(default=None, alias="TANDEM_OPERATOR_TOKEN")
