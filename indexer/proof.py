@@ -113,6 +113,13 @@ class Tree:
         return steps
 
 
+def leaf_commits(epoch: int, user_ids: Sequence[int], salts: Sequence[bytes]) -> list[bytes]:
+    """Every user's leaf commit, in one struct.pack and a C-level map of SHA-256."""
+    prefix = LEAF_DOMAIN + u64(epoch)
+    data = struct.pack(f">{'19sQ32s' * len(user_ids)}", *chain.from_iterable(zip(repeat(prefix), user_ids, salts)))
+    return list(map(_digest, map(_sha256, _pieces(data, len(prefix) + 8 + SALT_LEN))))
+
+
 def build_tree(epoch: int, user_ids: Sequence[int], salts: Sequence[bytes], balances: Sequence[int]) -> Tree:
     """The tree over one asset's custodial balances at one epoch (user_ids[i] holds balances[i], salted with salts[i])."""
     n = len(user_ids)
@@ -124,17 +131,21 @@ def build_tree(epoch: int, user_ids: Sequence[int], salts: Sequence[bytes], bala
             raise ValueError("user ids must be distinct 64-bit unsigned integers")
         if set(map(len, salts)) != {SALT_LEN}:
             raise ValueError(f"every salt must be {SALT_LEN} bytes")
-        if min(balances) < 0:
-            raise ValueError("balances must be non-negative")
+    return tree_of_commits(epoch, leaf_commits(epoch, user_ids, salts), balances)
+
+
+def tree_of_commits(epoch: int, commits: Sequence[bytes], balances: Sequence[int]) -> Tree:
+    """The tree over leaves already committed (commits[i] holds balances[i]); how a stored epoch is rebuilt."""
+    n = len(commits)
+    if len(balances) != n:
+        raise ValueError("commits and balances must have the same length")
+    if n and (min(balances) < 0 or set(map(len, commits)) != {HASH_LEN}):
+        raise ValueError(f"balances must be non-negative and commits {HASH_LEN} bytes")
     # All sums are non-negative, so no node sum overflows iff the root's does not.
     if sum(balances) > MAX_U64:
         raise ProofError("overflow", "the balances sum to more than 64 bits: the tree is refused")
 
     # Every step below is one struct.pack/unpack or a chain of C-level maps over a whole level.
-    prefix = LEAF_DOMAIN + u64(epoch)
-    commit_input = struct.pack(f">{'19sQ32s' * n}", *chain.from_iterable(zip(repeat(prefix), user_ids, salts)))
-    commits = map(_digest, map(_sha256, _pieces(commit_input, len(prefix) + 8 + SALT_LEN)))
-    del commit_input
     records = list(map(bytes.__add__, commits, _pieces(struct.pack(f">{n}Q", *balances), 8)))
     records.sort()  # by commit (commits are distinct: the balance after it never decides)
     leaves = LEAF_TAG + LEAF_TAG.join(records) if records else b""  # every leaf's preimage 0x00 || commit || balance
