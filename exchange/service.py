@@ -906,8 +906,7 @@ class ExchangeService:
                       rules_primary: str = "", tick: int = 10_000, lot: int = 10_000,
                       fee_schedule_id: int | None = None, series_ticker: str | None = None) -> MarketView:
         """A market; without `event_ticker` its own event and series are created too (named after it)."""
-        if not ticker or len(ticker) > 64:
-            raise errors.InvalidRequest("market ticker must be 1-64 characters")
+        check_ticker(ticker)  # the program's rule: a market the chain would refuse is never written
         if tick <= 0 or ONE % tick or tick % 100:
             raise errors.InvalidRequest("tick must divide $1 and be a multiple of $0.0001")
         if lot <= 0 or ONE % lot or lot % 10_000:
@@ -1919,6 +1918,8 @@ class ExchangeService:
         force-closed; its escrow is gone). In ONE transaction: the trade's ledger movements
         (the match, fees, rebates, builder shares) are reversed by compensating entries; both
         fills are marked reverted (the fills listing shows `reverted_ms`, `revert_reason`);
+        a wallet order's account (users.kind "wallet") is left as it was, its side going to
+        EXTERNAL instead (force_close refunded the escrow on chain);
         the record, and the trade's other settle_fill if it was a wallet-vs-wallet match
         still pending, become `reverted`; and custody's part is compensated by a new group
         (`custody_merge_set` of the sets the trade minted, `custody_mint_set` of what it
@@ -1931,7 +1932,7 @@ class ExchangeService:
 
         Refused (nothing written) if the record is no pending settle_fill, or if the trade's
         other side settled on chain already. Reverting a reverted record returns []. Not
-        undone: the orders' fill counts and position_stats (P&L, exposure) keep the fill."""
+        undone: the orders' fill counts, and the P&L a closing fill realized."""
         from exchange.outbox_reader import record_of
 
         if not isinstance(reason, str) or not 0 < len(reason) <= 200:
@@ -1968,7 +1969,29 @@ class ExchangeService:
                 leg["amount"] = abs(e["amount"])
             for leg in legs.values():  # each movement back, receiver to payer
                 j.move(L.REVERSAL, fill.trade_id, leg["asset"], leg["receiver"], leg["payer"], leg["amount"])
+            trade_fills = conn.execute(select(_fills).where(_fills.c.trade_id == fill.trade_id)).mappings().all()
+            before = self._read_positions(conn, ticker, {f["user_id"] for f in trade_fills})
+            # A wallet order's account mirrors its escrow, which force_close already refunded on
+            # chain: what the reversal would put into (or take from) it is the world's (EXTERNAL).
+            wallet_users = set(conn.execute(select(_users.c.id).where(
+                _users.c.id.in_(list(before)), _users.c.kind == WALLET)).scalars().all())
+            wallet_accounts = {self._user_account(conn, u) for u in wallet_users}
+            external = self._accounts.get(conn, L.EXTERNAL) if wallet_accounts else None
+            for (account, asset), delta in list(j.deltas.items()):
+                if account in wallet_accounts and delta:
+                    j.move(L.REVERSAL, fill.trade_id, asset, account, external, delta)
             j.flush(conn)
+            # Kalshi's position figures: the fill undone as the opposite fill at its price (exact for
+            # a fill that opened; one that closed keeps the P&L it realized), its fee given back.
+            stats = []
+            for f in trade_fills:
+                if f["user_id"] in wallet_users:
+                    continue
+                figures = [Q.STATS_EXPOSURE.scalar(conn, {"user_id": f["user_id"], "ticker": ticker}) or 0, 0, 0, 0]
+                account_fill(figures, before[f["user_id"]], "ask" if f["book_side"] == "bid" else "bid", f["price"], f["count"])
+                stats.append({"user_id": f["user_id"], "ticker": ticker, "exposure": figures[0], "total_traded": -figures[1],
+                              "realized_pnl": figures[2], "fees_paid": f["rebate"] - f["fee"], "updated_ms": ts})
+            Q.ADD_STATS.executemany(conn, stats)
             conn.execute(update(_fills).where(_fills.c.trade_id == fill.trade_id).values(reverted_ms=ts, revert_reason=reason))
             conn.execute(update(_outbox).where(_outbox.c.id.in_([r["id"] for r in same]))
                          .values(status=X.REVERTED, revert_reason=reason))
