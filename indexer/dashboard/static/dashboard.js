@@ -160,11 +160,14 @@
         + (n > 3 ? ` · and ${n - 3} more` : "");
     } else {
       s = "ok"; icon = "✓"; text = "All books agree";
-      detail = `${r.markets.length} market${r.markets.length === 1 ? "" : "s"} reconciled · cash backed · slot ${r.slot}`;
+      detail = `${r.markets.length} market${r.markets.length === 1 ? "" : "s"} reconciled · cash backed`;
     }
     box.className = "status is-" + s; box.dataset.state = s;
     box.querySelector(".status-icon").textContent = icon;
-    $("status-text").textContent = text; $("status-detail").textContent = detail;
+    // Only what changed is written: the box is a live region, and a screen reader reads each change.
+    if ($("status-text").textContent !== text) $("status-text").textContent = text;
+    if ($("status-detail").textContent !== detail) $("status-detail").textContent = detail;
+    document.title = (s === "ok" ? "✓ " : s === "bad" ? `✗ ${text} · ` : "… ") + "Tandem dashboard";
     $("meta-slot").textContent = r ? r.slot : "–";
     $("meta-age").textContent = r ? age(now - state.reconAt) + " ago" : "–";
     $("meta-feed").textContent = state.feed;
@@ -421,5 +424,6 @@
     setInterval(poll, POLL_MS);
     setInterval(renderStatus, 1000);   // ages and staleness move even when no data does
   }
+  window.tandemDashboard = { state, charts };   // for a debugging console and the browser test
   document.addEventListener("DOMContentLoaded", main);
 })();
