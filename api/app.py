@@ -24,7 +24,7 @@ from api import errors, ws
 from api.auth import Authenticator, RateLimiter
 from api.fast_lane import FastLane
 from api.group_commit import GroupCommit
-from api.routes import api_keys, exchange, markets, operator, order_groups, orders, portfolio
+from api.routes import api_keys, custody, exchange, markets, operator, order_groups, orders, portfolio, wallet
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,15 @@ def create_app(settings: Settings | None = None, service: ExchangeService | None
         hub.start()
         app.state.service, app.state.auth, app.state.hub = svc, auth, hub
         app.state.group_commit = GroupCommit(svc)
+        app.state.settings, app.state.wallet_chain = settings, None  # the wallet routes' RPC, opened on first use
         task = asyncio.create_task(_housekeeping(svc))
         try:
             yield
         finally:
             task.cancel()
             hub.stop()
+            if app.state.wallet_chain is not None:
+                await app.state.wallet_chain.close()
             if service is None:
                 svc.close()
 
@@ -96,6 +99,8 @@ def create_app(settings: Settings | None = None, service: ExchangeService | None
     for module in (orders, portfolio, markets, order_groups, api_keys, exchange):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(operator.router)
+    for router in (wallet.router, wallet.relay, custody.router):  # DESIGN.md: wallet and custody endpoints
+        app.include_router(router)
     app.include_router(ws.router)
     app.add_middleware(FastLane)  # the hottest order routes, straight off ASGI (api/fast_lane.py)
     return app
