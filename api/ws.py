@@ -285,6 +285,8 @@ class Hub:
                     "book_side": f.book_side, "yes_price_dollars": dollars(f.price), "no_price_dollars": dollars(ONE - f.price),
                     "count_fp": count_fp(f.count), "fee_cost": dollars(f.fee - f.rebate), "ts": seconds(f.created_ms),
                     "ts_ms": f.created_ms, "subaccount": 0}
+            if f.reverted_ms is not None:  # the chain refused its settle_fill: the ledger reversed it
+                body.update(reverted=True, revert_reason=f.revert_reason, reverted_ts_ms=f.reverted_ms)
             self._fan_out("fill", f.ticker, body, user_id=f.user_id)
         elif isinstance(event, OrderEvent):
             o = event.order

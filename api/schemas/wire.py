@@ -123,6 +123,8 @@ def fill(v: FillView) -> dict:
         "count_fp": count_fp(v.count), "yes_price_dollars": dollars(v.price), "no_price_dollars": dollars(ONE - v.price),
         "is_taker": v.is_taker, "created_time": rfc3339(v.created_ms), "fee_cost": dollars(v.fee - v.rebate),
         "subaccount_number": 0, "ts": seconds(v.created_ms),
+        **({"reverted": True, "revert_reason": v.revert_reason, "reverted_time": rfc3339(v.reverted_ms)}
+           if v.reverted_ms is not None else {}),
     }
 
 

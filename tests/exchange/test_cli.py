@@ -29,6 +29,8 @@ def test_user_key_fund_market(tmp_path):
     assert bad.returncode == 1 and "no user named nobody" in bad.stderr
     assert _tandem(tmp_path, "user", "create", "alice").returncode == 1
     assert _tandem(tmp_path, "market", "create", "X", "--title", "x", "--close", "soon").returncode == 1
+    lower = _tandem(tmp_path, "market", "create", "demo-2", "--title", "x", "--close", "2031-01-01T00:00:00Z")
+    assert lower.returncode == 1 and "is not 1-32 characters of A-Z" in lower.stderr  # the program's ticker rule
     svc = ExchangeService(f"sqlite:///{tmp_path / 'home' / 'tandem.db'}")
     key = svc.get_api_key(key_id)
     from cryptography.hazmat.primitives import serialization
@@ -38,4 +40,5 @@ def test_user_key_fund_market(tmp_path):
     assert svc.balance(1).cash == 25 * 1_000_000
     market = svc.get_market("DEMO-1")
     assert (market.status, market.close_ms) == ("open", 1924992000000)
+    assert [m.ticker for m in svc.list_markets().items] == ["DEMO-1"]  # the refused one wrote nothing
     svc.close()
