@@ -298,6 +298,8 @@
         title: "held against custody account " + r.custody_account },
         el("h3", { text: cash ? "cash" : `${r.ticker} · ${String(r.asset).toUpperCase()}` }),
         el("div", { class: "mono", title: r.hash, text: "root " + String(r.hash).slice(0, 16) + "… · " + (r.leaves ?? "?") + " leaves" }),
+        // The RPC may not serve balances at a past slot: then the current balance stood in, and we say so.
+        r.custody_balance_historical === false ? el("div", { class: "hint", text: "custody read now, not at the epoch's slot" }) : null,
         gauge(backed ? "ok" : "bad", backed ? "✓ sum ≤ custody" : "✗ sum > custody", [
           { label: "root sum", field: "sum", value: r.sum },
           { label: "custody", field: "custody_balance", value: r.custody_balance }], cash ? dollars : units));
