@@ -85,12 +85,9 @@ class Database:
             self.reader.dispose()
 
 
-def connect(url: str | None = None) -> Database:
-    """Open the database named by `url` (default: `tandem.settings`), without migrating."""
-    if url is None:
-        from tandem.settings import get_settings
-
-        url = get_settings().db_url
+def connect(url: str) -> Database:
+    """Open the database named by `url`, without migrating. (The URL is the caller's to give:
+    only tandem/settings.py reads the environment.)"""
     url = normalize_url(url)
     if is_sqlite(url):
         return Database(url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False))
@@ -107,18 +104,14 @@ def alembic_config(url: str):
     return config
 
 
-def migrate(url: str | None = None) -> None:
+def migrate(url: str) -> None:
     """`alembic upgrade head` on the database (idempotent)."""
     from alembic import command
 
-    if url is None:
-        from tandem.settings import get_settings
-
-        url = get_settings().db_url
     command.upgrade(alembic_config(url), "head")
 
 
-def open_database(url: str | None = None) -> Database:
+def open_database(url: str) -> Database:
     """Migrate to head, then connect: what every process does on start."""
     migrate(url)
     return connect(url)

@@ -206,7 +206,7 @@ class _Command:
 
 
 class ExchangeService:
-    def __init__(self, url: str | None = None, *, migrate: bool = True, restore: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, restore: bool = True) -> None:
         self.db: Database = open_database(url) if migrate else connect(url)
         self._lock = threading.RLock()
         self._accounts = Accounts()

@@ -32,10 +32,11 @@ def version() -> None:
     console.print(v("tandem"))
 
 
-# -- custodial exchange (exchange/admin.py does the work) ---------------------------------
+# -- custodial exchange (tandem/admin.py does the work) ---------------------------------
 def _exchange(action):
     """Run an operator action; exchange errors become a one-line message and exit code 1."""
-    from exchange import admin, errors
+    from exchange import errors
+    from tandem import admin
 
     svc = admin.service()
     try:

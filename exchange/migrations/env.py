@@ -1,4 +1,5 @@
-"""Alembic environment: the URL comes from the config (exchange.db.migrate) or tandem.settings."""
+"""Alembic environment: the URL comes from the config (exchange.db.migrate sets it) or, for the
+alembic command line, from `-x url=...` (only tandem/settings.py reads the environment)."""
 from __future__ import annotations
 
 from alembic import context
@@ -11,11 +12,9 @@ config = context.config
 
 
 def _url() -> str:
-    url = config.get_main_option("sqlalchemy.url")
+    url = config.get_main_option("sqlalchemy.url") or context.get_x_argument(as_dictionary=True).get("url")
     if not url:
-        from tandem.settings import get_settings
-
-        url = get_settings().db_url
+        raise SystemExit("no database URL: run `alembic -x url=DATABASE_URL upgrade head` (tandem migrates on start)")
     return normalize_url(url)
 
 

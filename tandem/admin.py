@@ -1,5 +1,6 @@
 """Operator actions behind the CLI (`tandem user/key/fund/market`), on an ExchangeService
-that does not restore engines (the trading server picks up what these write)."""
+that does not restore engines (the trading server picks up what these write). On the CLI
+side of the layering: it reads the settings and writes key files; exchange/ does neither."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -13,7 +14,9 @@ from exchange.service import ExchangeService
 
 
 def service() -> ExchangeService:
-    return ExchangeService(restore=False)
+    from tandem.settings import get_settings
+
+    return ExchangeService(get_settings().db_url, restore=False)
 
 
 def user_id(svc: ExchangeService, name: str) -> int:
