@@ -1,0 +1,671 @@
+"""The sender of one outbox stream: exactly once onto the chain (DESIGN.md, "The bridge's
+exactly-once protocol").
+
+Every transaction is signed, then PERSISTED (bridge_txs: its seqs, signature, blockhash, last
+valid block height and the signed bytes), then sent. Until the chain answers, the same bytes
+are resent. What happens next depends only on what the chain says:
+
+- the signature is confirmed without error: its seqs are applied (`mark_applied`);
+- it failed (on chain or at preflight): nothing of it happened (transactions are atomic). Its
+  seqs are sent again, re-signed, once every lower seq of the stream is done (so a failure
+  caused by an earlier transaction still in flight, which landed out of order, clears itself).
+  A failure that repeats at the head of the stream is real: a settle_fill whose order is gone
+  (force-closed) is reverted in the ledger; anything else is retried with a growing delay;
+- no status, and the block height passed its last valid block height: it can never land.
+  Before re-signing, the signature is looked up once more in the whole history and, for
+  sequenced records, the program's replay window is read: a seq it consumed is applied.
+
+Re-signing a sequenced record early (after a preflight refusal, before the old blockhash
+expired) is safe: the program accepts each seq once, so the worst case is a refusal with
+SequenceReplayed, which counts as applied. Records the current program does not sequence
+(market lifecycle, custody_fund's plain transfer) are re-signed only after expiry.
+
+In flight, a stream never has a seq more than 255 above its lowest seq not yet done: the
+program's replay window (REPLAY_WINDOW_BITS, read from the IDL) then always holds both.
+After a crash, everything is rebuilt from bridge_txs and the chain, never from memory.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from solana.rpc.commitment import Confirmed, Processed
+from solana.rpc.core import RPCException
+from solana.rpc.types import TxOpts
+from solders.hash import Hash
+from solders.rpc.errors import SendTransactionPreflightFailureMessage
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+from solders.transaction_status import TransactionErrorFieldless, TransactionErrorInstructionError
+
+from bridge import store as S
+from bridge.mapper import BARRIERS, Built, Mapper, OrderUnknown
+from bridge.txbuild import TooLarge, TxBuilder
+from chain.errors import program_error
+from exchange import outbox as O
+
+log = logging.getLogger("tandem.bridge")
+
+# Program errors that mean "this seq was already applied" (the replay window refused it).
+ALREADY_APPLIED = {"SequenceReplayed", "SequenceAlreadyUsed", "SequenceTooOld"}
+# Program/Anchor errors of a settle_fill whose wallet order is gone for good (force-closed).
+ORDER_GONE = {"AccountNotInitialized", "AccountOwnedByWrongProgram", "AccountDiscriminatorMismatch", "OrderIdMismatch",
+              "OrderClosed", "OrderNotOpen"}
+
+
+@dataclass
+class Flight:
+    """A persisted transaction not yet known to have landed or not."""
+
+    row_id: int
+    seqs: list[int]
+    signature: Signature
+    raw: bytes
+    blockhash: str
+    last_valid_height: int
+    attempt: int
+    sent_at: float = 0.0  # monotonic time of the last send by this process (0: never)
+    refused: Any = None  # the preflight refusal (the node did not forward it)
+    created: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Failure:
+    """Why a transaction did not land: the error's name (program or runtime) and the seq whose instruction failed."""
+
+    name: str | None
+    failing_seq: int | None
+    message: str
+
+
+@dataclass
+class StreamStats:
+    landed_txs: int = 0
+    landed_seqs: int = 0
+    expired_txs: int = 0
+    failed_txs: int = 0
+    reverted: int = 0
+    last_error: str | None = None
+
+
+class ChainView:
+    """Block height and a recent blockhash, shared by every stream and cached briefly."""
+
+    def __init__(self, rpc, *, height_ttl: float = 0.1, blockhash_ttl: float = 1.0) -> None:
+        self.rpc = rpc
+        self.height_ttl = height_ttl
+        self.blockhash_ttl = blockhash_ttl
+        self._height: tuple[float, int] | None = None
+        self._blockhash: tuple[float, Hash, int] | None = None
+        self._lock = asyncio.Lock()
+
+    async def height(self) -> int:
+        now = time.monotonic()
+        if self._height is None or now - self._height[0] > self.height_ttl:
+            self._height = (now, (await self.rpc.get_block_height(Processed)).value)
+        return self._height[1]
+
+    async def blockhash(self, avoid: set[str] = frozenset()) -> tuple[Hash, int]:
+        async with self._lock:
+            for _ in range(200):
+                now = time.monotonic()
+                if self._blockhash is None or now - self._blockhash[0] > self.blockhash_ttl or str(self._blockhash[1]) in avoid:
+                    latest = (await self.rpc.get_latest_blockhash(Confirmed)).value
+                    self._blockhash = (now, latest.blockhash, latest.last_valid_block_height)
+                if str(self._blockhash[1]) not in avoid:
+                    return self._blockhash[1], self._blockhash[2]
+                await asyncio.sleep(0.05)
+            raise RuntimeError("no new blockhash")
+
+
+class StreamSender:
+    def __init__(self, stream: str, *, store: S.Store, reader, mapper: Mapper, builder: TxBuilder, view: ChainView,
+                 window: int, max_in_flight: int = 16, max_records_per_tx: int = 64, resend_every: float = 1.0,
+                 poll_every: float = 0.05, on_landed: Callable[[str, list[O.OutboxRecord], str, int], None] | None = None) -> None:
+        self.stream = stream
+        self.store = store
+        self.reader = reader
+        self.mapper = mapper
+        self.builder = builder
+        self.view = view
+        self.rpc = mapper.c.rpc
+        self.window = window
+        self.max_in_flight = max_in_flight
+        self.max_records_per_tx = max_records_per_tx
+        self.resend_every = resend_every
+        self.poll_every = poll_every
+        self.on_landed = on_landed
+        self.stats = StreamStats()
+        self.flights: dict[int, Flight] = {}
+        self.records: dict[int, O.OutboxRecord] = {}  # seqs not yet done whose records we hold
+        self.done: set[int] = set()  # seqs above `floor` that are done
+        self.floor = 0  # every seq <= floor is done
+        self.persisted = 0  # every seq <= persisted is in a row (sent, done, ...): new records come after it
+        self.placed: set[int] = set()  # seqs above `persisted` already in a row (placed out of order)
+        self.resign: set[int] = set()  # expired: re-sign as soon as possible
+        self.blocked: dict[int, Any] = {}  # failed: re-sign once at the head (seq -> last error)
+        self.backoff_until = 0.0
+        self.backoff = 0.0
+        self.finalizing: dict[int, tuple[list[int], str]] = {}  # landed rows waiting for finality
+        self._last_final_check = 0.0
+        self._recovered = False
+        # A lower bound of the program's `highest` accepted seq: it accepts a seq only up to
+        # highest + window (SequenceTooFarAhead beyond), so nothing above that is sent.
+        self.chain_highest = 0
+
+    # ------------------------------------------------------------------ recovery
+    async def recover(self) -> None:
+        """Rebuild the stream's state from the exchange (applied seq) and bridge_txs."""
+        self.floor = self.reader.applied_seq(self.stream)
+        latest: dict[int, S.TxRow] = {}
+        rows = self.store.rows_after(self.stream, self.floor)
+        for row in rows:  # ascending id: a later row for a seq supersedes an earlier one
+            for s in row.seqs:
+                if s > self.floor:
+                    latest[s] = row
+        self.persisted = self.floor
+        self.placed = set(latest)
+        self._place([])
+        self.flights.clear()
+        self.done.clear()
+        self.resign.clear()
+        self.blocked.clear()
+        for s, row in latest.items():
+            if row.status in S.DONE:
+                self.done.add(s)
+            elif row.status == S.SENT:
+                if row.id not in self.flights:
+                    self.flights[row.id] = Flight(row.id, row.seqs, Signature.from_string(row.signature), row.raw, row.blockhash,
+                                                  row.last_valid_height, row.attempt)
+            elif row.status == S.EXPIRED:
+                self.resign.add(s)
+            else:  # FAILED: the reason is found again when it is re-sent at the head
+                self.blocked[s] = Failure(None, None, row.error or "failed")
+        for row in rows:
+            if row.status == S.LANDED and row.signature:
+                self.finalizing[row.id] = (row.seqs, row.signature)
+        self._advance_floor()
+        window = await self.builder.replay_window(self.stream)
+        self.chain_highest = window.highest if window is not None else 0
+        await self._load(sorted(s for s in latest if s > self.floor and s not in self.done))
+        self._recovered = True
+
+    def _place(self, seqs) -> None:
+        """These seqs are in rows now; `persisted` advances over every contiguous one."""
+        self.placed.update(s for s in seqs if s > self.persisted)
+        while self.persisted + 1 in self.placed:
+            self.persisted += 1
+            self.placed.discard(self.persisted)
+
+    def _advance_floor(self) -> None:
+        while self.floor + 1 in self.done:
+            self.floor += 1
+            self.done.discard(self.floor)
+            self.records.pop(self.floor, None)
+
+    # ------------------------------------------------------------------ bookkeeping
+    def lowest_open(self) -> int:
+        """The lowest seq not yet done (persisted or not)."""
+        return self.floor + 1
+
+    def highest_allowed(self) -> int:
+        """The highest seq that may be in flight: within the window of the lowest open seq (so
+        it stays acceptable while that one is still out) and at most the window above the
+        chain's highest (what the program accepts at all)."""
+        return min(self.lowest_open() + self.window - 1, self.chain_highest + self.window)
+
+    def in_flight_seqs(self) -> int:
+        return sum(len(f.seqs) for f in self.flights.values())
+
+    def at_head(self, seq: int) -> bool:
+        return seq == self.floor + 1
+
+    def barrier_in_flight(self) -> bool:
+        return any(self.records.get(f.seqs[0]) is not None and self.records[f.seqs[0]].kind in BARRIERS for f in self.flights.values())
+
+    def _kinds(self, seqs: list[int]) -> list[str]:
+        return [self.records[s].kind if s in self.records else "?" for s in seqs]
+
+    def _sequenced(self, seqs: list[int]) -> bool:
+        return all(k in self.mapper.sequenced for k in self._kinds(seqs))
+
+    # ------------------------------------------------------------------ one step
+    async def step(self) -> bool:
+        """Poll what is in flight, resend, re-sign, send new records. True if anything moved."""
+        if not self._recovered:
+            await self.recover()
+        moved = await self._poll()
+        moved |= await self._fill()
+        await self._finality()
+        return moved
+
+    async def _poll(self) -> bool:
+        if not self.flights:
+            return False
+        moved = False
+        flights = list(self.flights.values())
+        statuses = []
+        for start in range(0, len(flights), 256):
+            chunk = flights[start:start + 256]
+            statuses += (await self.rpc.get_signature_statuses([f.signature for f in chunk])).value
+        height = await self.view.height()
+        now = time.monotonic()
+        for f, st in zip(flights, statuses):
+            if st is not None:
+                if st.confirmation_status is None or int(st.confirmation_status) < 1:
+                    continue  # processed only: wait for confirmed
+                if st.err is None:
+                    await self._landed(f, st.slot)
+                else:
+                    await self._failed(f, st.err, landed_slot=st.slot)
+                moved = True
+            elif f.refused is not None:
+                if self._sequenced(f.seqs):
+                    await self._failed(f, f.refused)  # safe to re-sign now: the replay window guards it
+                    moved = True
+                elif await self._barrier_done(f):
+                    moved = True
+                elif height > f.last_valid_height and await self._not_landed(f):
+                    await self._failed(f, f.refused)  # can no longer land: re-sign from the head
+                    moved = True
+            elif height > f.last_valid_height:
+                await self._expired(f)
+                moved = True
+            elif f.refused is None and now - f.sent_at >= self.resend_every:
+                await self._send(f)
+        return moved
+
+    async def _landed(self, f: Flight, slot: int) -> None:
+        self.reader.mark_applied(self.stream, f.seqs, str(f.signature), slot)
+        self.store.set_status(f.row_id, S.LANDED, slot=slot)
+        del self.flights[f.row_id]
+        self.finalizing[f.row_id] = (f.seqs, str(f.signature))
+        if self.on_landed is not None:
+            self.on_landed(self.stream, [self.records[s] for s in f.seqs if s in self.records], str(f.signature), slot)
+        self.done.update(f.seqs)
+        self.chain_highest = max([self.chain_highest] + [s for s in f.seqs if self._sequenced([s])])
+        self.stats.landed_txs += 1
+        self.stats.landed_seqs += len(f.seqs)
+        self._advance_floor()
+        self.backoff = 0.0
+
+    async def _failed(self, f: Flight, err: Any, landed_slot: int | None = None) -> None:
+        """Nothing of `f` happened. Seqs the chain already consumed are applied; the rest wait for the head."""
+        failure = self._failure(err, f.seqs)
+        consumed = await self._consumed(f.seqs) if self._sequenced_any(f.seqs) else set()
+        if consumed:
+            await self._applied_elsewhere(sorted(consumed))
+        self.store.set_status(f.row_id, S.FAILED, error=failure.message)
+        del self.flights[f.row_id]
+        for s in f.seqs:
+            if s not in consumed and s not in self.done:
+                self.blocked[s] = failure
+        self.stats.failed_txs += 1
+        self.stats.last_error = failure.message
+        log.info("%s: transaction %s (seqs %s..%s) failed: %s", self.stream, f.signature, f.seqs[0], f.seqs[-1], failure.message)
+
+    def _failure(self, err: Any, seqs: list[int]) -> Failure:
+        logs = err.logs if isinstance(err, _Refusal) else None
+        inner = err.err if isinstance(err, _Refusal) else err
+        e = program_error(self.mapper.c.idl, str(self.mapper.c.program_id), inner, logs)
+        failing = None
+        if isinstance(inner, TransactionErrorInstructionError):
+            failing = self.builder.seq_at(inner.index, [self.records[s] for s in seqs if s in self.records])
+        name = e.name
+        if name is None and inner is not None:
+            name = str(inner).split("(")[0].split(".")[-1] or None
+        return Failure(name, failing, f"{e}")
+
+    async def _not_landed(self, f: Flight) -> bool:
+        """The whole history has no trace of this signature."""
+        return (await self.rpc.get_signature_statuses([f.signature], search_transaction_history=True)).value[0] is None
+
+    async def _barrier_done(self, f: Flight) -> bool:
+        """A refused lifecycle transaction whose effect the chain already shows (e.g. the market
+        `chain init` created): it can never land, and there is nothing to do."""
+        recs = [self.records.get(s) for s in f.seqs]
+        if len(recs) != 1 or recs[0] is None or recs[0].kind not in BARRIERS:
+            return False
+        if not await self.builder.already_applied(recs[0].record):
+            return False
+        self.store.set_status(f.row_id, S.FAILED, error=f"refused: {f.refused}")
+        del self.flights[f.row_id]
+        self._skip(f.seqs[0], f"chain already shows {recs[0].kind}")
+        return True
+
+    async def _expired(self, f: Flight) -> None:
+        if not await self._not_landed(f):
+            return  # it did land after all; the next poll sees it confirmed
+        consumed = await self._consumed(f.seqs) if self._sequenced_any(f.seqs) else set()
+        if consumed:
+            await self._applied_elsewhere(sorted(consumed))
+        self.store.set_status(f.row_id, S.EXPIRED)
+        del self.flights[f.row_id]
+        for s in f.seqs:
+            if s not in consumed and s not in self.done:
+                self.resign.add(s)
+        self.stats.expired_txs += 1
+
+    def _sequenced_any(self, seqs: list[int]) -> bool:
+        return any(k in self.mapper.sequenced for k in self._kinds(seqs))
+
+    async def _consumed(self, seqs: list[int]) -> set[int]:
+        """The seqs the program's replay window of this stream has accepted (read at processed)."""
+        window = await self.builder.replay_window(self.stream)
+        if window is None:
+            return set()
+        applied = set()
+        for s in seqs:
+            if not self._sequenced([s]):
+                continue
+            state = _window_status(window, s, self.window)
+            if state == "applied":
+                applied.add(s)
+            elif state == "expired":  # below the window: only the events can say (never expected: see highest_allowed)
+                if s in await self.builder.find_applying(self.stream, [s]):
+                    applied.add(s)
+                else:
+                    log.error("%s: seq %s fell below the program's replay window unapplied: it can never land", self.stream, s)
+        return applied
+
+    async def _applied_elsewhere(self, seqs: list[int]) -> None:
+        """Seqs the chain applied through a transaction of ours this process did not see land."""
+        found = await self.builder.find_applying(self.stream, seqs)
+        for s in seqs:
+            sig, slot = found.get(s, ("", 0))
+            self.reader.mark_applied(self.stream, [s], sig, slot)
+            self.store.insert_tx(self.stream, [s], None, None, None, None, status=S.SKIPPED,
+                                 error=f"applied on chain by {sig or 'an earlier transaction'}")
+            self.done.add(s)
+        self._advance_floor()
+
+    # ------------------------------------------------------------------ sending
+    async def _send(self, f: Flight) -> None:
+        f.sent_at = time.monotonic()
+        try:
+            await self.rpc.send_raw_transaction(f.raw, opts=TxOpts(skip_preflight=False, preflight_commitment=Processed))
+        except RPCException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, SendTransactionPreflightFailureMessage):
+                err = error.data.err
+                if err == TransactionErrorFieldless.AlreadyProcessed or err == TransactionErrorFieldless.BlockhashNotFound or "BlockhashNotFound" in str(err):
+                    return  # landed already / node behind or hash gone: the status poll and expiry decide
+                f.refused = _Refusal(err, list(error.data.logs or []))
+                log.debug("%s: preflight refused %s: %s", self.stream, f.signature, err)
+            else:
+                log.debug("%s: send of %s refused by the RPC: %s", self.stream, f.signature, error)
+        # transport errors (connection refused/cut, timeouts) propagate: the step is retried, the flight stays
+
+    async def _fill(self) -> bool:
+        """Re-sign what must be, then send new records, within the window and the in-flight limit."""
+        moved = False
+        if len(self.flights) >= self.max_in_flight or self.barrier_in_flight():
+            return False
+        # 1. blocked seqs at the head: resolve (revert a settle_fill whose order is gone) or retry
+        if self.blocked and not self.flights and min(self.blocked) == self.floor + 1 and not self.resign:
+            if time.monotonic() < self.backoff_until:
+                return False
+            await self._load([s for s in self.blocked])
+            if await self._resolve_head():
+                return True
+            self.resign.update(self.blocked)
+            self.blocked.clear()
+            self.backoff = min(max(self.backoff * 2, 0.2), 5.0)
+            self.backoff_until = time.monotonic() + self.backoff
+        # 2. expired seqs: re-sign at once
+        if self.resign:
+            await self._load(sorted(self.resign))
+            groups = _groups([self.records[s] for s in sorted(self.resign)])
+            moved |= await self._send_groups(groups, resign=True)
+            if self.resign or len(self.flights) >= self.max_in_flight or self.barrier_in_flight():
+                return moved
+        # New records go on past a failure waiting for the head: it may need them (a reverted
+        # fill's compensating custody_mint_set comes after the custody_merge_set it backs).
+        # 3. new records
+        limit = self.highest_allowed() - self.persisted
+        if limit <= 0:
+            return moved
+        fresh = self.reader.pending(self.stream, after_seq=self.persisted, limit=min(limit, self.max_records_per_tx * self.max_in_flight))
+        fresh = [r for r in fresh if r.seq > self.persisted and r.seq not in self.placed]
+        if not fresh:
+            return moved
+        for r in fresh:
+            self.records[r.seq] = r
+        await self.mapper.prepare(fresh)
+        moved |= await self._send_groups(_groups(fresh), resign=False)
+        return moved
+
+    async def _send_groups(self, groups: list[list[O.OutboxRecord]], *, resign: bool) -> bool:
+        """Pack whole groups into transactions (a barrier alone) and persist + send each."""
+        moved = False
+        i = 0
+        while i < len(groups) and len(self.flights) < self.max_in_flight:
+            if any(r.kind == "close_order" for r in groups[i]) and groups[i][0].seq != self.floor + 1:
+                # a close_order refunds what is left in escrow: only once every fill before it is
+                # settled (a fill retried after it would find the order gone and be reverted)
+                return moved
+            if _is_barrier(groups[i]):
+                if self.flights or groups[i][0].seq != self.floor + 1:
+                    return moved  # a barrier goes alone, once everything before it is done
+                batch = [groups[i]]
+            else:
+                batch, n = [], 0
+                for g in groups[i:]:
+                    if _is_barrier(g) or (batch and (n + len(g) > self.max_records_per_tx or any(r.kind == "close_order" for r in g))):
+                        break
+                    batch.append(g)
+                    n += len(g)
+            batch = [g for g in batch if g[-1].seq <= self.highest_allowed()]
+            if not batch:
+                return moved
+            built: dict[int, Built] = {}
+            buildable = 0
+            for g in batch:
+                try:
+                    for r in g:
+                        built[r.seq] = self.mapper.build(r)
+                except OrderUnknown as exc:
+                    if buildable == 0:
+                        return await self._unbuildable(g, exc) or moved
+                    break
+                buildable += 1
+            batch = batch[:buildable]
+            if self.builder.use_lookup_tables and self.stream != O.EXCHANGE_STREAM:
+                await self.builder.ensure_table(self.stream, [m.pubkey for b in built.values() for i in b.instructions
+                                                              for m in i.accounts if not m.is_signer])
+            taken = await self._persist_and_send(batch, built, resign=resign)
+            i += taken
+            moved = True
+            if _is_barrier(batch[0]):
+                return moved
+        return moved
+
+    async def _persist_and_send(self, batch: list[list[O.OutboxRecord]], built: dict[int, Built], *, resign: bool) -> int:
+        """Build the largest prefix of `batch` (whole groups) that fits one transaction; persist; send.
+        Returns how many groups went in."""
+        avoid: set[str] = set()
+        if resign:
+            for g in batch:
+                for r in g:
+                    avoid.update(self.store.blockhashes_of(self.stream, r.seq))
+        blockhash, last_valid = await self.view.blockhash(avoid)
+        take = len(batch)
+        while True:
+            recs = [r for g in batch[:take] for r in g]
+            try:
+                tx = await self.builder.build(self.stream, [built[r.seq] for r in recs], blockhash)
+                break
+            except TooLarge:
+                if take == 1:
+                    raise  # one group larger than a transaction: see README (a limit of the contract)
+                take = take // 2 if take > 4 else take - 1
+        seqs = [r.seq for r in recs]
+        raw = bytes(tx)
+        attempt = self.store.attempts_of(self.stream, seqs[0]) + 1 if resign else 1
+        row_id = self.store.insert_tx(self.stream, seqs, str(tx.signatures[0]), str(blockhash), last_valid, raw, attempt=attempt)
+        f = Flight(row_id, seqs, tx.signatures[0], raw, str(blockhash), last_valid, attempt)
+        self.flights[row_id] = f
+        for s in seqs:
+            self.resign.discard(s)
+            self.blocked.pop(s, None)
+        self._place(seqs)
+        try:
+            await self._send(f)
+        except Exception as exc:  # the row is persisted: the next poll resends it
+            log.debug("%s: send failed (%s); it will be resent", self.stream, exc)
+        return take
+
+    async def _unbuildable(self, group: list[O.OutboxRecord], exc: OrderUnknown) -> bool:
+        """A record names a wallet order the chain does not show. Not at the head: wait (it may
+        still appear). At the head, with the order gone: a settle_fill is reverted, a close_order
+        has nothing left to refund."""
+        self.stats.last_error = f"wallet order {exc} not on chain"
+        rec = next(r for r in group if isinstance(r.record, (O.SettleFill, O.CloseOrder)) and self.mapper.order(r.record.wallet_order) is None)
+        # at the head: nothing before its group is still open (its group's own records go after the revert)
+        at_head = not self.flights and all(s in self.done for s in range(self.floor + 1, group[0].seq))
+        if at_head and not await self.mapper.order_exists(rec.record.wallet_order):
+            if isinstance(rec.record, O.SettleFill):
+                self._revert(rec, "wallet order closed on chain (force_close) before this fill settled")
+            else:
+                self._skip(rec.seq, "wallet order already closed on chain: nothing left to refund")
+            return True
+        await self.mapper.prepare(group)  # read it again next time round
+        return False
+
+    def _revert(self, rec: O.OutboxRecord, reason: str) -> None:
+        current = self.reader.get(self.stream, rec.seq)
+        if current.status != O.REVERTED:
+            self.reader.revert_settle_fill(self.stream, rec.seq, reason)
+        self.store.insert_tx(self.stream, [rec.seq], None, None, None, None, status=S.REVERTED, error=reason)
+        self.blocked.pop(rec.seq, None)
+        self.resign.discard(rec.seq)
+        self.done.add(rec.seq)
+        self._place([rec.seq])
+        self._advance_floor()
+        self.stats.reverted += 1
+        log.warning("%s: settle_fill seq %s reverted: %s", self.stream, rec.seq, reason)
+
+    async def _resolve_head(self) -> bool:
+        """The head of the stream failed with nothing before it in flight: a refusal for good?"""
+        head = min(self.blocked)
+        rec = self.records[head]
+        failure = self.blocked[head]
+        if rec.kind in BARRIERS and await self.builder.already_applied(rec.record):
+            self._skip(head, f"chain already shows {rec.kind}")
+            return True
+        target = self.records.get(failure.failing_seq) if failure.failing_seq is not None else None
+        if target is not None and target.seq in self.blocked and isinstance(target.record, O.SettleFill) and (
+                failure.name == "OrderIdMismatch" or not await self.mapper.order_exists(target.record.wallet_order)):
+            self._revert(target, f"program refused the fill for good: {failure.name}")
+            for s in [s for s, f in self.blocked.items() if f is failure]:  # the rest of its transaction: send again now
+                del self.blocked[s]
+                self.resign.add(s)
+            return True
+        log.warning("%s: seq %s refused at the head of the stream (%s); retrying", self.stream, head, failure.message)
+        return False
+
+    def _skip(self, seq: int, reason: str) -> None:
+        """A record the chain needs nothing for (its effect is there already)."""
+        self.reader.mark_applied(self.stream, [seq], "", 0)
+        self.store.insert_tx(self.stream, [seq], None, None, None, None, status=S.SKIPPED, error=reason)
+        self.blocked.pop(seq, None)
+        self.resign.discard(seq)
+        self.done.add(seq)
+        self._place([seq])
+        self._advance_floor()
+
+    async def _load(self, seqs: list[int]) -> None:
+        """The records of these seqs (after a restart they are read back from the outbox)."""
+        missing = sorted(s for s in seqs if s not in self.records)
+        if not missing:
+            return
+        after = missing[0] - 1
+        while missing and after < missing[-1]:
+            page = self.reader.pending(self.stream, after_seq=after, limit=256)
+            if not page:
+                break
+            for r in page:
+                self.records[r.seq] = r
+            after = page[-1].seq
+            missing = [s for s in missing if s not in self.records]
+        if missing:
+            # no longer pending in the exchange: applied or reverted there already
+            for s in missing:
+                got = self.reader.get(self.stream, s)
+                self.records[s] = got
+        await self.mapper.prepare([self.records[s] for s in seqs])
+
+    # ------------------------------------------------------------------ finality
+    async def _finality(self) -> None:
+        """Report finalized transactions (a withdrawal's status becomes finalized)."""
+        now = time.monotonic()
+        if not self.finalizing or now - self._last_final_check < 1.0:
+            return
+        self._last_final_check = now
+        items = list(self.finalizing.items())[:256]
+        statuses = (await self.rpc.get_signature_statuses([Signature.from_string(sig) for _, (_, sig) in items])).value
+        for (row_id, (seqs, _sig)), st in zip(items, statuses):
+            if st is not None and st.confirmation_status is not None and int(st.confirmation_status) >= 2:
+                if hasattr(self.reader, "mark_finalized"):
+                    self.reader.mark_finalized(self.stream, seqs)
+                self.store.set_status(row_id, S.FINAL)
+                del self.finalizing[row_id]
+
+    # ------------------------------------------------------------------ status
+    def snapshot(self, outbox_last: int) -> dict:
+        return {
+            "stream": self.stream,
+            "pending": max(0, outbox_last - self.floor - len(self.done)),
+            "in_flight_txs": len(self.flights),
+            "in_flight_seqs": self.in_flight_seqs(),
+            "applied_seq": self.floor,
+            "landed_txs": self.stats.landed_txs,
+            "landed_seqs": self.stats.landed_seqs,
+            "expired": self.stats.expired_txs,
+            "failed": self.stats.failed_txs,
+            "reverted": self.stats.reverted,
+            "blocked": len(self.blocked),
+            "last_error": self.stats.last_error,
+        }
+
+
+class _Refusal:
+    """A preflight refusal: the transaction error and the simulation's logs."""
+
+    def __init__(self, err: Any, logs: list[str]) -> None:
+        self.err = err
+        self.logs = logs
+
+    def __str__(self) -> str:
+        return str(self.err)
+
+
+def _window_status(window, seq: int, bits: int) -> str:
+    """applied | open | expired, as the program's ReplayWindow::status says."""
+    highest = window.highest
+    if seq > highest:
+        return "open"
+    offset = highest - seq
+    if offset >= bits:
+        return "expired"
+    return "applied" if window.bitmap[offset // 64] >> (offset % 64) & 1 else "open"
+
+
+def _is_barrier(group: list[O.OutboxRecord]) -> bool:
+    return any(r.kind in BARRIERS for r in group)
+
+
+def _groups(records: list[O.OutboxRecord]) -> list[list[O.OutboxRecord]]:
+    out: list[list[O.OutboxRecord]] = []
+    index: dict[str, list[O.OutboxRecord]] = {}
+    for r in records:
+        g = index.get(r.group)
+        if g is None or g is not out[-1]:
+            g = index[r.group] = []
+            out.append(g)
+        g.append(r)
+    return out
