@@ -16,7 +16,15 @@ from exchange.models import Order
 from exchange.schemas import OrderRequest
 from exchange.service import ExchangeService
 
-from .checks import check_ledger, check_outbox_gapless
+from tests.databases import BACKENDS, fresh_database
+from tests.exchange.checks import check_ledger, check_outbox_gapless
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    with fresh_database(request.param, tmp_path, "group") as url:
+        yield url
+
 
 C = ONE
 CENT = ONE // 100
