@@ -37,6 +37,7 @@ idl-check:
 	bash scripts/gen-idl.sh --check
 
 py-test: venv build
+	$(VENV)/bin/lint-imports  # imports point one way (.importlinter; DESIGN.md, Layering)
 	TEST_POSTGRES_URL=$$(bash scripts/ensure-postgres.sh) TANDEM_TEST_CHROMIUM=$$(bash scripts/ensure-chromium.sh) $(PY) -m pytest -q
 
 test: rust-test py-test
