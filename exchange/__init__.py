@@ -6,10 +6,17 @@ Where things live (pure modules do no I/O and are tested alone):
 | --- | --- |
 | `engine/` | the matching engine, pure and deterministic (`engine_adapter` names it for the service) |
 | `units`, `fees`, `holds`, `positions` | pure arithmetic: wire units, Kalshi fees, cash holds, position P&L |
-| `service` | `ExchangeService`, the one entry point: commands under the writer lock, one transaction each |
+| `tickers` | the program's ticker rule (limit from the IDL), checked before anything is written |
+| `outbox` | the typed outbox contract with the bridge: one frozen record per kind, JSON codec, streams, groups (pure) |
+| `service` | `ExchangeService`, the one entry point: every write in its one unit of work (`_transaction`) |
+| `outbox_reader` | what the bridge reads (pending whole groups) and reports (applied, finalized, reverted) |
+| `wallet_orders` | wallet orders seen on chain: escrow into their own ledger account + a CLOB order |
+| `ledger_queries` | the ledger as the indexer reads it |
 | `journal` | double-entry postings of one command, with Kalshi netting |
 | `statements` | the order path's prepared SQL; `paging` the listings' pages; `views` rows -> views |
-| `models/`, `migrations/`, `db` | the ledger's tables (SQLModel), their Alembic history, engines and settings |
+| `models/`, `migrations/`, `db` | the ledger's tables (SQLModel, incl. custody deposits/withdrawals), their Alembic history, engines (handed a URL) |
 | `schemas`, `errors` | what the service takes and returns, and its named refusals |
-| `admin` | operator actions behind the CLI |
+
+Operator actions behind the CLI live on the CLI side (tandem/admin.py); nothing here reads
+settings or the environment.
 """
