@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, String, and_, cast, func, select
+from sqlalchemy import BigInteger, Connection, String, and_, case, cast, func, select
 
 from exchange.db import Database
 from exchange.models import LedgerAccount, LedgerBalance, LedgerEntry, Market, OutboxEvent, OutboxStream, User
@@ -91,13 +91,20 @@ def custodial_totals(conn: Connection) -> Totals:
 
 
 def custodial_deltas(conn: Connection, after_entry_id: int) -> Totals:
-    """What custodial accounts gained per asset in ledger entries newer than `after_entry_id`."""
+    """What custodial accounts gained per asset in ledger entries newer than `after_entry_id`.
+
+    Driven from the new entries (primary key range), each joined to its account and user by
+    primary key, so the cost follows the entries added, not the number of users."""
     last = last_entry_id(conn)
     if last <= after_entry_id:
         return Totals({}, after_entry_id)
+    # a user account's ref is its user id; the CASE keeps other kinds' refs (tickers, codes) from being cast
+    user_id = case((_accounts.c.kind == L.USER, cast(_accounts.c.ref, BigInteger)), else_=None)
     rows = conn.execute(
         select(_entries.c.asset, func.sum(_entries.c.amount))
-        .where(_entries.c.id > after_entry_id, _entries.c.id <= last, _entries.c.account_id.in_(_custodial_accounts()))
+        .join(_accounts, _accounts.c.id == _entries.c.account_id)
+        .join(_users, _users.c.id == user_id)
+        .where(_entries.c.id > after_entry_id, _entries.c.id <= last, _users.c.kind == "custodial")
         .group_by(_entries.c.asset)
     ).all()
     return Totals({asset: int(total) for asset, total in rows}, last)
