@@ -165,13 +165,16 @@ def bridge(
     import asyncio
     import logging
 
+    from bridge.relay import RelayConfig, relay_task
     from bridge.runner import BridgeConfig, run_bridge
     from tandem.settings import get_settings
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     overrides = {} if lookup_tables is None else {"lookup_tables": lookup_tables}
+    settings = get_settings()
+    relay = relay_task(RelayConfig.from_settings(settings))  # chain -> CLOB: wallet orders, deposits
     try:
-        asyncio.run(run_bridge(BridgeConfig.from_settings(get_settings(), **overrides)))
+        asyncio.run(run_bridge(BridgeConfig.from_settings(settings, **overrides), tasks=[relay]))
     except KeyboardInterrupt:
         pass
 
