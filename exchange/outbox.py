@@ -236,6 +236,24 @@ def decode(kind: str, payload: str | dict) -> Record:
     return cls(**data)
 
 
+def stored_to_json(stored: OutboxRecord) -> dict:
+    """A stored record as a JSON object (e.g. over HTTP between the API and the bridge)."""
+    kind, payload = encode(stored.record)
+    return {"stream": stored.stream, "seq": stored.seq, "group": stored.group, "created_ms": stored.created_ms,
+            "kind": kind, "payload": json.loads(payload), "status": stored.status, "signature": stored.signature,
+            "slot": stored.slot, "finalized": stored.finalized}
+
+
+def stored_from_json(data: dict) -> OutboxRecord:
+    """The inverse of `stored_to_json` (the payload decoded and checked like any other)."""
+    try:
+        return OutboxRecord(data["stream"], data["seq"], data["group"], data["created_ms"],
+                            decode(data["kind"], data["payload"]), data["status"], data["signature"], data["slot"],
+                            data["finalized"])
+    except (KeyError, TypeError) as exc:
+        raise OutboxError(f"not a stored outbox record: {exc}") from None
+
+
 _HINTS: dict[type, dict[str, object]] = {}
 
 

@@ -8,7 +8,7 @@ Every write here goes through the service's one unit of work (`ExchangeService._
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import func, select, update
 
@@ -33,14 +33,19 @@ def record_of(r) -> X.OutboxRecord:
 class OutboxReader:
     """What the bridge (and the indexer, read-only) uses of the exchange's outbox."""
 
-    def __init__(self, service: ExchangeService) -> None:
+    def __init__(self, service: ExchangeService,
+                 reverter: Callable[[str, int, str], list[X.OutboxRecord]] | None = None) -> None:
+        """`reverter`: how a refused settle_fill reaches the process that owns the books (the
+        API's `POST /operator/outbox/{stream}/{seq}/revert`), so its memory and its WebSocket
+        subscribers follow; without one it runs on `service` (right when that IS the API's)."""
         self.service = service
         self._db = service.db
+        self._reverter = reverter
 
     @classmethod
-    def open(cls, url: str) -> "OutboxReader":
+    def open(cls, url: str, reverter: Callable[[str, int, str], list[X.OutboxRecord]] | None = None) -> "OutboxReader":
         """A reader on its own service (no books restored: it only reads and marks the outbox)."""
-        return cls(ExchangeService(url, restore=False))
+        return cls(ExchangeService(url, restore=False), reverter)
 
     def close(self) -> None:
         self.service.close()
@@ -146,4 +151,6 @@ class OutboxReader:
     def revert_settle_fill(self, stream: str, seq: int, reason: str) -> list[X.OutboxRecord]:
         """The program refused this settle_fill for good (its order was force-closed): see
         `ExchangeService.revert_settle_fill`. Returns the compensating records it wrote."""
+        if self._reverter is not None:
+            return self._reverter(stream, seq, reason)
         return self.service.revert_settle_fill(stream, seq, reason)

@@ -252,3 +252,20 @@ async def create_builder(request: Request, body: CreateBuilder):
 @router.get("/builders", summary="Builders and what they earned")
 async def list_builders(request: Request):
     return ok({"builders": [_builder(v) for v in service(request).list_builders()]})
+
+
+# ---------------------------------------------------------------------------------- outbox
+class Revert(_Body):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+@router.post("/outbox/{stream}/{seq}/revert", summary="Reverse a settle_fill the chain refused for good (the bridge)")
+async def revert_settle_fill(request: Request, stream: str, seq: int, body: Revert):
+    """Runs in the process that owns the books, so balances, holds and the `fill`/`user_orders`
+    channels follow; returns the compensating records the bridge must send."""
+    from exchange.outbox import stored_to_json
+
+    if not 1 <= seq <= MAX_UNITS:
+        raise InvalidRequest("seq is out of range", code="invalid_parameters")
+    records = service(request).revert_settle_fill(stream, seq, body.reason)
+    return ok({"records": [stored_to_json(r) for r in records]})

@@ -76,3 +76,17 @@ def test_bad_payloads_are_refused(kind, payload, message):
 def test_only_records_encode():
     with pytest.raises(X.OutboxError, match="not an outbox record"):
         X.encode({"ticker": "M"})  # type: ignore[arg-type]
+
+
+@given(any_record, st.integers(1, X.MAX_U64), st.sampled_from([X.PENDING, X.APPLIED, X.REVERTED]),
+       st.none() | text, st.none() | u64, st.booleans())
+def test_stored_records_round_trip_as_json(record, seq, status, signature, slot, finalized):
+    stored = X.OutboxRecord(X.stream_of(record), seq, "g", 5, record, status, signature, slot, finalized)
+    assert X.stored_from_json(json.loads(json.dumps(X.stored_to_json(stored)))) == stored
+
+
+def test_a_stored_record_missing_a_field_is_refused():
+    stored = X.stored_to_json(X.OutboxRecord("M", 1, "g", 5, X.Halt("M")))
+    del stored["group"]
+    with pytest.raises(X.OutboxError, match="not a stored outbox record"):
+        X.stored_from_json(stored)
