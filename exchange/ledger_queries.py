@@ -180,7 +180,34 @@ def not_applied(conn: Connection, stream: str, *, above: int = 0) -> list[Outbox
 
 
 __all__ = [
-    "APPLIED", "PENDING", "REVERTED", "StreamProgress", "Totals", "custodial_deltas", "custodial_totals",
-    "last_entry_id", "market_statuses", "market_tickers", "not_applied", "outbox_seqs", "records", "snapshot",
-    "stream_progress",
+    "APPLIED", "PENDING", "REVERTED", "StreamProgress", "Totals", "custodial_balances", "custodial_deltas",
+    "custodial_totals", "last_entry_id", "market_statuses", "market_tickers", "not_applied", "outbox_seqs", "records",
+    "snapshot", "stream_progress", "unsettled_streams",
 ]
+
+
+# -- for the proof of backing (indexer/epochs.py) ------------------------------------------------
+
+
+def custodial_balances(conn: Connection) -> list[tuple[int, str, int]]:
+    """(user_id, asset, amount) of every custodial account's non-zero balance ("USD", "YES:<t>", "NO:<t>")."""
+    rows = conn.execute(
+        select(cast(_accounts.c.ref, BigInteger), _balances.c.asset, _balances.c.amount)  # a user account's ref is its user id
+        .join(_accounts, _accounts.c.id == _balances.c.account_id)
+        .where(_balances.c.account_id.in_(_custodial_accounts()), _balances.c.amount != 0)
+    ).all()
+    return [(int(u), a, int(v)) for u, a, v in rows]
+
+
+def unsettled_streams(conn: Connection, at_slot: int) -> set[str]:
+    """Streams with a record the chain has not applied and finalized at or before `at_slot`
+    (pending, applied but not finalized, or applied at a later slot)."""
+    q = (
+        select(_outbox.c.stream)
+        .where(
+            (_outbox.c.status == PENDING)
+            | ((_outbox.c.status == APPLIED) & ((_outbox.c.finalized.is_(False)) | (_outbox.c.slot > at_slot)))
+        )
+        .distinct()
+    )
+    return set(conn.execute(q).scalars())

@@ -78,6 +78,20 @@ def test_custodial_sums_progress_and_records(svc):
     assert p.applied_seq == recs[-1].seq == reader.applied_seq(ticker)
     assert [r.kind for r in pending] == ["custody_merge_set"] and p.oldest_pending_ms == pending[0].created_ms
 
+    # for the proof of backing: per-user balances, and which streams the chain has not settled
+    with LQ.snapshot(svc.db) as conn:
+        balances = LQ.custodial_balances(conn)
+        assert {u for u, _, _ in balances} == {a, b}
+        assert sum(v for u, asset, v in balances if asset == f"YES:{ticker}") == 6 * ONE
+        assert LQ.unsettled_streams(conn, 100) == {ticker, X.EXCHANGE_STREAM}
+    reader.mark_applied(ticker, [pending[0].seq], "sig2", 8)
+    reader.mark_applied(X.EXCHANGE_STREAM, [1, 2], "sig3", 9)
+    reader.mark_finalized(ticker, [r.seq for r in recs] + [pending[0].seq])
+    reader.mark_finalized(X.EXCHANGE_STREAM, [1, 2])
+    with LQ.snapshot(svc.db) as conn:
+        assert LQ.unsettled_streams(conn, 100) == set()
+        assert LQ.unsettled_streams(conn, 8) == {X.EXCHANGE_STREAM}, "applied at slot 9, after 8"
+
 
 def test_a_ledger_row_changed_behind_the_back_shows_in_the_full_sum(svc):
     """What the reconciliation's full pass catches: ledger_balances edited directly."""
