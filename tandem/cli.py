@@ -198,12 +198,39 @@ def verify_proof(
 
 
 @app.command()
-def up(demo_ticker: str = typer.Option("DEMO-YES", "--demo-ticker", help="Ticker of the demo market.")) -> None:
-    """Everything `make run` starts: localnet, the API and a demo market; Ctrl-C stops all."""
+def up(
+    demo_ticker: str = typer.Option("DEMO-YES", "--demo-ticker", help="Ticker of the demo market."),
+    demo: bool = typer.Option(True, "--demo/--no-demo", help="Run `tandem demo --loop` once everything is up."),
+) -> None:
+    """Everything `make run` starts: localnet, API, bridge, indexer with the dashboard, a demo market
+    (and demo traffic); Ctrl-C stops all."""
     from tandem import up as supervisor
     from tandem.settings import get_settings
 
-    raise typer.Exit(supervisor.run(get_settings(), console, demo_ticker=demo_ticker))
+    raise typer.Exit(supervisor.run(get_settings(), console, demo_ticker=demo_ticker, demo=demo))
+
+
+@app.command("demo")
+def demo_traffic(
+    ticker: str = typer.Option("DEMO-YES", "--ticker", help="The market to trade in."),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Rounds of trading (without --loop)."),
+    loop: bool = typer.Option(False, "--loop", help="Trade until stopped."),
+    pause: float = typer.Option(3.0, "--pause", help="Seconds between rounds."),
+) -> None:
+    """Scripted traffic against a running `tandem up`: custodial traders (Kalshi SDK), a wallet trader,
+    a deposit and a withdrawal."""
+    import asyncio
+
+    from tandem import demo
+    from tandem.settings import get_settings
+
+    try:
+        raise typer.Exit(asyncio.run(demo.run(get_settings(), console, ticker=ticker, rounds=rounds, loop=loop, pause_s=pause)))
+    except KeyboardInterrupt:
+        pass
+    except (RuntimeError, OSError) as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

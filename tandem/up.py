@@ -25,6 +25,7 @@ class Part:
     args: list[str]
     ready_url: str | None = None  # polled until it answers; None: ready when started
     ready_json: dict | None = None  # POSTed to ready_url (JSON-RPC health check)
+    essential: bool = True  # when it exits, everything stops (the demo traffic is not)
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
 
@@ -32,15 +33,22 @@ def _tandem(*args: str) -> list[str]:
     return [sys.executable, "-m", "tandem.cli", *args]
 
 
-def parts(settings: Settings) -> list[Part]:
-    """What `up` runs, in start order. The demo market is created by `chain init` and the exchange."""
+def parts(settings: Settings, *, demo: bool = True) -> list[Part]:
+    """What `up` runs, in start order. The demo market is created in the exchange; the bridge
+    mirrors it onto the chain, the indexer follows and reconciles both, `demo` trades in it."""
     rpc = f"http://127.0.0.1:{settings.localnet_port}"
-    return [
+    running = [
         Part("localnet", _tandem("localnet", "--port", str(settings.localnet_port)), rpc,
              {"jsonrpc": "2.0", "id": 1, "method": "getHealth"}),
         Part("api", _tandem("api", "--port", str(settings.api_port)),
              f"http://{settings.api_host}:{settings.api_port}/trade-api/v2/exchange/status"),
+        Part("bridge", _tandem("bridge")),
+        Part("indexer", _tandem("indexer", "--port", str(settings.indexer_port)),
+             f"http://{settings.indexer_host}:{settings.indexer_port}/"),
     ]
+    if demo:
+        running.append(Part("demo", _tandem("demo", "--loop"), essential=False))
+    return running
 
 
 def _wait_ready(part: Part, timeout_s: float) -> None:
@@ -85,25 +93,35 @@ def _stop(running: list[Part]) -> None:
             part.proc.kill()
 
 
-def run(settings: Settings, console: Console, demo_ticker: str = "DEMO-YES") -> int:
+def run(settings: Settings, console: Console, demo_ticker: str = "DEMO-YES", *, demo: bool = True) -> int:
     env = {**os.environ, "RPC_URL": f"http://127.0.0.1:{settings.localnet_port}"}
     running: list[Part] = []
     try:
-        for part in parts(settings):
+        for part in parts(settings, demo=demo):
             console.print(f"[bold]starting {part.name}[/]: {' '.join(part.args[2:])}")
             part.proc = subprocess.Popen(part.args, env=env)
             running.append(part)
             # localnet may have to be compiled first on a fresh machine.
             _wait_ready(part, timeout_s=1800 if part.name == "localnet" else 120)
             if part.name == "localnet":
-                subprocess.run(_tandem("chain", "init", "--demo-ticker", demo_ticker), env=env, check=True)
+                # The exchange on chain (collateral mint, authorities); the demo market is the
+                # exchange's, and reaches the chain through the bridge like any other.
+                subprocess.run(_tandem("chain", "init", "--no-demo"), env=env, check=True)
                 _ensure_exchange_market(demo_ticker, env)
         console.print("[green]Tandem is up.[/] Ctrl-C stops everything.")
         console.print(f"  Solana JSON-RPC  http://127.0.0.1:{settings.localnet_port}")
         console.print(f"  Kalshi API       http://{settings.api_host}:{settings.api_port}/trade-api/v2  (docs: /docs)")
-        while all(p.proc is not None and p.proc.poll() is None for p in running):
+        console.print(f"  Dashboard        [bold]http://{settings.indexer_host}:{settings.indexer_port}/[/]  "
+                      f"(reconciliation: /v1/reconciliation)")
+        essential = [p for p in running if p.essential]
+        told: set[str] = set()
+        while all(p.proc is not None and p.proc.poll() is None for p in essential):
+            for p in running:
+                if not p.essential and p.name not in told and p.proc is not None and p.proc.poll() is not None:
+                    console.print(f"[yellow]{p.name} exited with code {p.proc.returncode}; the rest keeps running[/]")
+                    told.add(p.name)
             time.sleep(0.5)
-        dead = next(p for p in running if p.proc is not None and p.proc.poll() is not None)
+        dead = next(p for p in essential if p.proc is not None and p.proc.poll() is not None)
         console.print(f"[red]{dead.name} exited with code {dead.proc.returncode}; stopping the rest[/]")
         return 1
     except KeyboardInterrupt:
