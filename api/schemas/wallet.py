@@ -19,7 +19,7 @@ class _Body(BaseModel):
 class WalletOrderBody(_Body):
     """POST /v1/wallet/orders."""
 
-    wallet: Address = Field(max_length=64, examples=["9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin"])
+    wallet: Address = Field(max_length=64)
     ticker: str = Field(min_length=1, max_length=64)
     side: Literal["yes", "no"]
     action: Literal["buy", "sell"]
