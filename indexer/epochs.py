@@ -1,0 +1,286 @@
+"""Proof-of-backing epochs: every `epoch_slots` finalized slots, one Merkle-sum tree per market and
+asset (YES, NO) and one for cash over the custodial balances, stored with the custody account
+each is held against and its balance at the epoch's slot (DESIGN.md, "Proof of backing").
+
+Which slot the ledger's balances are "at": the ledger runs ahead of the chain while the bridge
+has records in flight, so an epoch is only taken from a ledger snapshot in which every outbox
+record is applied AND finalized at a slot <= S, where S is a finalized slot read BEFORE the
+snapshot. Then custody at S reflects exactly the ledger records in the snapshot (anything the
+exchange writes after the snapshot lands after S), up to deposits and plain transfers into
+custody, which only make custody larger. While the bridge is busy the due epoch waits for the
+next quiet finalized slot: correctness over punctuality.
+
+Stored (tables below, migration indexer/migrations 0002): the epoch, each tree's root, each
+user's salt (one per user and epoch, as DESIGN.md has it) and each leaf's commit and balance, so
+a proof is rebuilt from the leaves on request (a few seconds for a million leaves, then cached)
+instead of storing log2(n) siblings per user.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table, delete, func, inspect, select
+from solana.rpc.async_api import AsyncClient
+from solders.pubkey import Pubkey
+
+from exchange import ledger_queries as LQ
+from exchange.db import Database
+from indexer.proof import SALT_LEN, Proof, Tree, leaf_commits, make_proof, tree_of_commits
+from indexer.verify import custody_account_for, read_custody
+
+log = logging.getLogger("tandem.indexer.proof")
+
+CASH_TICKER = ""  # cash's ticker in the tables (a primary key column cannot be NULL everywhere)
+MAX_STORED = (1 << 63) - 1  # BIGINT is signed: larger balances or sums are refused, not truncated
+
+# The proof tables (created by indexer/migrations 0002, the indexer's Alembic history), described
+# here on their own metadata so the API can read them without importing the rest of the indexer.
+metadata = MetaData()
+
+proof_epochs = Table(
+    "proof_epochs",
+    metadata,
+    Column("epoch", BigInteger, primary_key=True, autoincrement=False),
+    Column("slot", BigInteger, nullable=False),  # the finalized slot the trees are held at
+    Column("time_ms", BigInteger, nullable=False),
+)
+
+proof_roots = Table(
+    "proof_roots",
+    metadata,
+    Column("epoch", BigInteger, primary_key=True, autoincrement=False),
+    Column("ticker", String(64), primary_key=True),  # "" for cash
+    Column("asset", String(4), primary_key=True),  # yes | no | cash
+    Column("root_hash", String(64), nullable=False),  # hex
+    Column("root_sum", BigInteger, nullable=False),
+    Column("leaves", Integer, nullable=False),  # real (non-padding) leaves
+    Column("custody_account", String(48), nullable=False),
+    Column("custody_balance", BigInteger, nullable=False),
+    Column("custody_historical", Boolean, nullable=False),  # False: the RPC could not serve history; current balance
+)
+
+proof_salts = Table(
+    "proof_salts",
+    metadata,
+    Column("epoch", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("salt", String(64), nullable=False),  # hex, given only to that user
+)
+
+proof_leaves = Table(
+    "proof_leaves",
+    metadata,
+    Column("epoch", BigInteger, primary_key=True, autoincrement=False),
+    Column("ticker", String(64), primary_key=True),
+    Column("asset", String(4), primary_key=True),
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("commit", String(64), nullable=False),  # hex
+    Column("balance", BigInteger, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class TreeRoot:
+    ticker: str | None  # None for cash
+    asset: str
+    hash: bytes
+    sum: int
+    leaves: int
+    custody_account: str
+    custody_balance: int
+    custody_historical: bool
+
+    @property
+    def backed(self) -> bool:
+        return self.sum <= self.custody_balance
+
+    def body(self) -> dict[str, Any]:
+        return {"ticker": self.ticker, "asset": self.asset, "hash": self.hash.hex(), "sum": self.sum, "leaves": self.leaves,
+                "custody_account": self.custody_account, "custody_balance": self.custody_balance,
+                "custody_balance_historical": self.custody_historical}
+
+
+@dataclass(frozen=True)
+class EpochSummary:
+    epoch: int
+    slot: int
+    time_ms: int
+    roots: tuple[TreeRoot, ...]
+
+    def body(self) -> dict[str, Any]:
+        """What `GET /v1/proof/latest` answers (and the dashboard shows)."""
+        return {"epoch": self.epoch, "slot": self.slot, "time_ms": self.time_ms, "roots": [r.body() for r in self.roots]}
+
+
+def _asset_key(asset: str) -> tuple[str, str] | None:
+    """Ledger asset -> (ticker, asset) of its tree; None for assets no tree covers."""
+    if asset == "USD":
+        return CASH_TICKER, "cash"
+    kind, _, ticker = asset.partition(":")
+    if ticker and kind in ("YES", "NO"):
+        return ticker, kind.lower()
+    return None
+
+
+def latest_epoch_number(db: Database) -> int | None:
+    with db.reader.connect() as conn:
+        return conn.execute(select(func.max(proof_epochs.c.epoch))).scalar_one()
+
+
+def _snapshot_if_due(db: Database, epoch: int, slot: int):
+    """The ledger's custodial balances, if epoch `epoch` is due and the chain has caught up at `slot`."""
+    latest = latest_epoch_number(db)
+    if latest is not None and latest >= epoch:
+        return None
+    with LQ.snapshot(db) as conn:
+        unsettled = LQ.unsettled_streams(conn, slot)
+        if unsettled:
+            log.info("proof epoch %d waits: the bridge has records not finalized by slot %d in %s", epoch, slot,
+                     ", ".join(sorted(unsettled)[:5]))
+            return None
+        return LQ.custodial_balances(conn), LQ.market_tickers(conn)
+
+
+def _build(epoch: int, balances: list[tuple[int, str, int]], tickers: list[str]):
+    """Salts for every user holding anything, and one tree per (ticker, asset)."""
+    groups: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    for ticker in tickers:
+        groups[(ticker, "yes")], groups[(ticker, "no")] = {}, {}
+    groups[(CASH_TICKER, "cash")] = {}
+    for user_id, asset, amount in balances:
+        key = _asset_key(asset)
+        if key is None or amount == 0:
+            continue
+        if not 0 < amount <= MAX_STORED:
+            raise ValueError(f"custodial balance {amount} of user {user_id} in {asset} cannot be in a tree")
+        groups[key][user_id] = amount
+    users = sorted({u for holders in groups.values() for u in holders})
+    randomness = os.urandom(SALT_LEN * len(users))
+    salts = {u: randomness[i * SALT_LEN : (i + 1) * SALT_LEN] for i, u in enumerate(users)}
+    trees = {}
+    for key, holders in sorted(groups.items()):
+        ids = sorted(holders)
+        amounts = [holders[u] for u in ids]
+        commits = leaf_commits(epoch, ids, [salts[u] for u in ids])
+        tree = tree_of_commits(epoch, commits, amounts)
+        if tree.root_sum > MAX_STORED:
+            raise ValueError(f"the {key[1]} tree of {key[0] or 'cash'} sums beyond 63 bits")
+        trees[key] = (ids, commits, amounts, tree)
+    return salts, trees
+
+
+def _store(db: Database, summary: EpochSummary, salts: dict[int, bytes], trees: dict, keep_epochs: int) -> None:
+    with db.writer.begin() as conn:
+        conn.execute(proof_epochs.insert(), [{"epoch": summary.epoch, "slot": summary.slot, "time_ms": summary.time_ms}])
+        conn.execute(proof_roots.insert(), [
+            {"epoch": summary.epoch, "ticker": r.ticker or CASH_TICKER, "asset": r.asset, "root_hash": r.hash.hex(),
+             "root_sum": r.sum, "leaves": r.leaves, "custody_account": r.custody_account,
+             "custody_balance": r.custody_balance, "custody_historical": r.custody_historical}
+            for r in summary.roots
+        ])
+        if salts:
+            conn.execute(proof_salts.insert(), [{"epoch": summary.epoch, "user_id": u, "salt": s.hex()} for u, s in salts.items()])
+        leaves = [
+            {"epoch": summary.epoch, "ticker": ticker, "asset": asset, "user_id": user_id, "commit": commit.hex(),
+             "balance": amount}
+            for (ticker, asset), (ids, commits, amounts, _) in trees.items()
+            for user_id, commit, amount in zip(ids, commits, amounts)
+        ]
+        if leaves:
+            conn.execute(proof_leaves.insert(), leaves)
+        oldest_kept = summary.epoch - keep_epochs + 1
+        for table in (proof_leaves, proof_salts, proof_roots, proof_epochs):
+            conn.execute(delete(table).where(table.c.epoch < oldest_kept))
+
+
+async def publish_epoch(db: Database, rpc: AsyncClient, *, finalized_slot: int, epoch_slots: int, program_id: Pubkey,
+                        keep_epochs: int = 48, now_ms: int | None = None) -> EpochSummary | None:
+    """Compute and store the epoch `finalized_slot // epoch_slots` if it is due and the chain has caught up.
+
+    Call it with each new finalized slot (it is one indexed read when nothing is due). Returns the
+    new epoch, or None when none was taken (not due yet, or waiting for the bridge). RPC and
+    database errors propagate: nothing is stored, the next call tries again.
+    """
+    epoch = finalized_slot // epoch_slots
+    snap = await asyncio.to_thread(_snapshot_if_due, db, epoch, finalized_slot)
+    if snap is None:
+        return None
+    started = time.perf_counter()
+    salts, trees = await asyncio.to_thread(_build, epoch, *snap)
+    roots = []
+    for (ticker, asset), (*_, tree) in trees.items():
+        account = custody_account_for(program_id, ticker or None, asset)
+        read = await read_custody(rpc, account, finalized_slot)
+        roots.append(TreeRoot(ticker or None, asset, tree.root_hash, tree.root_sum, tree.count, str(account),
+                              read.balance, read.historical))
+        if tree.root_sum > read.balance:
+            log.error("proof epoch %d: the %s tree of %s sums to %d, custody %s holds %d at slot %d", epoch, asset,
+                      ticker or "cash", tree.root_sum, account, read.balance, finalized_slot)
+    summary = EpochSummary(epoch, finalized_slot, now_ms if now_ms is not None else time.time_ns() // 1_000_000, tuple(roots))
+    await asyncio.to_thread(_store, db, summary, salts, trees, keep_epochs)
+    log.info("proof epoch %d at slot %d: %d trees, %d users, built in %.2f s", epoch, finalized_slot, len(roots),
+             len(salts), time.perf_counter() - started)
+    return summary
+
+
+def latest_epoch(db: Database) -> EpochSummary | None:
+    """The newest stored epoch with its roots."""
+    with db.reader.connect() as conn:
+        row = conn.execute(select(proof_epochs).order_by(proof_epochs.c.epoch.desc()).limit(1)).first()
+        if row is None:
+            return None
+        roots = conn.execute(select(proof_roots).where(proof_roots.c.epoch == row.epoch)
+                             .order_by(proof_roots.c.ticker, proof_roots.c.asset)).all()
+    return EpochSummary(int(row.epoch), int(row.slot), int(row.time_ms), tuple(
+        TreeRoot(r.ticker or None, r.asset, bytes.fromhex(r.root_hash), int(r.root_sum), int(r.leaves), r.custody_account,
+                 int(r.custody_balance), bool(r.custody_historical))
+        for r in roots
+    ))
+
+
+_TREE_CACHE_SIZE = 8
+_trees: OrderedDict[tuple[str, int, str, str], Tree] = OrderedDict()  # stored epochs never change
+
+
+def _tree(conn, db: Database, epoch: int, ticker: str, asset: str) -> Tree:
+    key = (db.url, epoch, ticker, asset)
+    if key in _trees:
+        _trees.move_to_end(key)
+        return _trees[key]
+    rows = conn.execute(select(proof_leaves.c.commit, proof_leaves.c.balance).where(
+        proof_leaves.c.epoch == epoch, proof_leaves.c.ticker == ticker, proof_leaves.c.asset == asset)).all()
+    tree = tree_of_commits(epoch, [bytes.fromhex(c) for c, _ in rows], [int(b) for _, b in rows])
+    _trees[key] = tree
+    if len(_trees) > _TREE_CACHE_SIZE:
+        _trees.popitem(last=False)
+    return tree
+
+
+def latest_proof(db: Database, *, user_id: int, ticker: str | None, asset: str) -> Proof | None:
+    """`user_id`'s proof in the newest epoch's tree of (ticker, asset); None if that tree has no leaf of theirs."""
+    key_ticker = ticker or CASH_TICKER
+    with db.reader.connect() as conn:
+        if not inspect(conn).has_table(proof_epochs.name):  # the indexer has not migrated this database yet
+            return None
+        epoch_row = conn.execute(select(proof_epochs).order_by(proof_epochs.c.epoch.desc()).limit(1)).first()
+        if epoch_row is None:
+            return None
+        epoch = int(epoch_row.epoch)
+        where = (proof_leaves.c.epoch == epoch, proof_leaves.c.ticker == key_ticker, proof_leaves.c.asset == asset)
+        if conn.execute(select(proof_leaves.c.user_id).where(*where, proof_leaves.c.user_id == user_id)).first() is None:
+            return None
+        salt = conn.execute(select(proof_salts.c.salt).where(proof_salts.c.epoch == epoch,
+                                                             proof_salts.c.user_id == user_id)).scalar_one()
+        root = conn.execute(select(proof_roots).where(proof_roots.c.epoch == epoch, proof_roots.c.ticker == key_ticker,
+                                                      proof_roots.c.asset == asset)).one()
+        tree = _tree(conn, db, epoch, key_ticker, asset)
+    if tree.root_hash.hex() != root.root_hash:  # the stored leaves must rebuild the published root
+        raise RuntimeError(f"epoch {epoch}: the stored leaves of {asset} {key_ticker or 'cash'} do not rebuild its root")
+    return make_proof(tree, user_id=user_id, salt=bytes.fromhex(salt), slot=int(epoch_row.slot), ticker=ticker or None,
+                      asset=asset, custody_account=root.custody_account)
