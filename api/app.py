@@ -24,7 +24,7 @@ from api import errors, ws
 from api.auth import Authenticator, RateLimiter
 from api.fast_lane import FastLane
 from api.group_commit import GroupCommit
-from api.routes import api_keys, custody, exchange, markets, operator, order_groups, orders, portfolio, wallet
+from api.routes import api_keys, custody, exchange, markets, operator, order_groups, orders, portfolio, proof, wallet
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, service: ExchangeService | None
     for module in (orders, portfolio, markets, order_groups, api_keys, exchange):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(operator.router)
-    for router in (wallet.router, wallet.relay, custody.router):  # DESIGN.md: wallet and custody endpoints
+    for router in (wallet.router, wallet.relay, custody.router, proof.router):  # DESIGN.md: wallet and custody endpoints
         app.include_router(router)
     app.include_router(ws.router)
     app.add_middleware(FastLane)  # the hottest order routes, straight off ASGI (api/fast_lane.py)
