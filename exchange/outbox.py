@@ -216,7 +216,9 @@ def encode(record: Record) -> tuple[str, str]:
     """(kind, JSON) of a record; compact, keys sorted."""
     if type(record) not in KINDS.values():
         raise OutboxError(f"not an outbox record: {record!r}")
-    return record.kind, json.dumps(dataclasses.asdict(record), separators=(",", ":"), sort_keys=True)
+    # Fields read directly (dataclasses.asdict deep-copies; this runs on the order path).
+    body = {name: getattr(record, name) for name in _hints(type(record))}
+    return record.kind, json.dumps(body, separators=(",", ":"), sort_keys=True)
 
 
 def decode(kind: str, payload: str | dict) -> Record:
