@@ -142,7 +142,7 @@ class SettleFill:
 
     kind: ClassVar[str] = "settle_fill"
     ticker: str
-    wallet_order: str  # the wallet order's PDA, base58
+    wallet_order: str  # "PDA:order_id": the order's address (base58) and the program's order id
     side: Side  # the order's outcome
     action: Action  # buy: the wallet receives tokens; sell: it hands them over
     size: int
@@ -159,8 +159,8 @@ class CloseOrder:
 
     kind: ClassVar[str] = "close_order"
     ticker: str
-    wallet_order: str  # PDA, base58
-    order_id: str
+    wallet_order: str  # "PDA:order_id", as in SettleFill
+    order_id: str  # its CLOB order ("" when the CLOB refused the wallet order outright)
     unfilled: int  # contract base units left unfilled
 
 
