@@ -38,6 +38,11 @@ from typing import ClassVar, Literal, Union
 
 EXCHANGE_STREAM = "_exchange"
 MAX_U64 = 2**64 - 1
+# The program refuses settle_fill and custody_mint_set after a market's close_time, for good.
+# A match made up to the exchange's close must still settle, so the chain's close_time is the
+# exchange's close plus this grace; the exchange closes the market on chain itself
+# (`close_market`, sequenced after every fill of the market) when it closes it.
+CHAIN_CLOSE_GRACE_S = 3_600
 
 Asset = Literal["yes", "no", "cash"]
 Side = Literal["yes", "no"]
@@ -57,7 +62,7 @@ class CreateMarket:
 
     kind: ClassVar[str] = "create_market"
     ticker: str
-    close_time: int  # unix seconds (the program's i64 close_time)
+    close_time: int  # unix seconds (the program's i64 close_time); see CHAIN_CLOSE_GRACE_S
     tick_size: int  # collateral base units per contract (10_000 = one cent)
 
 

@@ -937,7 +937,8 @@ class ExchangeService:
                         tick=tick, lot=lot, yes_payout=None, fee_schedule_id=fee_schedule_id, created_ms=ts, updated_ms=ts))
                     self._accounts.get(conn, L.COLLATERAL, ticker)
                     self._accounts.get(conn, L.ISSUANCE, ticker)
-                    self._write_outbox(conn, [X.CreateMarket(ticker, close_time=close_ms // 1000, tick_size=tick)], ts)
+                    self._write_outbox(conn, [X.CreateMarket(ticker, close_time=close_ms // 1000 + X.CHAIN_CLOSE_GRACE_S,
+                                                               tick_size=tick)], ts)
             except IntegrityError:
                 raise errors.InvalidRequest("market refers to an unknown fee schedule") from None
             state = self._load_market(ticker)
