@@ -62,6 +62,12 @@ def node_hash(left_hash: bytes, left_sum: int, right_hash: bytes, right_sum: int
     return _sha256(NODE_TAG + left_hash + u64(left_sum) + right_hash + u64(right_sum)).digest()
 
 
+def _layout(fmt: str) -> struct.Struct:
+    """A whole-level struct layout, compiled for this call only: struct.pack's own cache would keep
+    up to 100 of these (tens of MB each for large trees) alive in a long-running indexer."""
+    return struct.Struct(fmt)
+
+
 def _pieces(buf: bytes, width: int) -> map:
     """buf cut into consecutive `width`-byte bytes objects, lazily and without Python frames."""
     end = len(buf)
@@ -116,7 +122,7 @@ class Tree:
 def leaf_commits(epoch: int, user_ids: Sequence[int], salts: Sequence[bytes]) -> list[bytes]:
     """Every user's leaf commit, in one struct.pack and a C-level map of SHA-256."""
     prefix = LEAF_DOMAIN + u64(epoch)
-    data = struct.pack(f">{'19sQ32s' * len(user_ids)}", *chain.from_iterable(zip(repeat(prefix), user_ids, salts)))
+    data = _layout(f">{'19sQ32s' * len(user_ids)}").pack(*chain.from_iterable(zip(repeat(prefix), user_ids, salts)))
     return list(map(_digest, map(_sha256, _pieces(data, len(prefix) + 8 + SALT_LEN))))
 
 
@@ -147,11 +153,12 @@ def tree_of_commits(epoch: int, commits: Sequence[bytes], balances: Sequence[int
 
     # Every step below is one struct.pack/unpack or a chain of C-level maps over a whole level.
     records = list(map(bytes.__add__, commits, _pieces(struct.pack(f">{n}Q", *balances), 8)))
+    del commits  # (the caller may still hold it; if not, its memory is back before the sort)
     records.sort()  # by commit (commits are distinct: the balance after it never decides)
     leaves = LEAF_TAG + LEAF_TAG.join(records) if records else b""  # every leaf's preimage 0x00 || commit || balance
     del records
     hashes = list(map(_digest, map(_sha256, _pieces(leaves, _LEAF))))
-    sums = list(struct.unpack(f">{'33xQ' * n}", leaves))
+    sums = list(_layout(f">{'33xQ' * n}").unpack(leaves))
     size = 1 << (n - 1).bit_length() if n > 1 else 1
     hashes += [PAD_HASH] * (size - n)
     sums += [0] * (size - n)
@@ -160,7 +167,7 @@ def tree_of_commits(epoch: int, commits: Sequence[bytes], balances: Sequence[int
     while len(sums) > 1:
         left_right = iter(hashes), iter(sums)
         pairs = zip(repeat(1), *left_right, *left_right)  # (0x01, h[2p], s[2p], h[2p+1], s[2p+1])
-        level = struct.pack(f">{'B32sQ32sQ' * (len(sums) // 2)}", *chain.from_iterable(pairs))
+        level = _layout(f">{'B32sQ32sQ' * (len(sums) // 2)}").pack(*chain.from_iterable(pairs))
         levels.append(level)
         hashes = list(map(_digest, map(_sha256, _pieces(level, _PAIR))))
         sums = list(map(add, sums[0::2], sums[1::2]))
