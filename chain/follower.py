@@ -89,13 +89,19 @@ class Batch:
 
 
 def _top_level_segments(logs: Sequence[str]) -> list[list[str]]:
-    """The log lines of each top-level instruction, in order (each starts with "invoke [1]")."""
+    """The log lines of each top-level instruction, in order (each starts with "invoke [1]").
+
+    solana-program-test's native programs log their invoke line twice in a row (the runtime and
+    program-test each write it); a validator never writes two "invoke [1]" lines back to back (an
+    instruction ends with "success" or "failed" first), so a repeat is not a new instruction."""
     segments: list[list[str]] = []
+    previous = None
     for line in logs:
-        if line.startswith("Program ") and line.endswith(" invoke [1]"):
+        if line.startswith("Program ") and line.endswith(" invoke [1]") and line != previous:
             segments.append([])
         if segments:
             segments[-1].append(line)
+        previous = line
     return segments
 
 
