@@ -32,6 +32,20 @@ class Settings(BaseSettings):
     api_auth_window_ms: int = Field(default=30_000, alias="TANDEM_API_AUTH_WINDOW_MS")
     api_rate_read_per_s: float = Field(default=100.0, alias="TANDEM_API_RATE_READ")
     api_rate_write_per_s: float = Field(default=100.0, alias="TANDEM_API_RATE_WRITE")
+    # Indexer (`tandem indexer`): its port (it also serves the dashboard), how often it polls the
+    # finalized slot, how often the custodial sums are recomputed in full (between, they are kept
+    # from the ledger entries added), when the bridge's lag is a break, how long a gap in a
+    # stream's on-chain seqs may last, history sampling, balance checks, a webhook for breaks.
+    indexer_host: str = Field(default="127.0.0.1", alias="TANDEM_INDEXER_HOST")
+    indexer_port: int = Field(default=8001, alias="TANDEM_INDEXER_PORT")
+    indexer_poll_s: float = Field(default=0.4, alias="TANDEM_INDEXER_POLL_S")
+    indexer_full_every_s: float = Field(default=10.0, alias="TANDEM_INDEXER_FULL_EVERY_S")
+    indexer_lag_max_seqs: int = Field(default=256, alias="TANDEM_INDEXER_LAG_MAX_SEQS")
+    indexer_lag_max_s: float = Field(default=60.0, alias="TANDEM_INDEXER_LAG_MAX_S")
+    indexer_gap_grace_slots: int = Field(default=64, alias="TANDEM_INDEXER_GAP_GRACE_SLOTS")
+    indexer_sample_s: float = Field(default=1.0, alias="TANDEM_INDEXER_SAMPLE_S")
+    indexer_balance_check_s: float = Field(default=10.0, alias="TANDEM_INDEXER_BALANCE_CHECK_S")
+    indexer_webhook_url: str | None = Field(default=None, alias="TANDEM_INDEXER_WEBHOOK_URL")
     # Bridge (bridge/runner.py): transactions in flight per stream, records per transaction,
     # v0 transactions with a lookup table per market, poll period, and whether it brings up the
     # exchange on chain itself when `chain init` has not (localnet).
