@@ -207,9 +207,68 @@ async def _bench(tmp: Path) -> None:
               f"{sum(len(r) for *_, r in rec.landed) / max(1, len(rec.landed)):.1f} records per transaction", flush=True)
         verdict = "meets" if _pct(confirmed, 50) < 2 * slot else "misses"
         print(f"  bar fill -> confirmed p50 < 2 slots ({2 * slot_ms} ms): {verdict}", flush=True)
+
+        # 3. wallet fills
+        for lookup in (False, True):
+            await _wallet_phase(chain, svc, reader, keys, config, users, _env("BENCH_WALLET_ORDERS", 48), lookup)
     finally:
         svc.close()
         chain.stop()
+
+
+async def _wallet_phase(chain: Localnet, svc: ExchangeService, reader: OutboxReader, keys: ChainKeys, config,
+                        users: list[int], orders: int, lookup: bool) -> None:
+    """`orders` wallet buy-YES orders on one market, each taken by a custodial seller of YES
+    (holding YES: a transfer, so each fill is one settle_fill); figure = settle_fills per
+    transaction and fills mirrored per second once they are in the CLOB."""
+    from exchange import wallet_orders as WO
+
+    ticker = f"BW-{uuid.uuid4().hex[:8].upper()}"
+    svc.create_market(ticker, title="bench wallet", close_ms=int(time.time() * 1000) + 3_600_000)
+    seller = users[2]
+    # the seller holds YES: a mint match against users[3] first
+    svc.place_order(seller, OrderRequest.legacy(ticker, "yes", "buy", orders * ONE, yes_price=50 * CENT))
+    svc.place_order(users[3], OrderRequest.legacy(ticker, "no", "buy", orders * ONE, no_price=50 * CENT))
+    await _run_until_applied(Bridge(config(lookup_tables=lookup)), reader, 120)
+    async with ChainClient(chain.url, keys.admin, poll_seconds=0.05) as c:
+        from chain import pdas
+
+        mint = (await c.fetch("Exchange", pdas.exchange(c.program_id))).collateral_mint
+        m = ix.market_of(c, ticker)
+        rates = WO.market_rates(svc, ticker)
+        size, limit = ONE, 600_000
+        max_fee = WO.fee_budget(size, limit, "buy", rates)
+        wallets = [Keypair() for _ in range(orders)]
+
+        async def one(w: Keypair) -> WO.PlacedOrder:
+            await c.airdrop(w.pubkey(), LAMPORTS_PER_SOL)
+            await fund_collateral(c, keys, w.pubkey(), 10 * ONE, mint)
+            await c.send_and_confirm([create_ata_ix(c.payer.pubkey(), w.pubkey(), m.yes_mint)])
+            res = await ix.place_order(c, w, ticker, nonce=1, side=OrderSide.BUY_YES, limit_price=limit, size=size,
+                                       max_fee=max_fee, collateral_mint=mint)
+            ev = next(e for e in res.events if e.name == "OrderPlaced")
+            return WO.PlacedOrder(str(ev.data.order), ticker, str(w.pubkey()), "yes", "buy", limit, size, max_fee,
+                                  ev.data.escrowed, order_id=getattr(ev.data, "order_id", 0))
+
+        placed = []
+        for start in range(0, orders, 8):
+            placed += await asyncio.gather(*[one(w) for w in wallets[start:start + 8]])
+    for p in placed:
+        WO.place(svc, p)
+    rec = Recorder()
+    bridge = Bridge(config(lookup_tables=lookup, max_in_flight=32))
+    bridge.on_landed.append(rec)
+    # the seller takes them all: one command per 7 orders (a group of 7 settle_fills fits the program's bound)
+    for start in range(0, orders, 7):
+        n = min(7, orders - start)
+        svc.place_order(seller, OrderRequest.legacy(ticker, "yes", "sell", n * ONE, yes_price=60 * CENT))
+    elapsed = await _run_until_applied(bridge, reader, 300)
+    fills = [r for *_, recs in rec.landed for r in recs if r.kind == "settle_fill"]
+    txs = [recs for *_, recs in rec.landed if any(r.kind == "settle_fill" for r in recs)]
+    confirmed = [t - r.created_ms / 1000 for t, _, _, recs in rec.landed for r in recs if r.kind == "settle_fill"]
+    print(f"wallet fills ({'v0 + lookup table' if lookup else 'legacy'}): {len(fills)} settle_fills in {len(txs)} transactions = "
+          f"{len(fills) / max(1, len(txs)):.1f} per transaction (most {max((sum(r.kind == 'settle_fill' for r in t) for t in txs), default=0)}); "
+          f"{len(fills) / elapsed:,.0f} fills/s; fill -> confirmed p50 {_pct(confirmed, 50) * 1000:,.0f} ms", flush=True)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from solana.rpc.commitment import Confirmed
+from solana.rpc.commitment import Confirmed, Processed
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -30,6 +30,8 @@ SEQUENCED = {"custody_mint_set", "custody_merge_set", "settle_fill", "close_orde
 # Kinds sent alone, after everything before them in the stream has landed and before anything
 # after them is sent: the market must exist before its first fill, and the lifecycle's order matters.
 BARRIERS = {"create_market", "halt", "resume", "close_market", "determine", "finalize"}
+
+FLOAT_TOP_UP = 1_000_000 * 1_000_000  # localnet: $1M of collateral minted to the float when it runs short
 
 _SIDES = {("yes", "buy"): OrderSide.BUY_YES, ("no", "buy"): OrderSide.BUY_NO,
           ("yes", "sell"): OrderSide.SELL_YES, ("no", "sell"): OrderSide.SELL_NO}
@@ -61,6 +63,7 @@ class Mapper:
         self.bridge = keys.bridge.pubkey()
         self.float_account = ata(self.bridge, collateral_mint)
         self._orders: dict[str, WalletOrderInfo | None] = {}
+        self._accounts_seen: set[Pubkey] = set()
         self._markets: dict[str, MarketAddresses] = {}
         args = {i.name: [a.name for a in i.args] for i in chain.idl.instructions}
         # The hardened program (v1.1) binds settle_fill/close_order to the order's id and
@@ -106,6 +109,39 @@ class Mapper:
         info = (await self._read([pda]))[0]
         return info is not None and (info.order_id is None or info.order_id == order_id)
 
+    async def setup(self, records: list[O.OutboxRecord]) -> None:
+        """What these records' transaction needs first, in transactions of its own (the program
+        allows nothing but its own and ComputeBudget instructions beside a bridge instruction):
+        the withdrawals' destination token accounts (created idempotently), and on localnet
+        collateral minted to the float for custody_fund. Both are safe to repeat."""
+        wanted: dict[Pubkey, tuple[Pubkey, Pubkey]] = {}
+        for rec in records:
+            r = rec.record
+            if isinstance(r, O.CustodyWithdraw):
+                wallet = Pubkey.from_string(r.wallet)
+                mint = self.collateral_mint if r.asset == "cash" else (
+                    self.market(r.ticker).yes_mint if r.asset == "yes" else self.market(r.ticker).no_mint)
+                address = ata(wallet, mint)
+                if address not in self._accounts_seen:
+                    wanted[address] = (wallet, mint)
+        if wanted:
+            keys = list(wanted)
+            infos = (await self.c.rpc.get_multiple_accounts(keys, commitment=Processed)).value
+            missing = [k for k, info in zip(keys, infos) if info is None]
+            for start in range(0, len(missing), 4):
+                chunk = missing[start:start + 4]
+                await self.c.send_and_confirm([create_ata_ix(self.bridge, *wanted[k]) for k in chunk], commitment=Confirmed,
+                                              fetch_logs=False)
+            self._accounts_seen.update(keys)
+        funding = sum(rec.record.amount for rec in records if isinstance(rec.record, O.CustodyFund))
+        if funding and self.mint_float:
+            info = (await self.c.rpc.get_token_account_balance(self.float_account, commitment=Processed)).value
+            if int(info.amount) < funding:
+                # localnet: the admin is the mint authority; mint plenty at once (a float is what an operator keeps)
+                await self.c.send_and_confirm([mint_to_ix(self.collateral_mint, self.float_account, self.keys.admin.pubkey(),
+                                                          max(funding, FLOAT_TOP_UP))], [self.keys.admin],
+                                              commitment=Confirmed, fetch_logs=False)
+
     # -- one record -----------------------------------------------------------------------
     def build(self, rec: O.OutboxRecord) -> Built:
         r = rec.record
@@ -130,28 +166,20 @@ class Mapper:
         if isinstance(r, O.CustodyMergeSet):
             return Built([ix.custody_merge_set_ix(c, bridge=self.bridge, ticker=r.ticker, seq=seq, amount=r.amount)], [])
         if isinstance(r, O.CustodyFund):
-            out: list[Instruction] = []
-            signers: list[Keypair] = []
-            if self.mint_float:  # localnet: the float gets what it hands on, in the same (atomic) transaction
-                out.append(mint_to_ix(self.collateral_mint, self.float_account, k.admin.pubkey(), r.amount))
-                signers.append(k.admin)
             if self.sequenced_fund:
-                out.append(ix.custody_fund_ix(c, bridge=self.bridge, seq=seq, amount=r.amount, source=self.float_account))
-            else:  # the program before v1.1: a plain transfer (exactly once by the send protocol alone)
-                out.append(transfer_checked(TransferCheckedParams(
-                    program_id=TOKEN_PROGRAM_ID, source=self.float_account, mint=self.collateral_mint,
-                    dest=custody_collateral(c.program_id), owner=self.bridge, amount=r.amount, decimals=DECIMALS)))
-            return Built(out, signers)
+                return Built([ix.custody_fund_ix(c, bridge=self.bridge, seq=seq, amount=r.amount, source=self.float_account)], [])
+            # the program before v1.1: a plain transfer (exactly once by the send protocol alone)
+            return Built([transfer_checked(TransferCheckedParams(
+                program_id=TOKEN_PROGRAM_ID, source=self.float_account, mint=self.collateral_mint,
+                dest=custody_collateral(c.program_id), owner=self.bridge, amount=r.amount, decimals=DECIMALS))], [])
         if isinstance(r, O.CustodyWithdraw):
             wallet = Pubkey.from_string(r.wallet)
             if r.asset == "cash":
                 dest = ata(wallet, self.collateral_mint)
-                return Built([create_ata_ix(self.bridge, wallet, self.collateral_mint),
-                              ix.custody_withdraw_collateral_ix(c, bridge=self.bridge, seq=seq, amount=r.amount, destination=dest)], [])
+                return Built([ix.custody_withdraw_collateral_ix(c, bridge=self.bridge, seq=seq, amount=r.amount, destination=dest)], [])
             m = self.market(r.ticker)
             mint = m.yes_mint if r.asset == "yes" else m.no_mint
-            return Built([create_ata_ix(self.bridge, wallet, mint),
-                          ix.custody_withdraw_ix(c, bridge=self.bridge, ticker=r.ticker, seq=seq,
+            return Built([ix.custody_withdraw_ix(c, bridge=self.bridge, ticker=r.ticker, seq=seq,
                                                  outcome=Outcome.YES if r.asset == "yes" else Outcome.NO,
                                                  amount=r.amount, destination=ata(wallet, mint))], [])
         if isinstance(r, O.SettleFill):

@@ -156,6 +156,7 @@ class StreamSender:
         # A lower bound of the program's `highest` accepted seq: it accepts a seq only up to
         # highest + window (SequenceTooFarAhead beyond), so nothing above that is sent.
         self.chain_highest = 0
+        self.split_group: str | None = None  # a group too large for one transaction, sent in parts
 
     # ------------------------------------------------------------------ recovery
     async def recover(self) -> None:
@@ -444,66 +445,81 @@ class StreamSender:
         moved = False
         i = 0
         while i < len(groups) and len(self.flights) < self.max_in_flight:
-            if any(r.kind == "close_order" for r in groups[i]) and groups[i][0].seq != self.floor + 1:
-                # a close_order refunds what is left in escrow: only once every fill before it is
-                # settled (a fill retried after it would find the order gone and be reverted)
+            head = groups[i]
+            if (any(r.kind == "close_order" for r in head) or _is_barrier(head) or head[0].group == self.split_group) \
+                    and (head[0].seq != self.floor + 1 or self.flights):
+                # a barrier goes alone once everything before it is done; a close_order refunds
+                # what is left in escrow, so only once every fill before it settled (a fill retried
+                # after it would find the order gone); the rest of a split group follows its first part
                 return moved
-            if _is_barrier(groups[i]):
-                if self.flights or groups[i][0].seq != self.floor + 1:
-                    return moved  # a barrier goes alone, once everything before it is done
-                batch = [groups[i]]
-            else:
-                batch, n = [], 0
-                for g in groups[i:]:
-                    if _is_barrier(g) or (batch and (n + len(g) > self.max_records_per_tx or any(r.kind == "close_order" for r in g))):
-                        break
-                    batch.append(g)
-                    n += len(g)
-            batch = [g for g in batch if g[-1].seq <= self.highest_allowed()]
-            if not batch:
+            if head[-1].seq > self.highest_allowed():
                 return moved
             built: dict[int, Built] = {}
-            buildable = 0
-            for g in batch:
+            batch: list[list[O.OutboxRecord]] = []
+            count = 0
+            for g in groups[i:]:
+                if batch and (_is_barrier(g) or _is_barrier(batch[0]) or any(r.kind == "close_order" for r in g)
+                              or g[-1].seq > self.highest_allowed()):
+                    break
                 try:
-                    for r in g:
-                        built[r.seq] = self.mapper.build(r)
+                    parts = {r.seq: self.mapper.build(r) for r in g}
                 except OrderUnknown as exc:
-                    if buildable == 0:
+                    if not batch:
                         return await self._unbuildable(g, exc) or moved
                     break
-                buildable += 1
-            batch = batch[:buildable]
+                n = sum(len(p.instructions) for p in parts.values())
+                if batch and (count + n > self.builder.max_instructions or sum(map(len, batch)) + len(g) > self.max_records_per_tx):
+                    break
+                batch.append(g)
+                built.update(parts)
+                count += n
+            await self.mapper.setup([r for g in batch for r in g])
             if self.builder.use_lookup_tables and self.stream != O.EXCHANGE_STREAM:
-                await self.builder.ensure_table(self.stream, [m.pubkey for b in built.values() for i in b.instructions
-                                                              for m in i.accounts if not m.is_signer])
-            taken = await self._persist_and_send(batch, built, resign=resign)
-            i += taken
+                await self.builder.ensure_table(self.stream, [m.pubkey for b in built.values() for ins in b.instructions
+                                                              for m in ins.accounts if not m.is_signer
+                                                              and m.pubkey not in self.builder.static_keys(self.stream)])
+            taken, split = await self._persist_and_send(batch, built, resign=resign)
             moved = True
+            if split:
+                return moved  # the rest of that group goes once this part landed
+            i += taken
             if _is_barrier(batch[0]):
                 return moved
         return moved
 
-    async def _persist_and_send(self, batch: list[list[O.OutboxRecord]], built: dict[int, Built], *, resign: bool) -> int:
-        """Build the largest prefix of `batch` (whole groups) that fits one transaction; persist; send.
-        Returns how many groups went in."""
+    async def _persist_and_send(self, batch: list[list[O.OutboxRecord]], built: dict[int, Built], *,
+                                resign: bool) -> tuple[int, bool]:
+        """Build the largest prefix of `batch` (whole groups) that fits one transaction; persist;
+        send. Returns (groups taken, whether the one group was too large and only its first part went)."""
         avoid: set[str] = set()
         if resign:
             for g in batch:
                 for r in g:
                     avoid.update(self.store.blockhashes_of(self.stream, r.seq))
         blockhash, last_valid = await self.view.blockhash(avoid)
-        take = len(batch)
+        take, cut = len(batch), None
         while True:
-            recs = [r for g in batch[:take] for r in g]
+            recs = [r for g in batch[:take] for r in g][:cut]
             try:
                 tx = await self.builder.build(self.stream, [built[r.seq] for r in recs], blockhash)
                 break
             except TooLarge:
-                if take == 1:
-                    raise  # one group larger than a transaction: see README (a limit of the contract)
-                take = take // 2 if take > 4 else take - 1
+                if take > 1:
+                    take = take // 2 if take > 4 else take - 1
+                    continue
+                # One group larger than a transaction (program bound: MAX_BRIDGE_TX_INSTRUCTIONS):
+                # split it in seq order, each part sent alone after the previous landed. The
+                # outbox orders a group so that custody never runs short part way (mint first,
+                # then fills, merge last), so applying it in consecutive parts is equivalent.
+                cut = len(recs) - 1 if cut is None else cut - 1
+                if cut < 1:
+                    raise
         seqs = [r.seq for r in recs]
+        split = cut is not None
+        if split:
+            self.split_group = batch[0][0].group
+        elif batch[0][0].group == self.split_group:
+            self.split_group = None
         raw = bytes(tx)
         attempt = self.store.attempts_of(self.stream, seqs[0]) + 1 if resign else 1
         row_id = self.store.insert_tx(self.stream, seqs, str(tx.signatures[0]), str(blockhash), last_valid, raw, attempt=attempt)
@@ -517,7 +533,7 @@ class StreamSender:
             await self._send(f)
         except Exception as exc:  # the row is persisted: the next poll resends it
             log.debug("%s: send failed (%s); it will be resent", self.stream, exc)
-        return take
+        return take, split
 
     async def _unbuildable(self, group: list[O.OutboxRecord], exc: OrderUnknown) -> bool:
         """A record names a wallet order the chain does not show. Not at the head: wait (it may

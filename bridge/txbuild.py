@@ -71,10 +71,16 @@ class TxBuilder:
         self.payer: Keypair = mapper.keys.bridge
         self.use_lookup_tables = use_lookup_tables
         self._tables: dict[str, _Table] = {}
+        self._static: dict[str, set[Pubkey]] = {}
+        # The program's bound on a bridge transaction (v1.1: instructions per transaction, its
+        # own and ComputeBudget only); read from the IDL, never retyped.
+        self.max_instructions = idl_constant("MAX_BRIDGE_TX_INSTRUCTIONS") or 64
 
     # -- building ---------------------------------------------------------------------------
     async def build(self, stream: str, parts: list[Built], blockhash: Hash) -> VersionedTransaction:
         instructions = [i for p in parts for i in p.instructions]
+        if len(instructions) > self.max_instructions:
+            raise TooLarge(f"{len(instructions)} instructions")
         signers: dict[Pubkey, Keypair] = {self.payer.pubkey(): self.payer}
         for p in parts:
             for kp in p.signers:
@@ -167,8 +173,28 @@ class TxBuilder:
 
         self._tables[stream] = await ensure_table(self, stream, wanted, self._tables.get(stream))
 
+    def static_keys(self, stream: str) -> set[Pubkey]:
+        """Accounts kept out of the lookup table: the stream's own account (getSignaturesForAddress
+        on it is how the indexer and the tests find every bridge transaction of the stream) and
+        custody's token accounts (read at confirmed/finalized by reconciliation)."""
+        keys = self._static.get(stream)
+        if keys is None:
+            m = self.mapper.market(stream)
+            keys = self._static[stream] = {m.market, m.custody_yes, m.custody_no, pdas.custody(self.c.program_id),
+                                           pdas.custody_collateral(self.c.program_id)}
+        return keys
+
     def table_of(self, stream: str) -> _Table | None:
         return self._tables.get(stream)
+
+
+def idl_constant(name: str) -> int | None:
+    from chain.idl import load_modern
+
+    for c in load_modern().get("constants", []):
+        if c["name"] == name:
+            return int(c["value"])
+    return None
 
 
 def signature_of(raw: bytes) -> Signature:
