@@ -16,7 +16,7 @@ import bisect
 import hashlib
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import add
 from typing import Any
@@ -89,8 +89,8 @@ class Tree:
 
     epoch: int
     count: int  # real leaves (users); the rest of level 0 is padding
-    leaves: bytes  # the leaves' preimages 0x00 || commit || balance, sorted by commit
-    levels: tuple[bytes, ...]  # every level below the root, leaves first
+    leaves: bytes = field(repr=False)  # the leaves' preimages 0x00 || commit || balance, sorted by commit
+    levels: tuple[bytes, ...] = field(repr=False)  # every level below the root, leaves first
     root_hash: bytes
     root_sum: int
 

@@ -154,6 +154,11 @@ async def verify_document(doc: Any, *, rpc_url: str | None, program_id: Pubkey) 
 
     async with AsyncClient(rpc_url, commitment=Finalized) as rpc:
         try:
+            finalized = (await rpc.get_slot(commitment=Finalized)).value
+            if proof.slot > finalized:  # what custody held "at" a slot the chain may still change is no answer
+                report.checks.append(Check("backing", False, f"the proof's slot {proof.slot} is not finalized yet "
+                                                             f"(finalized: {finalized}); try again shortly"))
+                return report
             read = await read_custody(rpc, expected, proof.slot)
         except (RPCException, SolanaRpcException) as exc:
             cause = exc.__cause__ or exc
