@@ -102,8 +102,8 @@ async def balance_at(rpc: AsyncClient, account: Pubkey, slot: int) -> tuple[int,
             if tx is None:
                 raise HistoryUnavailable(f"the node no longer serves transaction {entry.signature}")
             amount = _post_amount(tx, account)
-            if amount is None:  # closed by this transaction
-                amount = 0
+            if amount is None:  # e.g. reached through a lookup table the node did not resolve: no guessing
+                raise HistoryUnavailable(f"transaction {entry.signature} does not list the account's token balance")
             return amount, f"after transaction {entry.signature} at slot {entry.slot}"
         if len(page) < 1000:
             return 0, "no transaction touched it at or before that slot"
