@@ -3,11 +3,13 @@ leaves, proofs rebuilt from them, old epochs pruned. The chain side is in test_p
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exchange.db import connect
 from indexer import epochs as E
 from indexer.db import migrate
-from indexer.proof import verify_path
+from indexer.proof import make_proof, verify_path
 from tests.databases import BACKENDS, fresh_database
 
 LEDGER = [  # (user_id, asset, amount) as exchange.ledger_queries.custodial_balances gives them
@@ -96,3 +98,26 @@ def test_no_tables_no_proof(tmp_path):
         assert E.latest_proof(database, user_id=1, ticker=None, asset="cash") is None
     finally:
         database.dispose()
+
+
+ASSETS = st.sampled_from(["USD", "YES:ALPHA", "NO:ALPHA", "YES:BETA", "NO:BETA", "FEES:X"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.tuples(st.integers(1, 50), ASSETS), st.integers(0, 10**12), max_size=60))
+def test_random_ledgers_every_holder_can_prove_and_sums_add_up(ledger):
+    balances = [(u, a, v) for (u, a), v in ledger.items()]
+    salts, trees = E._build(3, balances, ["ALPHA", "BETA"])
+    expected: dict[tuple[str, str], int] = {}
+    for (user_id, asset), amount in ledger.items():
+        key = E._asset_key(asset)
+        if key is None or amount == 0:
+            continue
+        expected[key] = expected.get(key, 0) + amount
+        ids, commits, amounts, tree = trees[key]
+        proof = make_proof(tree, user_id=user_id, salt=salts[user_id], slot=9, ticker=key[0] or None, asset=key[1],
+                           custody_account="custody")
+        verify_path(proof)
+        assert proof.balance == amount
+    assert {k: t.root_sum for k, (*_, t) in trees.items() if t.root_sum} == expected
+    assert set(trees) == {("", "cash"), ("ALPHA", "yes"), ("ALPHA", "no"), ("BETA", "yes"), ("BETA", "no")}
