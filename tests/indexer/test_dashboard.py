@@ -2,7 +2,8 @@
 browser download) against the real indexer on localnet with a real database (`indexer_stack`):
 the page loads with no request leaving the machine, every panel shows live numbers that match
 `GET /v1/reconciliation`, a ledger row changed behind the service's back shows as a break on the
-right market and gauge, and healing it clears the break. Screenshots are saved (docs/ when
+right market and gauge, healing it clears the break, and with the indexer stopped the page
+stops showing green. Screenshots are saved (docs/ when
 TANDEM_SCREENSHOT_DIR=docs, as the README's picture is made).
 """
 from __future__ import annotations
@@ -218,6 +219,11 @@ async def test_dashboard_live_numbers_break_and_heal(page, indexer_stack, screen
     await page.wait_for_selector('#status[data-state="ok"]', timeout=30_000)
     assert "custody_yes" in await page.locator("#cleared-list").text_content()  # inside a closed <details>
     await assert_page_matches(page, url, ticker)
+
+    # The indexer gone: the page must not keep showing green on old numbers.
+    indexer_stack.indexer.stop()
+    await page.wait_for_selector('#status[data-state="wait"]', timeout=30_000)
+    assert (await page.locator("#status-text").inner_text()).startswith("No reconciliation for")
 
     assert page.errors == []
     assert page.foreign == []  # every asset (uPlot included) came from the indexer itself
