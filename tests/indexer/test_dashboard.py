@@ -194,6 +194,10 @@ async def test_dashboard_live_numbers_break_and_heal(page, indexer_stack, screen
         shown = int(await page.locator("#landed-total").inner_text())
         after = (await client.get(f"{url}/v1/bridge")).json()["landed_total"]
     assert before <= shown <= after
+    await page.select_option("#history-select", ticker)  # the market's own YES/NO custody vs ledger
+    await page.wait_for_function("""(t) => { const d = tandemDashboard, h = d.charts.history, last = d.state.samples.at(-1);
+        return h.series.length === 5 && h.data[1].length > 1 && h.data[1].at(-1) === Number(last.markets[t].custody_yes) / 1e6; }""",
+                                 arg=ticker, timeout=10_000)
     assert await page.locator(f'#lag-body tr[data-stream="{ticker}"]').count() == 1
     assert await page.locator("#wallet-states [data-state]").count() >= 5
     await assert_proof_shown(page, url)

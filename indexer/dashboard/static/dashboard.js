@@ -38,7 +38,7 @@
     return (neg ? "−" : "") + whole + "." + frac;
   }
   const dollars = (v) => (v === null || v === undefined ? "–" : "$" + units(v));
-  const num = (v) => (v === null || v === undefined ? NaN : Number(v) / 1e6);
+  const num = (v) => (v === null || v === undefined ? null : Number(v) / 1e6);   // null: a gap in the chart
   function age(ms) {
     if (ms === null || ms === undefined || !isFinite(ms)) return "–";
     const s = Math.max(0, Math.round(ms / 1000));
