@@ -124,7 +124,7 @@ class TxBuilder:
                     continue
                 for event in await self.c.events_of(entry.signature, Confirmed):
                     seq = getattr(event.data, "seq", None)
-                    if seq in wanted and seq not in found:
+                    if seq in wanted and seq not in found and getattr(event.data, "stream", address) == address:
                         found[seq] = (str(entry.signature), entry.slot)
             if wanted <= set(found):
                 break

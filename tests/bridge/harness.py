@@ -147,7 +147,8 @@ async def sequenced_events(c: ChainClient, stream: str) -> Counter:
                 continue
             for event in await c.events_of(entry.signature, Confirmed):
                 seq = getattr(event.data, "seq", None)
-                if seq:  # 0: force_close's OrderClosed, not a bridge instruction
+                # the account of a market's stream shows up in custody's history too: keep this stream's
+                if seq and getattr(event.data, "stream", address) == address:  # seq 0: force_close, not the bridge
                     seen[seq] += 1
         before = page[-1].signature
     return seen
