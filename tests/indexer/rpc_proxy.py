@@ -1,8 +1,8 @@
 """A real JSON-RPC proxy in front of localnet that can refuse chosen reads (fault injection).
 
 Everything is forwarded to the real chain; only requests named in `fail_methods`, or
-getTransaction of a signature in `fail_signatures`, are answered with a JSON-RPC error,
-as an overloaded or lagging RPC node would answer them.
+getTransaction of a signature in `fail_signatures`, are refused with HTTP 503, as an
+overloaded RPC node (or the load balancer in front of it) answers.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class FaultyRpc:
         body = await request.json()
         if isinstance(body, dict) and self._refuse(body):
             self.refused.append((body["method"], (body.get("params") or [None])[0]))
-            return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "error": {"code": -32005, "message": "Node is behind (injected)"}})
+            return JSONResponse({"error": "overloaded (injected)"}, status_code=503)
         upstream = await self._client.post(self.upstream, json=body)
         return JSONResponse(upstream.json())
 

@@ -20,11 +20,17 @@ pytestmark = pytest.mark.localnet
 
 
 @pytest.fixture(scope="module")
-async def world(localnet, chain_setup):
+async def world(own_chain):
+    localnet, setup = own_chain
     payer = Keypair()
     async with ChainClient(localnet.url, payer, poll_seconds=0.02) as client:
         await client.airdrop(payer.pubkey(), 100 * 10**9)
-        yield World(client, chain_setup)
+        yield World(client, setup)
+
+
+@pytest.fixture(scope="module")
+def localnet(own_chain):
+    return own_chain[0]
 
 
 async def newest(c: ChainClient, commitment=Confirmed) -> Checkpoint | None:
