@@ -96,28 +96,29 @@ async def bench_mint_set(c: ChainClient, keys: ChainKeys, mint: Pubkey, senders:
           f"({elapsed / (txs // 4) * 1000:.0f} ms per confirmation)")
 
 
-async def _orders(c: ChainClient, keys: ChainKeys, mint: Pubkey, ticker: str, count: int) -> list[tuple[Pubkey, Pubkey]]:
-    """`count` open BuyYes orders on `ticker`, each from its own wallet; returns (order, wallet YES account)."""
+async def _orders(c: ChainClient, keys: ChainKeys, mint: Pubkey, ticker: str, count: int) -> list[tuple[Pubkey, int, Pubkey]]:
+    """`count` open BuyYes orders on `ticker`, each from its own wallet; returns (order, order_id, wallet YES account)."""
     m = ix.market_of(c, ticker)
 
-    async def one(i: int) -> tuple[Pubkey, Pubkey]:
+    async def one(i: int) -> tuple[Pubkey, int, Pubkey]:
         owner = Keypair()
         await c.airdrop(owner.pubkey(), LAMPORTS_PER_SOL)
         await fund_collateral(c, keys, owner.pubkey(), 1_000 * ONE, mint)
         await c.send_and_confirm([create_ata_ix(c.payer.pubkey(), owner.pubkey(), m.yes_mint)])
-        await ix.place_order(c, owner, ticker, nonce=i, side=OrderSide.BUY_YES, limit_price=600_000, size=500 * ONE,
-                             max_fee=100 * ONE, collateral_mint=mint)
-        return pdas.wallet_order(c.program_id, m.market, owner.pubkey(), i), ata(owner.pubkey(), m.yes_mint)
+        placed = await ix.place_order(c, owner, ticker, nonce=i, side=OrderSide.BUY_YES, limit_price=600_000, size=500 * ONE,
+                                      max_fee=100 * ONE, collateral_mint=mint)
+        order_id = placed.events[0].data.order_id
+        return pdas.wallet_order(c.program_id, m.market, owner.pubkey(), i), order_id, ata(owner.pubkey(), m.yes_mint)
 
     return list(await asyncio.gather(*[one(i) for i in range(count)]))
 
 
-def _fill(c: ChainClient, bridge: Pubkey, ticker: str, order: Pubkey, wallet: Pubkey, seq: int):
-    return ix.settle_fill_ix(c, bridge=bridge, ticker=ticker, order=order, side=OrderSide.BUY_YES, seq=seq,
+def _fill(c: ChainClient, bridge: Pubkey, ticker: str, order: Pubkey, order_id: int, wallet: Pubkey, seq: int):
+    return ix.settle_fill_ix(c, bridge=bridge, ticker=ticker, order=order, order_id=order_id, side=OrderSide.BUY_YES, seq=seq,
                              size=10_000, price=500_000, fee=0, wallet_account=wallet)
 
 
-def max_fills_per_tx(c: ChainClient, bridge: Keypair, ticker: str, orders: list[tuple[Pubkey, Pubkey]], distinct: bool) -> int:
+def max_fills_per_tx(c: ChainClient, bridge: Keypair, ticker: str, orders: list[tuple[Pubkey, int, Pubkey]], distinct: bool) -> int:
     """Largest n whose n-fill transaction still serializes within the packet limit."""
     n = 0
     while True:
@@ -183,8 +184,7 @@ async def _bench_settle_fill(c: ChainClient, keys: ChainKeys, mint: Pubkey, send
           f"= {total / elapsed:.0f} tx/s, {total * batch / elapsed:.0f} fills/s (confirmed)")
 
 
-async def run(url: str, senders: int, txs: int) -> None:
-    keys = ChainKeys.load(Path(tempfile.mkdtemp(prefix="bench-keys-")))
+async def run(url: str, keys: ChainKeys, senders: int, txs: int) -> None:
     async with ChainClient(url, keys.admin, poll_seconds=0.05) as c:
         setup = await init_chain(c, keys, demo_ticker=None, settings=ExchangeSettings())
         await c.airdrop(keys.admin.pubkey(), 1_000 * LAMPORTS_PER_SOL)
@@ -195,5 +195,6 @@ async def run(url: str, senders: int, txs: int) -> None:
 def main() -> None:
     senders, txs, slot_ms = _env("BENCH_SENDERS", 8), _env("BENCH_TXS", 40), _env("BENCH_SLOT_MS", 400)
     print(f"localnet: {slot_ms} ms slots, {senders} concurrent senders, {txs} transactions each")
-    with Localnet(slot_ms=slot_ms) as net:
-        asyncio.run(run(net.url, senders, txs))
+    keys = ChainKeys.load(Path(tempfile.mkdtemp(prefix="bench-keys-")))
+    with Localnet(slot_ms=slot_ms, upgrade_authority=keys.admin.pubkey()) as net:  # the admin initializes
+        asyncio.run(run(net.url, keys, senders, txs))

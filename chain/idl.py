@@ -273,3 +273,12 @@ def idl_from_modern(modern: dict[str, Any]) -> Idl:
 def load_idl(path: Path | str = IDL_PATH) -> Idl:
     """The committed IDL as an anchorpy `Idl` (converted and checked)."""
     return idl_from_modern(load_modern(path))
+
+
+def constant(name: str, path: Path | str = IDL_PATH) -> int:
+    """A numeric constant the program exports (`#[constant]`), e.g. `REPLAY_WINDOW_BITS`:
+    read from the IDL so Python never retypes the program's limits."""
+    for c in load_modern(path).get("constants", []):
+        if c["name"] == name:
+            return int(c["value"].replace("_", ""))
+    raise KeyError(f"the IDL exports no constant {name}")

@@ -17,7 +17,7 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
-from solders.sysvar import CLOCK
+from solders.sysvar import CLOCK, INSTRUCTIONS
 from spl.token.constants import TOKEN_PROGRAM_ID
 
 from chain import pdas
@@ -95,7 +95,8 @@ def initialize_ix(
     )
     pid = c.program_id
     return _ix(c, "initialize", [args], {
-        "admin": admin,
+        "admin": admin,  # must be the program's upgrade authority
+        "program_data": pdas.program_data(pid),
         "exchange": pdas.exchange(pid),
         "custody": pdas.custody(pid),
         "collateral_mint": collateral_mint,
@@ -308,6 +309,7 @@ def _custody_sets_accounts(c: ChainClient, bridge: Pubkey, m: MarketAddresses) -
         "custody_yes": m.custody_yes,
         "custody_no": m.custody_no,
         "token_program": TOKEN_PROGRAM_ID,
+        "instructions": INSTRUCTIONS,  # the program bounds bridge transactions (MAX_BRIDGE_TX_INSTRUCTIONS)
     }
 
 
@@ -349,6 +351,7 @@ def custody_withdraw_ix(
         "source": m.custody_yes if outcome == Outcome.YES else m.custody_no,
         "destination": destination,
         "token_program": TOKEN_PROGRAM_ID,
+        "instructions": INSTRUCTIONS,  # the program bounds bridge transactions (MAX_BRIDGE_TX_INSTRUCTIONS)
     })
 
 
@@ -366,6 +369,7 @@ def _collateral_out_accounts(c: ChainClient, bridge: Pubkey, destination: Pubkey
         "custody_collateral": pdas.custody_collateral(pid),
         "destination": destination,
         "token_program": TOKEN_PROGRAM_ID,
+        "instructions": INSTRUCTIONS,  # the program bounds bridge transactions (MAX_BRIDGE_TX_INSTRUCTIONS)
     }
 
 
@@ -385,6 +389,25 @@ def custody_sweep_ix(c: ChainClient, *, bridge: Pubkey, seq: int, amount: int, t
 
 async def custody_sweep(c: ChainClient, bridge: Keypair, seq: int, amount: int, treasury: Pubkey) -> TxResult:
     return await _send(c, [custody_sweep_ix(c, bridge=bridge.pubkey(), seq=seq, amount=amount, treasury=treasury)], [bridge])
+
+
+def custody_fund_ix(c: ChainClient, *, bridge: Pubkey, seq: int, amount: int, source: Pubkey) -> Instruction:
+    """Operator cash into custody (the outbox's `custody_fund`, exchange-wide stream): `amount`
+    collateral from `source`, a collateral account whose owner is the bridge authority."""
+    pid = c.program_id
+    return _ix(c, "custody_fund", [seq, amount], {
+        "bridge_authority": bridge,
+        "exchange": pdas.exchange(pid),
+        "custody": pdas.custody(pid),
+        "source": source,
+        "custody_collateral": pdas.custody_collateral(pid),
+        "token_program": TOKEN_PROGRAM_ID,
+        "instructions": INSTRUCTIONS,  # the program bounds bridge transactions (MAX_BRIDGE_TX_INSTRUCTIONS)
+    })
+
+
+async def custody_fund(c: ChainClient, bridge: Keypair, seq: int, amount: int, source: Pubkey) -> TxResult:
+    return await _send(c, [custody_fund_ix(c, bridge=bridge.pubkey(), seq=seq, amount=amount, source=source)], [bridge])
 
 
 # -- deposits into custody (anyone) -----------------------------------------------------------
@@ -507,6 +530,7 @@ def settle_fill_ix(
     bridge: Pubkey,
     ticker: str,
     order: Pubkey,
+    order_id: int,
     side: OrderSide,
     seq: int,
     size: int,
@@ -514,10 +538,14 @@ def settle_fill_ix(
     fee: int,
     wallet_account: Pubkey,
 ) -> Instruction:
-    """A fill of a wallet order against custody; `wallet_account` receives what the order asked for."""
+    """A fill of a wallet order against custody; `wallet_account` receives what the order asked for.
+
+    `order_id` is the order's program-assigned id (`OrderPlaced.order_id`, `WalletOrder.order_id`):
+    the program refuses the fill (`OrderIdMismatch`) if another order now lives at `order`.
+    """
     m = market_of(c, ticker)
     pid = c.program_id
-    return _ix(c, "settle_fill", [seq, size, price, fee], {
+    return _ix(c, "settle_fill", [seq, order_id, size, price, fee], {
         "bridge_authority": bridge,
         "exchange": pdas.exchange(pid),
         "market": m.market,
@@ -528,6 +556,7 @@ def settle_fill_ix(
         "custody_outcome": m.custody_yes if side.outcome == Outcome.YES else m.custody_no,
         "wallet_account": wallet_account,
         "token_program": TOKEN_PROGRAM_ID,
+        "instructions": INSTRUCTIONS,  # the program bounds bridge transactions (MAX_BRIDGE_TX_INSTRUCTIONS)
     })
 
 
@@ -535,9 +564,12 @@ async def settle_fill(c: ChainClient, bridge: Keypair, **kw: Any) -> TxResult:
     return await _send(c, [settle_fill_ix(c, bridge=bridge.pubkey(), **kw)], [bridge])
 
 
-def close_order_ix(c: ChainClient, *, bridge: Pubkey, ticker: str, order: Pubkey, owner: Pubkey, seq: int, refund_account: Pubkey) -> Instruction:
+def close_order_ix(
+    c: ChainClient, *, bridge: Pubkey, ticker: str, order: Pubkey, order_id: int, owner: Pubkey, seq: int, refund_account: Pubkey
+) -> Instruction:
+    """Refund and close the order `order_id` at `order` (refused with `OrderIdMismatch` if another order lives there)."""
     m = market_of(c, ticker)
-    return _ix(c, "close_order", [seq], {
+    return _ix(c, "close_order", [seq, order_id], {
         "bridge_authority": bridge,
         "exchange": pdas.exchange(c.program_id),
         "market": m.market,
@@ -546,6 +578,7 @@ def close_order_ix(c: ChainClient, *, bridge: Pubkey, ticker: str, order: Pubkey
         "escrow": pdas.escrow(c.program_id, order),
         "refund_account": refund_account,
         "token_program": TOKEN_PROGRAM_ID,
+        "instructions": INSTRUCTIONS,  # the program bounds bridge transactions (MAX_BRIDGE_TX_INSTRUCTIONS)
     })
 
 
@@ -561,7 +594,7 @@ BUILDERS = {
         "create_market", "halt", "resume", "close_market", "determine", "finalize",
         "mint_set", "merge_set", "redeem",
         "custody_mint_set", "custody_merge_set", "custody_redeem", "custody_withdraw",
-        "custody_withdraw_collateral", "custody_sweep", "deposit_collateral", "deposit_tokens",
+        "custody_withdraw_collateral", "custody_sweep", "custody_fund", "deposit_collateral", "deposit_tokens",
         "place_order", "request_cancel", "force_close", "settle_fill", "close_order",
     ]
 }

@@ -52,12 +52,18 @@ def ensure_binary(quiet: bool = False) -> Path:
     return build(quiet=quiet)
 
 
-def command(binary: Path, port: int, slot_ms: int | None = None, finality_lag: int | None = None) -> list[str]:
+def command(
+    binary: Path, port: int, slot_ms: int | None = None, finality_lag: int | None = None, upgrade_authority: object | None = None
+) -> list[str]:
+    """The localnet command line. `upgrade_authority` (a public key) is the program's upgrade
+    authority, the only key that may `initialize` the exchange: pass the admin's."""
     cmd = [str(binary), "--port", str(port)]
     if slot_ms is not None:
         cmd += ["--slot-ms", str(slot_ms)]
     if finality_lag is not None:
         cmd += ["--finality-lag", str(finality_lag)]
+    if upgrade_authority is not None:
+        cmd += ["--upgrade-authority", str(upgrade_authority)]
     return cmd
 
 
@@ -69,6 +75,8 @@ def free_port() -> int:
 
 class Localnet:
     """A localnet child process on 127.0.0.1:`port`, ready once it printed its "listening on" line.
+
+    `upgrade_authority`: the program's upgrade authority (the admin who will `initialize`).
 
     Output goes to a log file (not a pipe, so a chatty chain can never block on a full pipe);
     the file's tail is quoted if the chain fails to start.
@@ -82,8 +90,10 @@ class Localnet:
         finality_lag: int | None = None,
         binary: Path | None = None,
         log_path: Path | None = None,
+        upgrade_authority: object | None = None,
     ) -> None:
         self.port = port or free_port()
+        self.upgrade_authority = upgrade_authority
         self.slot_ms = slot_ms
         self.finality_lag = finality_lag
         self.binary = binary
@@ -98,7 +108,7 @@ class Localnet:
         binary = self.binary or ensure_binary()
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            command(binary, self.port, self.slot_ms, self.finality_lag),
+            command(binary, self.port, self.slot_ms, self.finality_lag, self.upgrade_authority),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

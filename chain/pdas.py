@@ -66,6 +66,21 @@ def escrow(program_id: Pubkey, order: Pubkey) -> Pubkey:
     return _find(program_id, b"escrow", bytes(order))
 
 
+BPF_LOADER_UPGRADEABLE = Pubkey.from_string("BPFLoaderUpgradeab1e11111111111111111111111")
+
+
+def program_data(program_id: Pubkey) -> Pubkey:
+    """The program's ProgramData account (BPF upgradeable loader): names its upgrade authority,
+    which `initialize` requires as signer."""
+    return Pubkey.find_program_address([bytes(program_id)], BPF_LOADER_UPGRADEABLE)[0]
+
+
+def exchange_stream(program_id: Pubkey) -> Pubkey:
+    """The exchange-wide bridge stream's name in events (`stream`): the Custody PDA, whose
+    replay window sequences it. A market's stream is the market's address."""
+    return custody(program_id)
+
+
 @dataclass(frozen=True)
 class MarketAddresses:
     """Every address that belongs to one market."""

@@ -99,11 +99,16 @@ def localnet(
     port: int = typer.Option(None, "--port", help="JSON-RPC port (default TANDEM_LOCALNET_PORT or 8899)."),
     slot_ms: int = typer.Option(None, "--slot-ms", help="Slot duration in milliseconds."),
     finality_lag: int = typer.Option(None, "--finality-lag", help="Slots by which finalized trails confirmed."),
+    upgrade_authority: str = typer.Option(
+        None, "--upgrade-authority",
+        help="The program's upgrade authority, the only key that may initialize the exchange (default: TANDEM_HOME's admin key).",
+    ),
 ) -> None:
     """The local chain: outcome_market in a real Solana runtime, Solana JSON-RPC on 127.0.0.1."""
     import os
 
     from chain import localnet as ln
+    from chain.keys import load_or_create
     from tandem.settings import get_settings
 
     try:
@@ -111,7 +116,10 @@ def localnet(
     except ln.LocalnetError as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(1) from None
-    cmd = ln.command(binary, port or get_settings().localnet_port, slot_ms, finality_lag)
+    settings = get_settings()
+    # as `anchor localnet` deploys with the provider wallet: the admin who will run `tandem chain init`
+    authority = upgrade_authority or load_or_create(settings.keys_dir, "admin").pubkey()
+    cmd = ln.command(binary, port or settings.localnet_port, slot_ms, finality_lag, authority)
     os.execv(cmd[0], cmd)  # the chain becomes this process: Ctrl-C and signals reach it directly
 
 

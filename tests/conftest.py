@@ -19,9 +19,11 @@ TEST_SLOT_MS = int(os.environ.get("TANDEM_TEST_SLOT_MS", "50"))
 
 
 @pytest.fixture(scope="session")
-def localnet(tmp_path_factory):
+def localnet(tmp_path_factory, chain_keys):
     binary = binary_path() if os.environ.get("TANDEM_LOCALNET_BIN") else build(quiet=True)
-    chain = Localnet(slot_ms=TEST_SLOT_MS, binary=binary, log_path=tmp_path_factory.mktemp("localnet") / "localnet.log")
+    # The session admin is the program's upgrade authority: only it may initialize the exchange.
+    chain = Localnet(slot_ms=TEST_SLOT_MS, binary=binary, log_path=tmp_path_factory.mktemp("localnet") / "localnet.log",
+                     upgrade_authority=chain_keys.admin.pubkey())
     chain.start()
     try:
         yield chain

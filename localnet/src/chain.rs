@@ -70,9 +70,33 @@ fn entry(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> anchor_l
     outcome_market::entry(program_id, accounts, data)
 }
 
+/// The ProgramData account of a deployment of outcome_market whose upgrade authority is
+/// `authority` (None: deployed immutable). The native program is a builtin, which has no
+/// ProgramData, yet `initialize` is gated on the upgrade authority it names: localnet writes
+/// it at genesis, at the address and in the layout the BPF upgradeable loader uses.
+pub fn program_data_account(authority: Option<Pubkey>) -> (Pubkey, Account) {
+    let loader = anchor_lang::solana_program::bpf_loader_upgradeable::ID;
+    let address = Pubkey::find_program_address(&[outcome_market::ID.as_ref()], &loader).0;
+    // bincode of UpgradeableLoaderState::ProgramData { slot, upgrade_authority_address }: enum tag
+    // u32 3, slot u64, Option<Pubkey> as a 0/1 byte and the key (the ELF after it is not needed here)
+    let mut data = 3u32.to_le_bytes().to_vec();
+    data.extend_from_slice(&0u64.to_le_bytes());
+    match authority {
+        Some(key) => {
+            data.push(1);
+            data.extend_from_slice(key.as_ref());
+        }
+        None => data.push(0),
+    }
+    let account = Account { lamports: 1_000_000_000, data, owner: loader, executable: false, rent_epoch: 0 };
+    (address, account)
+}
+
 impl Chain {
-    pub async fn start(finality_lag: u64) -> Chain {
+    pub async fn start(finality_lag: u64, upgrade_authority: Option<Pubkey>) -> Chain {
         let mut pt = ProgramTest::new("outcome_market", outcome_market::ID, native_events::processor_with_events!(entry));
+        let (program_data, account) = program_data_account(upgrade_authority);
+        pt.add_account(program_data, account);
         // An SBF build, where a machine has the toolchain, replaces the native program.
         if std::path::Path::new("target/deploy/outcome_market.so").exists() {
             std::env::set_var("BPF_OUT_DIR", "target/deploy");

@@ -22,6 +22,11 @@ struct Args {
     /// Slots by which `finalized` trails the head (`confirmed` trails by one).
     #[arg(long, default_value_t = 4)]
     finality_lag: u64,
+    /// Upgrade authority of the deployed program (a base58 public key), as
+    /// `solana-test-validator --upgradeable-program` takes it: only this key may `initialize`
+    /// the exchange. Without it the program is deployed immutable and cannot be initialized.
+    #[arg(long)]
+    upgrade_authority: Option<anchor_lang::prelude::Pubkey>,
 }
 
 #[tokio::main]
@@ -34,7 +39,7 @@ async fn main() {
     if std::env::var_os("RUST_LOG").is_none() {
         std::env::set_var("RUST_LOG", "warn,tarpc=error,solana_metrics=error");
     }
-    let chain = Arc::new(Mutex::new(chain::Chain::start(args.finality_lag).await));
+    let chain = Arc::new(Mutex::new(chain::Chain::start(args.finality_lag, args.upgrade_authority).await));
 
     let clock = chain.clone();
     tokio::spawn(async move {

@@ -18,10 +18,13 @@ impl Drop for Localnet {
     }
 }
 
+/// The upgrade authority the tests start localnet with.
+const UPGRADE_AUTHORITY: &str = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin";
+
 fn start() -> Localnet {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_localnet"))
-        .args(["--port", &port.to_string(), "--slot-ms", "50", "--finality-lag", "3"])
+        .args(["--port", &port.to_string(), "--slot-ms", "50", "--finality-lag", "3", "--upgrade-authority", UPGRADE_AUTHORITY])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -102,4 +105,20 @@ fn garbage_and_oversize_transactions_are_refused_and_the_chain_keeps_serving() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let later = call(net.port, "getSlot", json!([{"commitment": "processed"}]))["result"].as_u64().unwrap();
     assert!(later > slot, "slots advance on the clock");
+}
+
+#[test]
+fn the_program_data_account_names_the_upgrade_authority() {
+    let net = start();
+    // ProgramData PDA of outcome_market under the BPF upgradeable loader
+    let loader = anchor_lang::solana_program::bpf_loader_upgradeable::ID;
+    let program_data = anchor_lang::prelude::Pubkey::find_program_address(&[outcome_market::ID.as_ref()], &loader).0;
+    let reply = call(net.port, "getAccountInfo", json!([program_data.to_string(), {"encoding": "base64"}]));
+    let value = &reply["result"]["value"];
+    assert_eq!(value["owner"], loader.to_string(), "{reply}");
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD.decode(value["data"][0].as_str().unwrap()).unwrap();
+    let state: anchor_lang::prelude::ProgramData =
+        anchor_lang::AccountDeserialize::try_deserialize(&mut &data[..]).expect("a ProgramData account");
+    assert_eq!(state.upgrade_authority_address.map(|k| k.to_string()).as_deref(), Some(UPGRADE_AUTHORITY));
 }

@@ -50,13 +50,14 @@ def sample_calls(c: ChainClient) -> dict[str, dict]:
         "custody_withdraw": dict(bridge=KEY(), ticker=TICKER, seq=1, outcome=Outcome.NO, amount=1, destination=KEY()),
         "custody_withdraw_collateral": dict(bridge=KEY(), seq=1, amount=1, destination=KEY()),
         "custody_sweep": dict(bridge=KEY(), seq=1, amount=1, treasury=KEY()),
+        "custody_fund": dict(bridge=KEY(), seq=1, amount=1, source=KEY()),
         "deposit_collateral": dict(depositor=KEY(), amount=1, account_ref=b"r" * 16, source=KEY()),
         "deposit_tokens": dict(depositor=KEY(), ticker=TICKER, outcome=Outcome.YES, amount=1, account_ref=b"r" * 16),
         "place_order": dict(owner=OWNER, ticker=TICKER, nonce=NONCE, side=OrderSide.SELL_NO, limit_price=1, size=1, max_fee=0, collateral_mint=collateral),
         "request_cancel": dict(owner=OWNER, order=order),
         "force_close": dict(owner=OWNER, order=order, refund_account=KEY()),
-        "settle_fill": dict(bridge=KEY(), ticker=TICKER, order=order, side=OrderSide.BUY_YES, seq=1, size=1, price=1, fee=0, wallet_account=KEY()),
-        "close_order": dict(bridge=KEY(), ticker=TICKER, order=order, owner=OWNER, seq=1, refund_account=KEY()),
+        "settle_fill": dict(bridge=KEY(), ticker=TICKER, order=order, order_id=1, side=OrderSide.BUY_YES, seq=1, size=1, price=1, fee=0, wallet_account=KEY()),
+        "close_order": dict(bridge=KEY(), ticker=TICKER, order=order, order_id=1, owner=OWNER, seq=1, refund_account=KEY()),
     }
 
 
@@ -101,6 +102,9 @@ def test_builder_accounts_and_pdas_match_the_idl(client, idl_ix):
         if "pda" in a:
             seeds = [seed_bytes(s, by_name, c) for s in a["pda"]["seeds"]]
             assert None not in seeds, f"{a['name']}: unresolvable seed"
-            expected = Pubkey.find_program_address(seeds, c.program_id)[0]
+            # `seeds::program`: a PDA of another program (the ProgramData of the BPF upgradeable loader)
+            program = a["pda"].get("program")
+            owner = Pubkey(bytes(program["value"])) if program else c.program_id
+            expected = Pubkey.find_program_address(seeds, owner)[0]
             assert meta.pubkey == expected, f"{idl_ix['name']}.{a['name']}"
     assert list(built.data[:8]) == idl_ix["discriminator"]

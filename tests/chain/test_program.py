@@ -20,11 +20,13 @@ from chain import instructions as ix
 from chain import pdas
 from chain.client import ChainClient
 from chain.errors import ChainError
-from chain.idl import load_modern
+from chain.idl import constant, load_modern
 from chain.instructions import OrderSide, Outcome
 from chain.invariants import check_market, market_supply, redeemable
-from chain.setup import ChainKeys, ExchangeSettings, init_chain
-from chain.tokens import ONE, ata
+from chain.localnet import Localnet
+from chain.replay import REPLAY_WINDOW_BITS, SeqState, seq_status, seq_statuses
+from chain.setup import ChainKeys, ExchangeSettings, fund_collateral, init_chain
+from chain.tokens import ONE, ata, create_ata_ix
 
 from .world import World, expect_error
 
@@ -81,6 +83,20 @@ async def test_initialize_emits_its_event_and_cannot_run_twice(world):
             bridge_authority=w.keys.bridge.pubkey(), resolver_authority=w.keys.resolver.pubkey(),
         )
     assert any("already in use" in line for line in failed.value.logs)
+
+
+async def test_only_the_upgrade_authority_initializes(localnet, tmp_path):
+    """A fresh chain deployed by `deployer`: a stranger's initialize is refused, the deployer's lands."""
+    deployer, stranger = ChainKeys.load(tmp_path / "deployer"), ChainKeys.load(tmp_path / "stranger")
+    with Localnet(slot_ms=50, binary=localnet.binary, upgrade_authority=deployer.admin.pubkey(), log_path=tmp_path / "ln.log") as fresh:
+        async with ChainClient(fresh.url, stranger.admin, poll_seconds=0.05) as c:
+            with pytest.raises(ChainError) as refused:
+                await init_chain(c, stranger, demo_ticker=None)
+            assert refused.value.name == "NotUpgradeAuthority"
+        async with ChainClient(fresh.url, deployer.admin, poll_seconds=0.05) as c:
+            setup = await init_chain(c, deployer, demo_ticker=None)
+            assert "exchange" in setup.created
+            assert (await c.fetch("Exchange", pdas.exchange(c.program_id))).admin == deployer.admin.pubkey()
 
 
 async def test_chain_init_is_idempotent(world, chain_keys):
@@ -149,12 +165,13 @@ async def test_pause_blocks_entries_not_exits(world):
         await expect_error("ExchangePaused", ix.mint_set(w.c, alice.kp, ticker, ONE, user_collateral=alice.collateral))
         await expect_error("ExchangePaused", ix.place_order(w.c, alice.kp, ticker, nonce=2, side=OrderSide.SELL_YES, limit_price=500_000, size=ONE, max_fee=0, collateral_mint=w.mint))
         await expect_error("ExchangePaused", ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=1, amount=ONE))
-        await expect_error("ExchangePaused", ix.merge_set(w.c, alice.kp, ticker, ONE, user_collateral=alice.collateral))
-        # exits stay open: the owner's cancel request and the bridge's refund
+        # exits stay open: a 1:1 merge, the owner's cancel request and the bridge's refund
+        await ix.merge_set(w.c, alice.kp, ticker, ONE, user_collateral=alice.collateral)
         await ix.request_cancel(w.c, alice.kp, order)
         yes = ata(alice.pubkey, w.addresses(ticker).yes_mint)
-        res = await ix.close_order(w.c, w.keys.bridge, ticker=ticker, order=order, owner=alice.pubkey, seq=1, refund_account=yes)
-        assert res.events[0].data.refunded == ONE and await w.bal(yes) == 2 * ONE
+        order_id = (await w.c.fetch("WalletOrder", order)).order_id
+        res = await ix.close_order(w.c, w.keys.bridge, ticker=ticker, order=order, order_id=order_id, owner=alice.pubkey, seq=1, refund_account=yes)
+        assert res.events[0].data.refunded == ONE and await w.bal(yes) == ONE
     finally:
         res = await ix.unpause(w.c, w.keys.admin)
     assert res.events[0].data.paused is False
@@ -297,11 +314,13 @@ async def test_custody_stream_deposits_withdrawals_and_sequence_numbers(world):
     results = await asyncio.gather(*[ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=s, amount=ONE) for s in (7, 5, 6, 4)])
     assert sorted(r.events[0].data.seq for r in results) == [4, 5, 6, 7]
     await expect_error("SequenceReplayed", ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=5, amount=ONE))
-    await ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=300, amount=ONE)
-    await expect_error("SequenceTooOld", ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=40, amount=ONE))
+    far = 7 + REPLAY_WINDOW_BITS  # the furthest jump the window allows from 7
+    await expect_error("SequenceTooFarAhead", ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=far + 1, amount=ONE))
+    await ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=far, amount=ONE)
+    await expect_error("SequenceTooOld", ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=7, amount=ONE))
     await ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=100, amount=ONE)  # a gap inside the window
     market = await w.market_account(ticker)
-    assert market.window.highest == 300
+    assert market.window.highest == far
     await assert_invariant(w, ticker)
 
     # the exchange-wide stream (custody's own window): collateral out
@@ -309,20 +328,79 @@ async def test_custody_stream_deposits_withdrawals_and_sequence_numbers(world):
     seq = custody.window.highest + 1
     res = await ix.custody_withdraw_collateral(w.c, w.keys.bridge, seq, ONE, carol.collateral)
     assert event_names(res) == ["CustodyCollateralWithdrawn"] and await w.bal(carol.collateral) == 11 * ONE
+    assert res.events[0].data.stream == pdas.exchange_stream(pid) and res.events[0].data.seq == seq
     await expect_error("NotTreasury", ix.custody_sweep(w.c, w.keys.bridge, seq + 1, ONE, carol.collateral))
-    treasury_before = await w.bal(w.setup.treasury)
-    res = await ix.custody_sweep(w.c, w.keys.bridge, seq + 1, ONE, w.setup.treasury)
-    assert event_names(res) == ["CustodySwept"] and await w.bal(w.setup.treasury) == treasury_before + ONE
-    await expect_error("SequenceReplayed", ix.custody_sweep(w.c, w.keys.bridge, seq + 1, ONE, w.setup.treasury))
+    # the sweep takes fees only (other tests' fills may have accrued some: take those, then one more is refused)
+    fees = (await w.c.fetch("Custody", pdas.custody(pid))).fees_accrued
+    await expect_error("SweepExceedsFees", ix.custody_sweep(w.c, w.keys.bridge, seq + 1, fees + 1, w.setup.treasury))
+    if fees:
+        treasury_before = await w.bal(w.setup.treasury)
+        res = await ix.custody_sweep(w.c, w.keys.bridge, seq + 1, fees, w.setup.treasury)
+        assert event_names(res) == ["CustodySwept"] and await w.bal(w.setup.treasury) == treasury_before + fees
+        await expect_error("SequenceReplayed", ix.custody_sweep(w.c, w.keys.bridge, seq + 1, fees, w.setup.treasury))
+    # operator cash into custody from the bridge's float, on the same stream
+    float_account = await fund_collateral(w.c, w.keys, w.keys.bridge.pubkey(), 2 * ONE, w.mint)
+    before = await w.bal(custody_collateral)
+    res = await ix.custody_fund(w.c, w.keys.bridge, seq + 2, 2 * ONE, float_account)
+    assert event_names(res) == ["CustodyFunded"] and await w.bal(custody_collateral) == before + 2 * ONE
+    assert (res.events[0].data.stream, res.events[0].data.seq, res.events[0].data.amount) == (pdas.exchange_stream(pid), seq + 2, 2 * ONE)
+    await expect_error("SequenceReplayed", ix.custody_fund(w.c, w.keys.bridge, seq + 2, ONE, float_account))
 
     # custody redeems what it holds once the market is final
     await ix.close_market(w.c, w.keys.admin, ticker)
     await ix.determine(w.c, w.keys.resolver, ticker, ONE)
     await ix.finalize(w.c, w.keys.resolver, ticker)
     held_yes, held_no = await w.bal(m.custody_yes), await w.bal(m.custody_no)
-    res = await ix.custody_redeem(w.c, w.keys.bridge, ticker, 301, held_yes, held_no)
+    res = await ix.custody_redeem(w.c, w.keys.bridge, ticker, far + 1, held_yes, held_no)
     assert event_names(res) == ["CustodyRedeemed"] and res.events[0].data.payout == held_yes
     await assert_invariant(w, ticker)
+
+
+async def test_seq_status_reads_applied_open_expired_from_the_chain(world):
+    w = world
+    ticker = await w.market()
+    stream = w.addresses(ticker).market
+    funder = await w.user(10 * ONE)
+    await ix.deposit_collateral(w.c, funder.kp, 5 * ONE, b"\x00" * 16, funder.collateral)
+    assert await seq_status(w.c, stream, 1) == SeqState.OPEN
+    for seq in (1, 3):
+        res = await ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=seq, amount=ONE)
+        assert (res.events[0].data.stream, res.events[0].data.seq) == (stream, seq)
+    # one bad number far ahead is refused and bricks nothing
+    await expect_error("SequenceTooFarAhead", ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=3 + REPLAY_WINDOW_BITS + 1, amount=ONE))
+    await ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=3 + REPLAY_WINDOW_BITS, amount=ONE)
+    statuses = await seq_statuses(w.c, stream, [0, 1, 2, 3, 4, 3 + REPLAY_WINDOW_BITS, 4 + REPLAY_WINDOW_BITS])
+    assert statuses == {
+        0: SeqState.EXPIRED,
+        1: SeqState.EXPIRED,  # applied, but older than the window: the window cannot tell any more
+        2: SeqState.EXPIRED,  # never applied, and now never can be
+        3: SeqState.EXPIRED,
+        4: SeqState.OPEN,
+        3 + REPLAY_WINDOW_BITS: SeqState.APPLIED,
+        4 + REPLAY_WINDOW_BITS: SeqState.OPEN,
+    }
+    await expect_error("SequenceTooOld", ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=2, amount=ONE))
+    await ix.custody_mint_set(w.c, w.keys.bridge, ticker, seq=4, amount=ONE)
+    assert await seq_status(w.c, stream, 4) == SeqState.APPLIED
+    # the exchange-wide stream is read from Custody
+    custody = await w.c.fetch("Custody", pdas.custody(w.c.program_id))
+    assert await seq_status(w.c, pdas.exchange_stream(w.c.program_id), custody.window.highest) == SeqState.APPLIED or custody.window.highest == 0
+
+
+async def test_bridge_transactions_are_bounded(world):
+    """Only outcome_market and compute budget instructions, at most MAX_BRIDGE_TX_INSTRUCTIONS (read from the IDL)."""
+    w = world
+    ticker = await w.market()
+    funder = await w.user(10 * ONE)
+    await ix.deposit_collateral(w.c, funder.kp, 10 * ONE, b"\x00" * 16, funder.collateral)
+    bound = constant("MAX_BRIDGE_TX_INSTRUCTIONS")
+    mints = [ix.custody_mint_set_ix(w.c, bridge=w.keys.bridge.pubkey(), ticker=ticker, seq=s, amount=ONE) for s in range(1, bound + 2)]
+    await expect_error("UnboundedBridgeTransaction", w.c.send_and_confirm(mints, [w.keys.bridge]))
+    someone = Keypair()
+    create = create_ata_ix(w.c.payer.pubkey(), someone.pubkey(), w.addresses(ticker).yes_mint)
+    await expect_error("UnboundedBridgeTransaction", w.c.send_and_confirm([create, mints[0]], [w.keys.bridge]))
+    res = await w.c.send_and_confirm(mints[:bound], [w.keys.bridge])
+    assert [e.data.seq for e in res.events] == list(range(1, bound + 1))
 
 
 # -- wallet orders --------------------------------------------------------------------------------
@@ -351,7 +429,8 @@ async def test_buy_order_fills_against_custody_within_limit_and_closes(world):
 
     custody_collateral = pdas.custody_collateral(pid)
     cc_before = await w.bal(custody_collateral)
-    fill = dict(ticker=ticker, order=order_key, side=OrderSide.BUY_YES, wallet_account=yes)
+    assert order.order_id == res.events[0].data.order_id == 1, "the market's first order"
+    fill = dict(ticker=ticker, order=order_key, order_id=order.order_id, side=OrderSide.BUY_YES, wallet_account=yes)
     res = await ix.settle_fill(w.c, w.keys.bridge, seq=2, size=2 * ONE, price=550_000, fee=30_000, **fill)
     assert event_names(res) == ["FillSettled"]
     e = res.events[0].data
@@ -363,13 +442,15 @@ async def test_buy_order_fills_against_custody_within_limit_and_closes(world):
     # invariant 5: never worse than the limit, never beyond the size, never above the fee budget
     await expect_error("PriceWorseThanLimit", ix.settle_fill(w.c, w.keys.bridge, seq=3, size=ONE, price=610_000, fee=0, **fill))
     await expect_error("FillExceedsSize", ix.settle_fill(w.c, w.keys.bridge, seq=3, size=4 * ONE, price=500_000, fee=0, **fill))
-    await expect_error("FeeAboveCap", ix.settle_fill(w.c, w.keys.bridge, seq=3, size=ONE, price=500_000, fee=30_000, **fill))
+    # the cap is cumulative: 0.07 × (2 × .55 × .45 + 1 × .5 × .5) = 5.215 cents → 6 cents for both fills
+    await expect_error("FeeAboveCap", ix.settle_fill(w.c, w.keys.bridge, seq=3, size=ONE, price=500_000, fee=30_001, **fill))
     await expect_error("InvalidPrice", ix.settle_fill(w.c, w.keys.bridge, seq=3, size=ONE, price=505_000, fee=0, **fill))
     await expect_error("InvalidSize", ix.settle_fill(w.c, w.keys.bridge, seq=3, size=ONE + 1, price=500_000, fee=0, **fill))
     await expect_error("SequenceReplayed", ix.settle_fill(w.c, w.keys.bridge, seq=2, size=ONE, price=500_000, fee=0, **fill))
     await expect_error("NotBridgeAuthority", ix.settle_fill(w.c, w.keys.admin, seq=3, size=ONE, price=500_000, fee=0, **fill))
 
-    res = await ix.close_order(w.c, w.keys.bridge, ticker=ticker, order=order_key, owner=alice.pubkey, seq=3, refund_account=alice.collateral)
+    await expect_error("OrderIdMismatch", ix.settle_fill(w.c, w.keys.bridge, seq=3, size=ONE, price=500_000, fee=0, **{**fill, "order_id": 2}))
+    res = await ix.close_order(w.c, w.keys.bridge, ticker=ticker, order=order_key, order_id=1, owner=alice.pubkey, seq=3, refund_account=alice.collateral)
     assert event_names(res) == ["OrderClosed"] and res.events[0].data.refunded == 3_100_000 - 1_130_000
     assert await w.c.fetch("WalletOrder", order_key) is None
     assert (await w.c.rpc.get_account_info(order.escrow)).value is None
@@ -392,10 +473,10 @@ async def test_sell_order_cancel_request_and_force_close(world):
     # custody pays collateral for the NO it receives: fund it first
     await ix.deposit_collateral(w.c, bob.kp, ONE, b"\x01" * 16, bob.collateral)
     collateral_before = await w.bal(bob.collateral)
-    res = await ix.settle_fill(w.c, w.keys.bridge, ticker=ticker, order=order_key, side=OrderSide.SELL_NO, wallet_account=bob.collateral, seq=1, size=ONE, price=350_000, fee=10_000)
+    res = await ix.settle_fill(w.c, w.keys.bridge, ticker=ticker, order=order_key, order_id=1, side=OrderSide.SELL_NO, wallet_account=bob.collateral, seq=1, size=ONE, price=350_000, fee=10_000)
     assert res.events[0].data.cost == 350_000
     assert await w.bal(bob.collateral) == collateral_before + 340_000 and await w.bal(m.custody_no) == ONE
-    await expect_error("PriceWorseThanLimit", ix.settle_fill(w.c, w.keys.bridge, ticker=ticker, order=order_key, side=OrderSide.SELL_NO, wallet_account=bob.collateral, seq=2, size=ONE, price=290_000, fee=0))
+    await expect_error("PriceWorseThanLimit", ix.settle_fill(w.c, w.keys.bridge, ticker=ticker, order=order_key, order_id=1, side=OrderSide.SELL_NO, wallet_account=bob.collateral, seq=2, size=ONE, price=290_000, fee=0))
 
     await expect_error("CancelNotRequested", ix.force_close(w.c, bob.kp, order_key, no))
     res = await ix.request_cancel(w.c, bob.kp, order_key)

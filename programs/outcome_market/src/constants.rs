@@ -22,6 +22,20 @@ pub const MAX_TICKER_LEN: usize = 32;
 /// Largest fee rate, in basis points of C × P × (1 − P).
 #[constant]
 pub const MAX_FEE_RATE_BPS: u16 = 10_000;
+/// Longest force-close delay the admin may set: about a day of 400 ms slots. Each order
+/// keeps the delay in force when it was placed, so no later setting can lock its escrow.
+#[constant]
+pub const MAX_FORCE_CLOSE_SLOTS: u64 = 216_000;
+/// Longest dispute window the admin may set (7 days). `determine` fixes the market's
+/// finalizable time with the window in force then.
+#[constant]
+pub const MAX_DISPUTE_WINDOW_SECS: i64 = 604_800;
+/// Most instructions a transaction carrying a bridge-sequenced instruction may have (all of
+/// this program or the compute budget program). Transaction logs stop at 10 kB; under this
+/// bound the logs of the heaviest bridge transaction, events included, stay below it, so no
+/// event the indexer and the bridge rely on is ever truncated (`tests/program/log_limit.rs`).
+#[constant]
+pub const MAX_BRIDGE_TX_INSTRUCTIONS: u64 = 6;
 
 pub const EXCHANGE_SEED: &[u8] = b"exchange";
 pub const CUSTODY_SEED: &[u8] = b"custody";

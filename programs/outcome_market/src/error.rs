@@ -17,9 +17,9 @@ pub enum OutcomeError {
     InvalidAuthority,
     #[msg("Fee rate above 10000 basis points")]
     InvalidFeeRate,
-    #[msg("force_close_slots must be positive")]
+    #[msg("force_close_slots must be between 1 and MAX_FORCE_CLOSE_SLOTS")]
     InvalidForceCloseSlots,
-    #[msg("Dispute window must not be negative")]
+    #[msg("Dispute window must be between 0 and MAX_DISPUTE_WINDOW_SECS")]
     InvalidDisputeWindow,
     #[msg("Collateral mint must have 6 decimals")]
     InvalidCollateralDecimals,
@@ -111,4 +111,16 @@ pub enum OutcomeError {
     SequenceReplayed,
     #[msg("Sequence number older than the replay window")]
     SequenceTooOld,
+
+    // --- added in v1.1 (appended so earlier error numbers stay the same)
+    #[msg("Sequence number more than the replay window ahead of the highest applied one")]
+    SequenceTooFarAhead,
+    #[msg("The order at this address is not the order the instruction names (order_id)")]
+    OrderIdMismatch,
+    #[msg("Signer is not the program's upgrade authority")]
+    NotUpgradeAuthority,
+    #[msg("Sweep larger than the fees accrued in custody")]
+    SweepExceedsFees,
+    #[msg("A bridge transaction holds at most MAX_BRIDGE_TX_INSTRUCTIONS instructions, of this program and the compute budget program only")]
+    UnboundedBridgeTransaction,
 }

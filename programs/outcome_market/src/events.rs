@@ -1,6 +1,12 @@
 //! One event per state change. Each carries the accounts it touched and the amounts that
 //! moved, plus the market's totals after the change, so an indexer can rebuild every
 //! balance (vaults, custody, escrows, wallet token movements) from events alone.
+//!
+//! Every bridge-sequenced instruction emits exactly one event with `stream` and `seq`:
+//! `stream` is the address of the account whose replay window sequenced it (the market
+//! for a market stream, the Custody PDA for the exchange-wide stream), so the applied
+//! seqs of every stream can be read from events alone. `OrderClosed` by `force_close` is
+//! not sequenced: its `seq` is 0.
 use anchor_lang::prelude::*;
 
 use crate::state::{MarketStatus, OrderSide, Outcome};
@@ -147,6 +153,8 @@ pub struct Redeemed {
 
 #[event]
 pub struct CustodySetMinted {
+    /// Address of the account whose replay window sequenced this (the market, or Custody for the exchange stream).
+    pub stream: Pubkey,
     pub market: Pubkey,
     pub seq: u64,
     pub amount: u64,
@@ -156,6 +164,8 @@ pub struct CustodySetMinted {
 
 #[event]
 pub struct CustodySetMerged {
+    /// Address of the account whose replay window sequenced this (the market, or Custody for the exchange stream).
+    pub stream: Pubkey,
     pub market: Pubkey,
     pub seq: u64,
     pub amount: u64,
@@ -165,6 +175,8 @@ pub struct CustodySetMerged {
 
 #[event]
 pub struct CustodyRedeemed {
+    /// Address of the account whose replay window sequenced this (the market, or Custody for the exchange stream).
+    pub stream: Pubkey,
     pub market: Pubkey,
     pub seq: u64,
     pub yes_burned: u64,
@@ -176,6 +188,8 @@ pub struct CustodyRedeemed {
 /// A custodial position moved out to a wallet's token account.
 #[event]
 pub struct CustodyWithdrawn {
+    /// Address of the account whose replay window sequenced this (the market, or Custody for the exchange stream).
+    pub stream: Pubkey,
     pub market: Pubkey,
     pub seq: u64,
     pub outcome: Outcome,
@@ -186,6 +200,8 @@ pub struct CustodyWithdrawn {
 
 #[event]
 pub struct CustodyCollateralWithdrawn {
+    /// Address of the account whose replay window sequenced this (the market, or Custody for the exchange stream).
+    pub stream: Pubkey,
     pub seq: u64,
     pub amount: u64,
     pub destination: Pubkey,
@@ -195,9 +211,24 @@ pub struct CustodyCollateralWithdrawn {
 
 #[event]
 pub struct CustodySwept {
+    /// Address of the account whose replay window sequenced this (the market, or Custody for the exchange stream).
+    pub stream: Pubkey,
     pub seq: u64,
     pub amount: u64,
     pub treasury: Pubkey,
+    pub custody_collateral_balance: u64,
+    /// Fees left to sweep after this one.
+    pub fees_accrued: u64,
+}
+
+/// Operator cash moved into custody (`custody_fund`, exchange-wide stream) from `source`.
+#[event]
+pub struct CustodyFunded {
+    /// Address of the account whose replay window sequenced this (the market, or Custody for the exchange stream).
+    pub stream: Pubkey,
+    pub seq: u64,
+    pub amount: u64,
+    pub source: Pubkey,
     pub custody_collateral_balance: u64,
 }
 
@@ -218,6 +249,9 @@ pub struct Deposited {
 #[event]
 pub struct OrderPlaced {
     pub order: Pubkey,
+    /// The program-assigned identity of this order (per market, never reused); the order's
+    /// address can come back after it closed, its id cannot.
+    pub order_id: u64,
     pub market: Pubkey,
     pub owner: Pubkey,
     pub nonce: u64,
@@ -229,11 +263,14 @@ pub struct OrderPlaced {
     pub escrowed: u64,
     pub source: Pubkey,
     pub slot: u64,
+    /// Slots after a cancel request before the owner may force-close (fixed for this order).
+    pub force_close_slots: u64,
 }
 
 #[event]
 pub struct CancelRequested {
     pub order: Pubkey,
+    pub order_id: u64,
     pub market: Pubkey,
     pub owner: Pubkey,
     pub slot: u64,
@@ -247,9 +284,12 @@ pub struct CancelRequested {
 /// custody's collateral account paid `cost − fee` to `wallet_account`.
 #[event]
 pub struct FillSettled {
+    /// Address of the account whose replay window sequenced this (the market, or Custody for the exchange stream).
+    pub stream: Pubkey,
     pub market: Pubkey,
     pub seq: u64,
     pub order: Pubkey,
+    pub order_id: u64,
     pub owner: Pubkey,
     pub side: OrderSide,
     pub size: u64,
@@ -260,6 +300,8 @@ pub struct FillSettled {
     pub filled: u64,
     pub escrowed: u64,
     pub fees_paid: u64,
+    /// Custody's fees not yet swept, this fill's included.
+    pub fees_accrued: u64,
 }
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, PartialEq, Eq, Debug)]
@@ -273,8 +315,11 @@ pub enum CloseReason {
 /// The order and its escrow are gone: `refunded` went back to `refund_account`.
 #[event]
 pub struct OrderClosed {
+    /// Address of the account whose replay window sequenced this (the market, or Custody for the exchange stream).
+    pub stream: Pubkey,
     pub market: Pubkey,
     pub order: Pubkey,
+    pub order_id: u64,
     pub owner: Pubkey,
     pub reason: CloseReason,
     /// Bridge sequence number (0 for `force_close`).

@@ -121,6 +121,11 @@ pub mod outcome_market {
         instructions::custody::handle_custody_sweep(ctx, seq, amount)
     }
 
+    /// Operator cash into custody (exchange-wide stream).
+    pub fn custody_fund(ctx: Context<CustodyFund>, seq: u64, amount: u64) -> Result<()> {
+        instructions::custody::handle_custody_fund(ctx, seq, amount)
+    }
+
     pub fn deposit_collateral(ctx: Context<DepositCollateral>, amount: u64, account_ref: [u8; 16]) -> Result<()> {
         instructions::custody::handle_deposit_collateral(ctx, amount, account_ref)
     }
@@ -150,13 +155,13 @@ pub mod outcome_market {
         instructions::orders::handle_force_close(ctx)
     }
 
-    /// Bridge authority, sequenced.
-    pub fn settle_fill(ctx: Context<SettleFill>, seq: u64, size: u64, price: u64, fee: u64) -> Result<()> {
-        instructions::orders::handle_settle_fill(ctx, seq, size, price, fee)
+    /// Bridge authority, sequenced; `order_id` must be the order's (see `WalletOrder`).
+    pub fn settle_fill(ctx: Context<SettleFill>, seq: u64, order_id: u64, size: u64, price: u64, fee: u64) -> Result<()> {
+        instructions::orders::handle_settle_fill(ctx, seq, order_id, size, price, fee)
     }
 
-    /// Bridge authority, sequenced.
-    pub fn close_order(ctx: Context<CloseOrder>, seq: u64) -> Result<()> {
-        instructions::orders::handle_close_order(ctx, seq)
+    /// Bridge authority, sequenced; `order_id` must be the order's.
+    pub fn close_order(ctx: Context<CloseOrder>, seq: u64, order_id: u64) -> Result<()> {
+        instructions::orders::handle_close_order(ctx, seq, order_id)
     }
 }

@@ -29,17 +29,24 @@ pub fn buy_escrow(size: u64, limit_price: u64, max_fee: u64) -> Option<u64> {
 /// collateral base units (one cent = 10_000). `rate_bps` is the rate in basis points
 /// (700 = 0.07).
 pub fn fee_cap(size: u64, price: u64, rate_bps: u16) -> Option<u64> {
+    fee_cap_of_basis(fee_cap_basis(size, price, rate_bps)?)
+}
+
+/// The unrounded fee cap of one fill: size × price × (1_000_000 − price) × rate_bps.
+/// rate/1e4 × size/1e6 × price/1e6 × (1e6 − price)/1e6 dollars = basis / 1e22 dollars
+/// = basis / 1e20 cents. size ≤ 1.8e19, price and its complement ≤ 1e6, rate ≤ 1e4: one
+/// fill stays below 1.8e35, and an order's fills sum to at most that (their sizes sum to
+/// at most the order's u64 size, and P × (1 − P) ≤ 2.5e11), well inside u128.
+pub fn fee_cap_basis(size: u64, price: u64, rate_bps: u16) -> Option<u128> {
     if price > ONE_CONTRACT {
         return None;
     }
-    // rate/1e4 × size/1e6 × price/1e6 × (1e6 − price)/1e6 dollars = num / 1e22 dollars
-    // = num / 1e20 cents. size ≤ 1.8e19, price and its complement ≤ 1e6, rate ≤ 1e4:
-    // the product stays below 1.8e35, well inside u128.
-    let num = (size as u128)
-        .checked_mul(price as u128)?
-        .checked_mul((ONE_CONTRACT - price) as u128)?
-        .checked_mul(rate_bps as u128)?;
-    let cents = num.div_ceil(100_000_000_000_000_000_000u128);
+    (size as u128).checked_mul(price as u128)?.checked_mul((ONE_CONTRACT - price) as u128)?.checked_mul(rate_bps as u128)
+}
+
+/// A (cumulative) fee cap basis rounded up to the cent, in collateral base units.
+pub fn fee_cap_of_basis(basis: u128) -> Option<u64> {
+    let cents = basis.div_ceil(100_000_000_000_000_000_000u128);
     u64::try_from(cents.checked_mul(10_000)?).ok()
 }
 
@@ -119,6 +126,23 @@ mod tests {
         assert_eq!(fee_cap(ONE_CONTRACT, 10_000, 700), Some(10_000));
         assert_eq!(fee_cap(ONE_CONTRACT, 500_000, 0), Some(0));
         assert_eq!(fee_cap(ONE_CONTRACT, ONE_CONTRACT + 1, 700), None);
+    }
+
+    /// Issue 8: one contract at 50c in 100 fills of 0.01 used to allow 100 × 1 cent; the
+    /// cumulative cap allows what one fill of the whole contract would (2 cents).
+    #[test]
+    fn cumulative_cap_rounds_once() {
+        let mut basis = 0u128;
+        for _ in 0..100 {
+            assert_eq!(fee_cap(LOT, 500_000, 700), Some(10_000));
+            basis += fee_cap_basis(LOT, 500_000, 700).unwrap();
+        }
+        assert_eq!(fee_cap_of_basis(basis), fee_cap(ONE_CONTRACT, 500_000, 700));
+        assert_eq!(fee_cap_of_basis(basis), Some(20_000));
+        assert_eq!(fee_cap_of_basis(0), Some(0));
+        // the largest order's whole basis fits: u64::MAX contracts at 50c, rate 100%
+        let max = fee_cap_basis(u64::MAX, 500_000, 10_000).unwrap();
+        assert!(max.checked_add(max).is_some());
     }
 
     #[test]

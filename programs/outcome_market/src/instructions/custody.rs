@@ -3,7 +3,7 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
-use super::{burn, mint_to, transfer};
+use super::{burn, mint_to, now, transfer};
 use crate::constants::*;
 use crate::error::OutcomeError;
 use crate::events::*;
@@ -33,11 +33,18 @@ pub struct CustodySets<'info> {
     #[account(mut, address = market.custody_no @ OutcomeError::WrongMarket)]
     pub custody_no: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
+    /// CHECK: the instructions sysvar (address checked): the transaction must be a bounded bridge transaction.
+    #[account(
+        address = anchor_lang::solana_program::sysvar::instructions::ID,
+        constraint = super::is_bounded_bridge_transaction(&instructions)? @ OutcomeError::UnboundedBridgeTransaction,
+    )]
+    pub instructions: UncheckedAccount<'info>,
 }
 
+/// New sets for custody: like `mint_set`, only while the market trades (open, before its close time).
 pub fn handle_custody_mint_set(ctx: Context<CustodySets>, seq: u64, amount: u64) -> Result<()> {
     require!(!ctx.accounts.exchange.paused, OutcomeError::ExchangePaused);
-    require!(ctx.accounts.market.status == MarketStatus::Open, OutcomeError::MarketNotOpen);
+    ctx.accounts.market.require_trading(now()?)?;
     require!(amount > 0, OutcomeError::ZeroAmount);
     ctx.accounts.market.window.accept(seq)?;
     let a = &ctx.accounts;
@@ -56,7 +63,7 @@ pub fn handle_custody_mint_set(ctx: Context<CustodySets>, seq: u64, amount: u64)
     let custody_collateral_balance = a.custody_collateral.amount - amount;
     let market = &mut ctx.accounts.market;
     market.sets_outstanding = sets;
-    crate::emit_event!(CustodySetMinted { market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
+    crate::emit_event!(CustodySetMinted { stream: market.key(), market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
     Ok(())
 }
 
@@ -81,7 +88,7 @@ pub fn handle_custody_merge_set(ctx: Context<CustodySets>, seq: u64, amount: u64
     let custody_collateral_balance = a.custody_collateral.amount.checked_add(amount).ok_or(OutcomeError::MathOverflow)?;
     let market = &mut ctx.accounts.market;
     market.sets_outstanding = sets;
-    crate::emit_event!(CustodySetMerged { market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
+    crate::emit_event!(CustodySetMerged { stream: market.key(), market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
     Ok(())
 }
 
@@ -104,6 +111,7 @@ pub fn handle_custody_redeem(ctx: Context<CustodySets>, seq: u64, yes_amount: u6
     transfer(&a.token_program, &a.vault, &a.custody_collateral, &a.market.to_account_info(), payout, &[seeds])?;
 
     crate::emit_event!(CustodyRedeemed {
+        stream: a.market.key(),
         market: a.market.key(),
         seq,
         yes_burned: yes_amount,
@@ -136,6 +144,12 @@ pub struct CustodyWithdraw<'info> {
     )]
     pub destination: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
+    /// CHECK: the instructions sysvar (address checked): the transaction must be a bounded bridge transaction.
+    #[account(
+        address = anchor_lang::solana_program::sysvar::instructions::ID,
+        constraint = super::is_bounded_bridge_transaction(&instructions)? @ OutcomeError::UnboundedBridgeTransaction,
+    )]
+    pub instructions: UncheckedAccount<'info>,
 }
 
 pub fn handle_custody_withdraw(ctx: Context<CustodyWithdraw>, seq: u64, outcome: Outcome, amount: u64) -> Result<()> {
@@ -147,6 +161,7 @@ pub fn handle_custody_withdraw(ctx: Context<CustodyWithdraw>, seq: u64, outcome:
     let custody_seeds: &[&[u8]] = &[CUSTODY_SEED, &custody_bump];
     transfer(&a.token_program, &a.source, &a.destination, &a.custody.to_account_info(), amount, &[custody_seeds])?;
     crate::emit_event!(CustodyWithdrawn {
+        stream: a.market.key(),
         market: a.market.key(),
         seq,
         outcome,
@@ -177,6 +192,12 @@ pub struct CustodyCollateralOut<'info> {
     )]
     pub destination: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
+    /// CHECK: the instructions sysvar (address checked): the transaction must be a bounded bridge transaction.
+    #[account(
+        address = anchor_lang::solana_program::sysvar::instructions::ID,
+        constraint = super::is_bounded_bridge_transaction(&instructions)? @ OutcomeError::UnboundedBridgeTransaction,
+    )]
+    pub instructions: UncheckedAccount<'info>,
 }
 
 fn pay_out_collateral(ctx: &mut Context<CustodyCollateralOut>, seq: u64, amount: u64) -> Result<u64> {
@@ -193,6 +214,7 @@ fn pay_out_collateral(ctx: &mut Context<CustodyCollateralOut>, seq: u64, amount:
 pub fn handle_custody_withdraw_collateral(mut ctx: Context<CustodyCollateralOut>, seq: u64, amount: u64) -> Result<()> {
     let balance = pay_out_collateral(&mut ctx, seq, amount)?;
     crate::emit_event!(CustodyCollateralWithdrawn {
+        stream: ctx.accounts.custody.key(),
         seq,
         amount,
         destination: ctx.accounts.destination.key(),
@@ -202,14 +224,60 @@ pub fn handle_custody_withdraw_collateral(mut ctx: Context<CustodyCollateralOut>
     Ok(())
 }
 
+/// Fees out of custody to the treasury: at most what wallet fills paid in (`fees_accrued`);
+/// the rest of custody's collateral backs custodial cash and cannot be swept.
 pub fn handle_custody_sweep(mut ctx: Context<CustodyCollateralOut>, seq: u64, amount: u64) -> Result<()> {
     require_keys_eq!(ctx.accounts.destination.key(), ctx.accounts.exchange.treasury, OutcomeError::NotTreasury);
+    require!(amount <= ctx.accounts.custody.fees_accrued, OutcomeError::SweepExceedsFees);
+    let fees_accrued = ctx.accounts.custody.fees_accrued - amount;
     let balance = pay_out_collateral(&mut ctx, seq, amount)?;
+    ctx.accounts.custody.fees_accrued = fees_accrued;
     crate::emit_event!(CustodySwept {
+        stream: ctx.accounts.custody.key(),
         seq,
         amount,
         treasury: ctx.accounts.destination.key(),
         custody_collateral_balance: balance,
+        fees_accrued,
+    });
+    Ok(())
+}
+
+/// Operator cash into custody (the outbox's `custody_fund`, exchange-wide stream): collateral
+/// from a token account the bridge authority controls (the operator's float) into custody's
+/// collateral account. Allowed while paused: it only adds backing.
+#[derive(Accounts)]
+pub struct CustodyFund<'info> {
+    pub bridge_authority: Signer<'info>,
+    #[account(seeds = [EXCHANGE_SEED], bump = exchange.bump, has_one = bridge_authority @ OutcomeError::NotBridgeAuthority)]
+    pub exchange: Box<Account<'info, Exchange>>,
+    #[account(mut, seeds = [CUSTODY_SEED], bump = custody.bump)]
+    pub custody: Box<Account<'info, Custody>>,
+    #[account(mut, token::mint = exchange.collateral_mint, token::authority = bridge_authority)]
+    pub source: Box<Account<'info, TokenAccount>>,
+    #[account(mut, address = custody.collateral_account @ OutcomeError::WrongMarket)]
+    pub custody_collateral: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+    /// CHECK: the instructions sysvar (address checked): the transaction must be a bounded bridge transaction.
+    #[account(
+        address = anchor_lang::solana_program::sysvar::instructions::ID,
+        constraint = super::is_bounded_bridge_transaction(&instructions)? @ OutcomeError::UnboundedBridgeTransaction,
+    )]
+    pub instructions: UncheckedAccount<'info>,
+}
+
+pub fn handle_custody_fund(ctx: Context<CustodyFund>, seq: u64, amount: u64) -> Result<()> {
+    require!(amount > 0, OutcomeError::ZeroAmount);
+    ctx.accounts.custody.window.accept(seq)?;
+    let a = &ctx.accounts;
+    require!(a.source.amount >= amount, OutcomeError::InsufficientBalance);
+    transfer(&a.token_program, &a.source, &a.custody_collateral, &a.bridge_authority.to_account_info(), amount, &[])?;
+    crate::emit_event!(CustodyFunded {
+        stream: a.custody.key(),
+        seq,
+        amount,
+        source: a.source.key(),
+        custody_collateral_balance: a.custody_collateral.amount.checked_add(amount).ok_or(OutcomeError::MathOverflow)?,
     });
     Ok(())
 }

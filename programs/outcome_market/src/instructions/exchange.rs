@@ -25,16 +25,26 @@ pub struct SettingsArgs {
 
 fn validate_settings(fee_rate_bps: u16, force_close_slots: u64, dispute_window_secs: i64) -> Result<()> {
     require!(fee_rate_bps <= MAX_FEE_RATE_BPS, OutcomeError::InvalidFeeRate);
-    require!(force_close_slots > 0, OutcomeError::InvalidForceCloseSlots);
-    require!(dispute_window_secs >= 0, OutcomeError::InvalidDisputeWindow);
+    require!((1..=MAX_FORCE_CLOSE_SLOTS).contains(&force_close_slots), OutcomeError::InvalidForceCloseSlots);
+    require!((0..=MAX_DISPUTE_WINDOW_SECS).contains(&dispute_window_secs), OutcomeError::InvalidDisputeWindow);
     Ok(())
 }
 
-/// Creates the Exchange, the Custody and custody's collateral account. The signer becomes admin.
+/// Creates the Exchange, the Custody and custody's collateral account. The signer becomes
+/// admin, and must be the program's upgrade authority: whoever deployed the program, not
+/// whoever calls first.
 #[derive(Accounts)]
 pub struct Initialize<'info> {
     #[account(mut)]
     pub admin: Signer<'info>,
+    /// The program's ProgramData (BPF upgradeable loader, PDA `[program id]` of the loader):
+    /// its upgrade authority must sign. On the native localnet, localnet writes this account
+    /// at genesis with the authority it is started with (`--upgrade-authority`).
+    #[account(
+        seeds = [crate::ID.as_ref()], bump, seeds::program = anchor_lang::solana_program::bpf_loader_upgradeable::ID,
+        constraint = program_data.upgrade_authority_address == Some(admin.key()) @ OutcomeError::NotUpgradeAuthority,
+    )]
+    pub program_data: Box<Account<'info, ProgramData>>,
     #[account(init, payer = admin, space = 8 + Exchange::INIT_SPACE, seeds = [EXCHANGE_SEED], bump)]
     pub exchange: Box<Account<'info, Exchange>>,
     #[account(init, payer = admin, space = 8 + Custody::INIT_SPACE, seeds = [CUSTODY_SEED], bump)]
@@ -77,6 +87,7 @@ pub fn handle_initialize(ctx: Context<Initialize>, args: InitializeArgs) -> Resu
     custody.exchange = exchange.key();
     custody.collateral_account = ctx.accounts.custody_collateral.key();
     custody.window = ReplayWindow::default();
+    custody.fees_accrued = 0;
     custody.bump = ctx.bumps.custody;
 
     crate::emit_event!(ExchangeInitialized {

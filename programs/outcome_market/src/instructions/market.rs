@@ -86,8 +86,10 @@ pub fn handle_create_market(ctx: Context<CreateMarket>, ticker: String, close_ti
     market.sets_outstanding = 0;
     market.yes_payout = 0;
     market.determined_at = 0;
+    market.finalizable_at = 0;
     market.finalized_at = 0;
     market.window = ReplayWindow::default();
+    market.orders_placed = 0;
     market.created_at = now;
     market.bump = ctx.bumps.market;
 
@@ -170,11 +172,12 @@ pub struct Determine<'info> {
     pub market: Box<Account<'info, Market>>,
 }
 
-/// Sets (or, during the dispute window, corrects) the result. Each call restarts the window.
+/// Sets (or, during the dispute window, corrects) the result. Each call restarts the
+/// window, with the length in force now, and fixes the market's `finalizable_at`.
 pub fn handle_determine(ctx: Context<Determine>, yes_payout: u64) -> Result<()> {
     require!(yes_payout <= ONE_CONTRACT, OutcomeError::InvalidPayout);
     let now = now()?;
-    let window = ctx.accounts.exchange.dispute_window_secs;
+    let finalizable_at = now.checked_add(ctx.accounts.exchange.dispute_window_secs).ok_or(OutcomeError::MathOverflow)?;
     let market = &mut ctx.accounts.market;
     let correction = market.status == MarketStatus::Determined;
     if !correction {
@@ -189,13 +192,8 @@ pub fn handle_determine(ctx: Context<Determine>, yes_payout: u64) -> Result<()> 
     market.status = MarketStatus::Determined;
     market.yes_payout = yes_payout;
     market.determined_at = now;
-    crate::emit_event!(MarketDetermined {
-        market: market.key(),
-        yes_payout,
-        correction,
-        determined_at: now,
-        finalizable_at: now.checked_add(window).ok_or(OutcomeError::MathOverflow)?,
-    });
+    market.finalizable_at = finalizable_at;
+    crate::emit_event!(MarketDetermined { market: market.key(), yes_payout, correction, determined_at: now, finalizable_at });
     Ok(())
 }
 
@@ -219,9 +217,7 @@ pub struct Finalize<'info> {
 pub fn handle_finalize(ctx: Context<Finalize>) -> Result<()> {
     let now = now()?;
     let market = &mut ctx.accounts.market;
-    let finalizable_at =
-        market.determined_at.checked_add(ctx.accounts.exchange.dispute_window_secs).ok_or(OutcomeError::MathOverflow)?;
-    require!(now >= finalizable_at, OutcomeError::DisputeWindowOpen);
+    require!(now >= market.finalizable_at, OutcomeError::DisputeWindowOpen);
     crate::emit_event!(MarketStatusChanged {
         market: market.key(),
         from: market.status,

@@ -1,6 +1,7 @@
 //! Wallet orders: escrowed on placement, filled against custody by the bridge
 //! (`settle_fill`), refunded by the bridge (`close_order`) or, if the operator ignores a
-//! cancel request for `force_close_slots`, by the owner (`force_close`).
+//! cancel request for `force_close_slots` (the delay in force when the order was placed),
+//! by the owner (`force_close`). The bridge names the order it means by its `order_id`.
 //!
 //! Invariant 5 (a wallet never loses more than its signed order allows) holds by
 //! construction: everything a fill takes comes out of the escrow, which holds exactly
@@ -23,7 +24,8 @@ pub struct PlaceOrder<'info> {
     pub owner: Signer<'info>,
     #[account(seeds = [EXCHANGE_SEED], bump = exchange.bump, constraint = !exchange.paused @ OutcomeError::ExchangePaused)]
     pub exchange: Box<Account<'info, Exchange>>,
-    #[account(seeds = [MARKET_SEED, market.ticker.as_bytes()], bump = market.bump)]
+    /// Writable: it counts orders to assign `order_id`.
+    #[account(mut, seeds = [MARKET_SEED, market.ticker.as_bytes()], bump = market.bump)]
     pub market: Box<Account<'info, Market>>,
     #[account(
         init, payer = owner, space = 8 + WalletOrder::INIT_SPACE,
@@ -66,24 +68,32 @@ pub fn handle_place_order(
     transfer(&a.token_program, &a.source, &a.escrow, &a.owner.to_account_info(), escrowed, &[])?;
 
     let slot = Clock::get()?.slot;
+    let market = &mut ctx.accounts.market;
+    let order_id = market.orders_placed.checked_add(1).ok_or(OutcomeError::MathOverflow)?;
+    market.orders_placed = order_id;
+    let force_close_slots = ctx.accounts.exchange.force_close_slots;
     let order = &mut ctx.accounts.order;
     order.market = ctx.accounts.market.key();
     order.owner = ctx.accounts.owner.key();
     order.nonce = nonce;
+    order.order_id = order_id;
     order.side = side;
     order.limit_price = limit_price;
     order.size = size;
     order.filled = 0;
     order.max_fee = max_fee;
     order.fees_paid = 0;
+    order.fee_cap_basis = 0;
     order.escrow = ctx.accounts.escrow.key();
     order.escrowed = escrowed;
     order.status = OrderStatus::Open;
     order.placed_slot = slot;
     order.cancel_requested_slot = 0;
+    order.force_close_slots = force_close_slots;
     order.bump = ctx.bumps.order;
     crate::emit_event!(OrderPlaced {
         order: order.key(),
+        order_id,
         market: order.market,
         owner: order.owner,
         nonce,
@@ -95,6 +105,7 @@ pub fn handle_place_order(
         escrowed,
         source: ctx.accounts.source.key(),
         slot,
+        force_close_slots,
     });
     Ok(())
 }
@@ -120,10 +131,11 @@ pub fn handle_request_cancel(ctx: Context<RequestCancel>) -> Result<()> {
     order.cancel_requested_slot = slot;
     crate::emit_event!(CancelRequested {
         order: order.key(),
+        order_id: order.order_id,
         market: order.market,
         owner: order.owner,
         slot,
-        force_close_slot: slot.checked_add(ctx.accounts.exchange.force_close_slots).ok_or(OutcomeError::MathOverflow)?,
+        force_close_slot: slot.checked_add(order.force_close_slots).ok_or(OutcomeError::MathOverflow)?,
     });
     Ok(())
 }
@@ -146,8 +158,8 @@ fn refund_and_close<'info>(
     Ok(refunded)
 }
 
-/// The owner reclaims an order whose cancel request the operator ignored for
-/// `force_close_slots`. Allowed while paused or halted. Takes the Clock sysvar as an
+/// The owner reclaims an order whose cancel request the operator ignored for the order's
+/// own `force_close_slots` (fixed when it was placed). Allowed while paused or halted. Takes the Clock sysvar as an
 /// account so the slot it trusts is the runtime's (a substituted account is refused).
 #[derive(Accounts)]
 pub struct ForceClose<'info> {
@@ -159,7 +171,7 @@ pub struct ForceClose<'info> {
         mut, close = owner, has_one = owner @ OutcomeError::NotTokenOwner, has_one = escrow @ OutcomeError::WrongEscrow,
         seeds = [ORDER_SEED, order.market.as_ref(), order.owner.as_ref(), &order.nonce.to_le_bytes()], bump = order.bump,
         constraint = order.status == OrderStatus::CancelRequested @ OutcomeError::CancelNotRequested,
-        constraint = clock.slot >= order.cancel_requested_slot.saturating_add(exchange.force_close_slots) @ OutcomeError::ForceCloseTooEarly,
+        constraint = clock.slot >= order.cancel_requested_slot.saturating_add(order.force_close_slots) @ OutcomeError::ForceCloseTooEarly,
     )]
     pub order: Box<Account<'info, WalletOrder>>,
     #[account(mut)]
@@ -178,8 +190,10 @@ pub fn handle_force_close(ctx: Context<ForceClose>) -> Result<()> {
     let a = &ctx.accounts;
     let refunded = refund_and_close(&a.token_program, &a.order, &a.escrow, &a.refund_account, &a.owner.to_account_info())?;
     crate::emit_event!(OrderClosed {
+        stream: a.order.market,
         market: a.order.market,
         order: a.order.key(),
+        order_id: a.order.order_id,
         owner: a.order.owner,
         reason: CloseReason::Forced,
         seq: 0,
@@ -190,8 +204,10 @@ pub fn handle_force_close(ctx: Context<ForceClose>) -> Result<()> {
     Ok(())
 }
 
-/// A fill between a wallet order and custody, at a price no worse than the order's limit.
+/// A fill between a wallet order and custody, at a price no worse than the order's limit,
+/// while the market trades (open, before its close time).
 #[derive(Accounts)]
+#[instruction(seq: u64, order_id: u64)]
 pub struct SettleFill<'info> {
     pub bridge_authority: Signer<'info>,
     #[account(
@@ -199,16 +215,15 @@ pub struct SettleFill<'info> {
         constraint = !exchange.paused @ OutcomeError::ExchangePaused,
     )]
     pub exchange: Box<Account<'info, Exchange>>,
-    #[account(
-        mut, seeds = [MARKET_SEED, market.ticker.as_bytes()], bump = market.bump,
-        constraint = market.status == MarketStatus::Open @ OutcomeError::MarketNotOpen,
-    )]
+    #[account(mut, seeds = [MARKET_SEED, market.ticker.as_bytes()], bump = market.bump)]
     pub market: Box<Account<'info, Market>>,
-    #[account(seeds = [CUSTODY_SEED], bump = custody.bump)]
+    /// Writable: it accrues the fee (`fees_accrued`).
+    #[account(mut, seeds = [CUSTODY_SEED], bump = custody.bump)]
     pub custody: Box<Account<'info, Custody>>,
     #[account(
         mut, has_one = market @ OutcomeError::WrongMarket, has_one = escrow @ OutcomeError::WrongEscrow,
         seeds = [ORDER_SEED, order.market.as_ref(), order.owner.as_ref(), &order.nonce.to_le_bytes()], bump = order.bump,
+        constraint = order.order_id == order_id @ OutcomeError::OrderIdMismatch,
     )]
     pub order: Box<Account<'info, WalletOrder>>,
     #[account(mut)]
@@ -226,19 +241,32 @@ pub struct SettleFill<'info> {
     )]
     pub wallet_account: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
+    /// CHECK: the instructions sysvar (address checked): the transaction must be a bounded bridge transaction.
+    #[account(
+        address = anchor_lang::solana_program::sysvar::instructions::ID,
+        constraint = super::is_bounded_bridge_transaction(&instructions)? @ OutcomeError::UnboundedBridgeTransaction,
+    )]
+    pub instructions: UncheckedAccount<'info>,
 }
 
-pub fn handle_settle_fill(ctx: Context<SettleFill>, seq: u64, size: u64, price: u64, fee: u64) -> Result<()> {
+pub fn handle_settle_fill(ctx: Context<SettleFill>, seq: u64, order_id: u64, size: u64, price: u64, fee: u64) -> Result<()> {
     let (order, market, exchange) = (&ctx.accounts.order, &ctx.accounts.market, &ctx.accounts.exchange);
+    market.require_trading(now()?)?;
     require!(math::is_valid_size(size), OutcomeError::InvalidSize);
     require!(size <= order.remaining(), OutcomeError::FillExceedsSize);
     require!(math::is_valid_price(price, market.tick_size), OutcomeError::InvalidPrice);
     let within_limit = if order.side.is_buy() { price <= order.limit_price } else { price >= order.limit_price };
     require!(within_limit, OutcomeError::PriceWorseThanLimit);
     let cost = math::notional(size, price).ok_or(OutcomeError::MathOverflow)?;
-    require!(fee <= math::fee_cap(size, price, exchange.fee_rate_bps).ok_or(OutcomeError::MathOverflow)?, OutcomeError::FeeAboveCap);
+    // The order's fees so far plus this one may not exceed the cap of all its fills together
+    // (rounded up to the cent once), however the fills were split.
+    let fee_cap_basis = math::fee_cap_basis(size, price, exchange.fee_rate_bps)
+        .and_then(|b| b.checked_add(order.fee_cap_basis))
+        .ok_or(OutcomeError::MathOverflow)?;
     let fees_paid = order.fees_paid.checked_add(fee).ok_or(OutcomeError::MathOverflow)?;
+    require!(fees_paid <= math::fee_cap_of_basis(fee_cap_basis).ok_or(OutcomeError::MathOverflow)?, OutcomeError::FeeAboveCap);
     require!(fees_paid <= order.max_fee, OutcomeError::FeeAboveBudget);
+    let fees_accrued = ctx.accounts.custody.fees_accrued.checked_add(fee).ok_or(OutcomeError::MathOverflow)?;
     ctx.accounts.market.window.accept(seq)?;
 
     let a = &ctx.accounts;
@@ -266,14 +294,18 @@ pub fn handle_settle_fill(ctx: Context<SettleFill>, seq: u64, size: u64, price: 
         size
     };
 
+    ctx.accounts.custody.fees_accrued = fees_accrued;
     let order = &mut ctx.accounts.order;
     order.filled += size; // size <= remaining, checked above
     order.fees_paid = fees_paid;
+    order.fee_cap_basis = fee_cap_basis;
     order.escrowed -= escrow_out; // escrow_out <= escrowed, checked above
     crate::emit_event!(FillSettled {
+        stream: order.market,
         market: order.market,
         seq,
         order: order.key(),
+        order_id,
         owner: order.owner,
         side: order.side,
         size,
@@ -284,6 +316,7 @@ pub fn handle_settle_fill(ctx: Context<SettleFill>, seq: u64, size: u64, price: 
         filled: order.filled,
         escrowed: order.escrowed,
         fees_paid,
+        fees_accrued,
     });
     Ok(())
 }
@@ -291,6 +324,7 @@ pub fn handle_settle_fill(ctx: Context<SettleFill>, seq: u64, size: u64, price: 
 /// The bridge refunds the unfilled rest after the CLOB cancelled (or completed) the
 /// order, and closes it. Allowed while paused or halted: it only returns the wallet's funds.
 #[derive(Accounts)]
+#[instruction(seq: u64, order_id: u64)]
 pub struct CloseOrder<'info> {
     pub bridge_authority: Signer<'info>,
     #[account(seeds = [EXCHANGE_SEED], bump = exchange.bump, has_one = bridge_authority @ OutcomeError::NotBridgeAuthority)]
@@ -302,6 +336,7 @@ pub struct CloseOrder<'info> {
         has_one = market @ OutcomeError::WrongMarket, has_one = owner @ OutcomeError::NotTokenOwner,
         has_one = escrow @ OutcomeError::WrongEscrow,
         seeds = [ORDER_SEED, order.market.as_ref(), order.owner.as_ref(), &order.nonce.to_le_bytes()], bump = order.bump,
+        constraint = order.order_id == order_id @ OutcomeError::OrderIdMismatch,
     )]
     pub order: Box<Account<'info, WalletOrder>>,
     /// CHECK: the order's owner (checked by `has_one`); receives the rent of the order and escrow.
@@ -316,15 +351,23 @@ pub struct CloseOrder<'info> {
     )]
     pub refund_account: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
+    /// CHECK: the instructions sysvar (address checked): the transaction must be a bounded bridge transaction.
+    #[account(
+        address = anchor_lang::solana_program::sysvar::instructions::ID,
+        constraint = super::is_bounded_bridge_transaction(&instructions)? @ OutcomeError::UnboundedBridgeTransaction,
+    )]
+    pub instructions: UncheckedAccount<'info>,
 }
 
-pub fn handle_close_order(ctx: Context<CloseOrder>, seq: u64) -> Result<()> {
+pub fn handle_close_order(ctx: Context<CloseOrder>, seq: u64, order_id: u64) -> Result<()> {
     ctx.accounts.market.window.accept(seq)?;
     let a = &ctx.accounts;
     let refunded = refund_and_close(&a.token_program, &a.order, &a.escrow, &a.refund_account, &a.owner.to_account_info())?;
     crate::emit_event!(OrderClosed {
+        stream: a.market.key(),
         market: a.order.market,
         order: a.order.key(),
+        order_id,
         owner: a.order.owner,
         reason: CloseReason::Bridge,
         seq,

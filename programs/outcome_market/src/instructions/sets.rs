@@ -13,10 +13,7 @@ use crate::state::*;
 #[derive(Accounts)]
 pub struct SetOperation<'info> {
     pub user: Signer<'info>,
-    #[account(
-        seeds = [EXCHANGE_SEED], bump = exchange.bump,
-        constraint = !exchange.paused @ OutcomeError::ExchangePaused,
-    )]
+    #[account(seeds = [EXCHANGE_SEED], bump = exchange.bump)]
     pub exchange: Box<Account<'info, Exchange>>,
     #[account(mut, seeds = [MARKET_SEED, market.ticker.as_bytes()], bump = market.bump)]
     pub market: Box<Account<'info, Market>>,
@@ -37,9 +34,11 @@ pub struct SetOperation<'info> {
     pub token_program: Program<'info, Token>,
 }
 
+/// New sets: refused while paused (new exposure).
 pub fn handle_mint_set(ctx: Context<SetOperation>, amount: u64) -> Result<()> {
-    require!(amount > 0, OutcomeError::ZeroAmount);
     let a = &ctx.accounts;
+    require!(!a.exchange.paused, OutcomeError::ExchangePaused);
+    require!(amount > 0, OutcomeError::ZeroAmount);
     a.market.require_trading(now()?)?;
     require!(a.user_collateral.amount >= amount, OutcomeError::InsufficientBalance);
     let sets = a.market.sets_outstanding.checked_add(amount).ok_or(OutcomeError::MathOverflow)?;
@@ -65,6 +64,7 @@ pub fn handle_mint_set(ctx: Context<SetOperation>, amount: u64) -> Result<()> {
     Ok(())
 }
 
+/// A 1:1 exit (YES + NO back to collateral): allowed while paused, like every exit.
 pub fn handle_merge_set(ctx: Context<SetOperation>, amount: u64) -> Result<()> {
     require!(amount > 0, OutcomeError::ZeroAmount);
     let a = &ctx.accounts;

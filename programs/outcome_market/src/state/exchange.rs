@@ -21,13 +21,16 @@ pub struct Exchange {
     pub treasury: Pubkey,
     /// The Custody PDA.
     pub custody: Pubkey,
-    /// Emergency stop: only exits (redeem, request_cancel, force_close, close_order) run.
+    /// Emergency stop: see the pause table in the README (program section); exits
+    /// (merge_set, redeem, request_cancel, force_close, close_order) always run.
     pub paused: bool,
     /// Most fee a fill may charge a wallet, in basis points of C × P × (1 − P) (700 = Kalshi's 0.07).
     pub fee_rate_bps: u16,
-    /// Slots after `request_cancel` after which the owner may `force_close` an order.
+    /// Slots after `request_cancel` after which the owner may `force_close` an order
+    /// (1..=MAX_FORCE_CLOSE_SLOTS); copied into each order when it is placed.
     pub force_close_slots: u64,
-    /// Seconds after the (last) `determine` before `finalize` is allowed.
+    /// Seconds after the (last) `determine` before `finalize` is allowed
+    /// (0..=MAX_DISPUTE_WINDOW_SECS); `determine` fixes the market's `finalizable_at` with it.
     pub dispute_window_secs: i64,
     /// Markets created so far.
     pub market_count: u64,

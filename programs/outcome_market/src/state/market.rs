@@ -45,10 +45,15 @@ pub struct Market {
     pub yes_payout: u64,
     /// Unix time of the last `determine` (0 before).
     pub determined_at: i64,
+    /// Earliest unix time `finalize` is allowed: the last `determine` plus the dispute
+    /// window in force then (later settings do not move it).
+    pub finalizable_at: i64,
     /// Unix time of `finalize` (0 before).
     pub finalized_at: i64,
     /// Replay protection of this market's bridge stream.
     pub window: ReplayWindow,
+    /// Wallet orders placed so far; the next one gets `order_id = orders_placed + 1`.
+    pub orders_placed: u64,
     pub created_at: i64,
     pub bump: u8,
 }

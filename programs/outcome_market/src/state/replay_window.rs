@@ -19,9 +19,17 @@
 //!
 //! If the instruction (or any other in its transaction) fails, the runtime discards the
 //! update with everything else, so a number is consumed exactly when its effect lands.
+//! - a number more than the window ahead of `highest` is refused (`SequenceTooFarAhead`):
+//!   one bad or hostile number (say `u64::MAX`) can neither brick the stream (every lower
+//!   number would be too old from then on) nor expire numbers still in flight above
+//!   `highest` (a jump of at most the window keeps all of them inside it).
+//!
 //! Liveness: the bridge may have any set of numbers in flight as long as they stay within
 //! 256 of each other; numbers may skip (ledger events that never reach the chain leave
-//! gaps). After a crash the bridge reads `highest` and the map to learn what was applied.
+//! gaps). After a crash the bridge reads `highest` and the map to learn what was applied:
+//! [`ReplayWindow::status`] is three-way, because below the window the map no longer
+//! knows whether a number was applied (`Expired`: it can never be applied now; whether it
+//! was is for the program's events to say).
 use anchor_lang::prelude::*;
 
 use crate::error::OutcomeError;
@@ -38,24 +46,47 @@ pub struct ReplayWindow {
     pub bitmap: [u64; 4],
 }
 
+/// What the window knows about one sequence number.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SeqStatus {
+    /// Accepted: its effect is on chain.
+    Applied,
+    /// Not accepted, and still acceptable: now if `seq <= highest + REPLAY_WINDOW_BITS`,
+    /// else once `highest` has moved close enough.
+    Open,
+    /// Older than the window (or 0): it can never be accepted; the window no longer says
+    /// whether it was.
+    Expired,
+}
+
 impl ReplayWindow {
-    /// Whether `seq` has been accepted (numbers older than the window count as accepted:
-    /// they can never be accepted again).
-    pub fn is_consumed(&self, seq: u64) -> bool {
+    /// Applied, open or expired (see [`SeqStatus`]).
+    pub fn status(&self, seq: u64) -> SeqStatus {
         if seq == 0 {
-            return true;
+            return SeqStatus::Expired;
         }
         if seq > self.highest {
-            return false;
+            return SeqStatus::Open;
         }
         let offset = self.highest - seq;
-        offset >= REPLAY_WINDOW_BITS || self.bit(offset)
+        if offset >= REPLAY_WINDOW_BITS {
+            SeqStatus::Expired
+        } else if self.bit(offset) {
+            SeqStatus::Applied
+        } else {
+            SeqStatus::Open
+        }
+    }
+
+    pub fn is_applied(&self, seq: u64) -> bool {
+        self.status(seq) == SeqStatus::Applied
     }
 
     /// Accept `seq` once, or refuse it with a named error.
     pub fn accept(&mut self, seq: u64) -> Result<()> {
         require!(seq != 0, OutcomeError::SequenceZero);
         if seq > self.highest {
+            require!(seq - self.highest <= REPLAY_WINDOW_BITS, OutcomeError::SequenceTooFarAhead);
             self.shift(seq - self.highest);
             self.highest = seq;
             self.set_bit(0);
@@ -128,8 +159,9 @@ mod tests {
     #[test]
     fn out_of_order_within_window_is_accepted() {
         let mut w = ReplayWindow::default();
+        w.accept(200).unwrap();
         w.accept(300).unwrap();
-        for seq in (45..300).rev() {
+        for seq in (45..300).rev().filter(|&s| s != 200) {
             w.accept(seq).unwrap();
         }
         assert_eq!(err_of(w.accept(44)), code(OutcomeError::SequenceTooOld));
@@ -138,14 +170,54 @@ mod tests {
     }
 
     #[test]
-    fn a_jump_beyond_the_window_forgets_nothing_it_should_remember() {
+    fn a_full_window_jump_keeps_every_number_in_flight_open() {
         let mut w = ReplayWindow::default();
         w.accept(1).unwrap();
-        w.accept(1_000).unwrap();
+        w.accept(1 + REPLAY_WINDOW_BITS).unwrap();
+        // 2..=256 were in flight above the old highest: all still open, then accepted
+        for seq in 2..=REPLAY_WINDOW_BITS {
+            assert_eq!(w.status(seq), SeqStatus::Open);
+        }
+        assert_eq!(w.status(1), SeqStatus::Expired);
         assert_eq!(err_of(w.accept(1)), code(OutcomeError::SequenceTooOld));
-        assert!(!w.is_consumed(999));
-        w.accept(999).unwrap();
-        assert!(w.is_consumed(999) && w.is_consumed(1_000) && w.is_consumed(1));
+        w.accept(REPLAY_WINDOW_BITS).unwrap();
+        assert_eq!(w.status(REPLAY_WINDOW_BITS), SeqStatus::Applied);
+    }
+
+    /// Issue 8: `accept(u64::MAX)` used to succeed and make every lower number too old.
+    #[test]
+    fn a_far_future_number_is_refused_and_the_stream_lives_on() {
+        let mut w = ReplayWindow::default();
+        w.accept(5).unwrap();
+        let before = w;
+        assert_eq!(err_of(w.accept(u64::MAX)), code(OutcomeError::SequenceTooFarAhead));
+        assert_eq!(err_of(w.accept(5 + REPLAY_WINDOW_BITS + 1)), code(OutcomeError::SequenceTooFarAhead));
+        assert_eq!(w, before);
+        w.accept(6).unwrap();
+        w.accept(6 + REPLAY_WINDOW_BITS).unwrap();
+        // from a fresh window the first number may be at most the window size
+        let mut fresh = ReplayWindow::default();
+        assert_eq!(err_of(fresh.accept(REPLAY_WINDOW_BITS + 1)), code(OutcomeError::SequenceTooFarAhead));
+        fresh.accept(REPLAY_WINDOW_BITS).unwrap();
+    }
+
+    #[test]
+    fn status_is_three_way() {
+        let mut w = ReplayWindow::default();
+        assert_eq!(w.status(0), SeqStatus::Expired);
+        assert_eq!(w.status(1), SeqStatus::Open);
+        assert_eq!(w.status(u64::MAX), SeqStatus::Open);
+        for seq in [1, 3, 200, 300, 456] {
+            w.accept(seq).unwrap();
+        }
+        assert_eq!(w.highest, 456);
+        // 456 - 255 = 201 is the oldest number the window still knows
+        assert_eq!(w.status(200), SeqStatus::Expired); // applied, but the window forgot
+        assert_eq!(w.status(2), SeqStatus::Expired); // never applied, and never will be
+        assert_eq!(w.status(201), SeqStatus::Open);
+        assert_eq!(w.status(300), SeqStatus::Applied);
+        assert_eq!(w.status(457), SeqStatus::Open);
+        assert!(w.is_applied(456) && !w.is_applied(455));
     }
 
     /// Model check against a set of everything ever accepted, across word boundaries.
@@ -159,13 +231,24 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let base = w.highest;
-            let seq = match x % 4 {
+            let seq = match x % 5 {
                 0 => base + 1 + (x >> 8) % 70,
                 1 => base.saturating_sub((x >> 8) % 300),
                 2 => base + (x >> 8) % 3,
+                3 => base + (x >> 8) % 600,
                 _ => base.saturating_sub((x >> 8) % 64),
             };
-            let expect_ok = seq != 0 && !seen.contains(&seq) && (seq > base || base - seq < REPLAY_WINDOW_BITS);
+            let expect_ok = seq != 0
+                && !seen.contains(&seq)
+                && (if seq > base { seq - base <= REPLAY_WINDOW_BITS } else { base - seq < REPLAY_WINDOW_BITS });
+            let expect_status = if seen.contains(&seq) && base - seq < REPLAY_WINDOW_BITS {
+                SeqStatus::Applied
+            } else if seq == 0 || (seq <= base && base - seq >= REPLAY_WINDOW_BITS) {
+                SeqStatus::Expired
+            } else {
+                SeqStatus::Open
+            };
+            assert_eq!(w.status(seq), expect_status, "seq {seq} highest {base}");
             let got = w.accept(seq);
             assert_eq!(got.is_ok(), expect_ok, "seq {seq} highest {base}");
             if expect_ok {

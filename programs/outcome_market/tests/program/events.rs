@@ -1,14 +1,13 @@
 //! "Every state change emits an Anchor event; the indexer needs nothing else": a
 //! scenario touching every balance-moving instruction, after which custody, vault,
 //! escrow and wallet balances rebuilt from the decoded events alone equal the chain's.
-mod common;
 
 use std::collections::HashMap;
 
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::{AnchorDeserialize, Discriminator};
 use base64_decode as b64;
-use common::*;
+use crate::common::*;
 use outcome_market::events::*;
 use outcome_market::state::{OrderSide, Outcome};
 use solana_sdk::signature::{Keypair, Signer};
@@ -131,6 +130,10 @@ impl Ledger {
             let e = CustodySwept::deserialize(&mut body).unwrap();
             self.add(self.custody_collateral, -(e.amount as i128));
             self.add(e.treasury, e.amount as i128);
+        } else if is!(CustodyFunded) {
+            let e = CustodyFunded::deserialize(&mut body).unwrap();
+            self.add(e.source, -(e.amount as i128));
+            self.add(self.custody_collateral, e.amount as i128);
         } else if is!(Deposited) {
             let e = Deposited::deserialize(&mut body).unwrap();
             self.add(e.source, -(e.amount as i128));
@@ -192,6 +195,9 @@ async fn balances_rebuilt_from_events_alone_match_the_chain() {
     // wallets start with 50 collateral each (minted outside the program)
     ledger.add(env.collateral_ata(&a), 50 * C as i128);
     ledger.add(env.collateral_ata(&b), 50 * C as i128);
+    // the bridge's float: 5 collateral, minted outside the program
+    let bridge_key = bridge.pubkey();
+    ledger.add(env.fund(&bridge_key, 5 * C).await, 5 * C as i128);
     env.outcome_atas(&a, &mk).await;
     env.outcome_atas(&b, &mk).await;
     let treasury = env.treasury;
@@ -206,16 +212,19 @@ async fn balances_rebuilt_from_events_alone_match_the_chain() {
         (vec![env.custody_mint_set_ix(&mk, 1, 20 * C)], bridge.insecure_clone()),
         (vec![env.custody_merge_set_ix(&mk, 2, 3 * C)], bridge.insecure_clone()),
         (vec![env.place_order_ix(&a, &mk, 1, OrderSide::BuyYes, 600_000, 5 * C, 100_000)], alice.insecure_clone()),
-        (vec![env.settle_fill_ix(&mk, &order_a, &a, OrderSide::BuyYes, 3, 2 * C, 550_000, 40_000)], bridge.insecure_clone()),
+        // the steps are built before they run: name the orders by the ids they will get (1, 2, 3)
+        (vec![env.settle_fill_id_ix(&mk, &order_a, 1, &a, OrderSide::BuyYes, 3, 2 * C, 550_000, 40_000)], bridge.insecure_clone()),
         (vec![env.place_order_ix(&b, &mk, 2, OrderSide::BuyNo, 400_000, 3 * C, 0)], bob.insecure_clone()),
         (vec![env.request_cancel_ix(&order_b, &b)], bob.insecure_clone()),
         (vec![env.place_order_ix(&a, &mk, 3, OrderSide::SellNo, 300_000, 4 * C, 50_000)], alice.insecure_clone()),
-        (vec![env.settle_fill_ix(&mk, &order_pda(&mk.market, &a, 3), &a, OrderSide::SellNo, 4, 4 * C, 350_000, 50_000)], bridge.insecure_clone()),
-        (vec![env.close_order_ix(&mk, &order_a, &a, OrderSide::BuyYes, 5)], bridge.insecure_clone()),
+        (vec![env.settle_fill_id_ix(&mk, &order_pda(&mk.market, &a, 3), 3, &a, OrderSide::SellNo, 4, 4 * C, 350_000, 50_000)], bridge.insecure_clone()),
+        (vec![env.close_order_id_ix(&mk, &order_a, 1, &a, OrderSide::BuyYes, 5)], bridge.insecure_clone()),
         (vec![env.custody_withdraw_ix(&mk, 6, Outcome::Yes, C, &a_yes)], bridge.insecure_clone()),
         (vec![env.deposit_tokens_ix(&a, &mk, Outcome::No, C)], alice.insecure_clone()),
         (vec![env.custody_withdraw_collateral_ix(1, 2 * C, &env.collateral_ata(&b))], bridge.insecure_clone()),
-        (vec![env.custody_sweep_ix(2, C)], bridge.insecure_clone()),
+        // the two fills paid 40_000 + 50_000 in fees: all of it may be swept
+        (vec![env.custody_sweep_ix(2, 90_000)], bridge.insecure_clone()),
+        (vec![env.custody_fund_ix(3, C)], bridge.insecure_clone()),
     ];
     for (ixs, signer) in steps {
         let (r, logs) = env.send_logged(&ixs, &[&signer]).await;

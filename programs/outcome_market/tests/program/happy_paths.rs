@@ -1,10 +1,9 @@
 //! Every instruction's happy path, with balances and supplies checked after each step
 //! and invariant 1 checked after every step that touches a market.
-mod common;
 
 use anchor_spl::token::Mint;
 use anchor_lang::AccountDeserialize;
-use common::*;
+use crate::common::*;
 use outcome_market::state::{MarketStatus, OrderSide, OrderStatus, Outcome};
 use outcome_market::{accounts as acc, instruction as ixd, SettingsArgs};
 use solana_sdk::signature::{Keypair, Signer};
@@ -193,13 +192,17 @@ async fn custody_deposits_sets_withdrawals_sweep_and_redeem() {
     let b_col = env.collateral_ata(&b);
     env.send(&[env.custody_withdraw_collateral_ix(1, 5 * C, &b_col)], &[&bridge]).await.unwrap();
     assert_eq!((env.balance(&b_col).await, env.balance(&cc).await), (35 * C, 5 * C));
-    env.send(&[env.custody_sweep_ix(2, C)], &[&bridge]).await.unwrap();
-    assert_eq!((env.balance(&env.treasury.clone()).await, env.balance(&cc).await), (C, 4 * C));
+    // no wallet fill paid a fee: nothing of custody's collateral may be swept
+    expect_refused(env.send(&[env.custody_sweep_ix(2, C)], &[&bridge]).await, outcome_market::error::OutcomeError::SweepExceedsFees);
+    // operator cash funded into custody from the bridge's float
+    let float = env.fund(&bridge.pubkey(), 3 * C).await;
+    env.send(&[env.custody_fund_ix(2, 3 * C)], &[&bridge]).await.unwrap();
+    assert_eq!((env.balance(&float).await, env.balance(&cc).await), (0, 8 * C));
 
     // after a YES result custody redeems its 7 YES and 10 NO: 7 collateral back
     env.resolve(&mk, C).await;
     env.send(&[env.custody_redeem_ix(&mk, 4, 7 * C, 10 * C)], &[&bridge]).await.unwrap();
-    assert_eq!(env.balance(&cc).await, 11 * C);
+    assert_eq!(env.balance(&cc).await, 15 * C);
     assert_eq!((env.balance(&mk.custody_yes).await, env.balance(&mk.custody_no).await), (0, 0));
     assert_eq!(env.balance(&mk.vault).await, 3 * C, "bob's 3 YES remain redeemable");
     env.check_invariant_1(&mk).await;

@@ -1,8 +1,7 @@
 //! settle_fill limits, redeem rules, and what a paused exchange or a halted market refuses
 //! and still allows.
-mod common;
 
-use common::*;
+use crate::common::*;
 use outcome_market::error::OutcomeError;
 use outcome_market::state::{OrderSide, Outcome};
 use solana_sdk::signature::{Keypair, Signer};
@@ -107,7 +106,6 @@ async fn paused_exchange_refuses_trading_and_allows_exits() {
 
     let p = OutcomeError::ExchangePaused;
     expect_refused(env.send(&[env.mint_set_ix(&wk, &mk, C)], &[&w]).await, p);
-    expect_refused(env.send(&[env.merge_set_ix(&wk, &mk, C)], &[&w]).await, p);
     expect_refused(env.send(&[env.place_order_ix(&wk, &mk, 3, OrderSide::BuyYes, 500_000, C, 0)], &[&w]).await, p);
     expect_refused(env.send(&[env.deposit_collateral_ix(&wk, C, [0; 16])], &[&w]).await, p);
     expect_refused(env.send(&[env.settle_fill_ix(&mk, &o1, &wk, OrderSide::BuyYes, 2, C, 500_000, 0)], &[&bridge]).await, p);
@@ -117,15 +115,16 @@ async fn paused_exchange_refuses_trading_and_allows_exits() {
     let admin_create = env.create_market_ix(&MarketKeys::new("KXNEW"), close, 10_000);
     expect_refused(env.send(&[admin_create], &[&admin]).await, p);
 
-    // exits still work: the bridge refunds, the owner cancels and force-closes
+    // exits still work: a 1:1 merge, the bridge's refund, the owner's cancel and force-close
+    env.send(&[env.merge_set_ix(&wk, &mk, C)], &[&w]).await.unwrap();
     env.send(&[env.close_order_ix(&mk, &o1, &wk, OrderSide::BuyYes, 2)], &[&bridge]).await.unwrap();
     env.send(&[env.request_cancel_ix(&o2, &wk)], &[&w]).await.unwrap();
     env.advance_slots(FORCE_CLOSE_SLOTS).await;
     env.send(&[env.force_close_ix(&mk, &o2, &wk, OrderSide::BuyNo)], &[&w]).await.unwrap();
-    assert_eq!(env.balance(&env.collateral_ata(&wk)).await, 20 * C);
+    assert_eq!(env.balance(&env.collateral_ata(&wk)).await, 21 * C);
     // and redemption after finalization runs while paused
     env.resolve(&mk, 0).await;
-    env.send(&[env.redeem_ix(&wk, &mk, 5 * C, 5 * C)], &[&w]).await.unwrap();
+    env.send(&[env.redeem_ix(&wk, &mk, 4 * C, 4 * C)], &[&w]).await.unwrap();
     assert_eq!(env.balance(&env.collateral_ata(&wk)).await, 25 * C);
     env.send(&[env.custody_redeem_ix(&mk, 3, 20 * C, 20 * C)], &[&bridge]).await.unwrap();
     env.check_invariant_1(&mk).await;

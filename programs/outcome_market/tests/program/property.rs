@@ -2,10 +2,9 @@
 //! then determine, finalize and redeem everything. After every step the program must
 //! agree with a simple model on whether the step is allowed, and invariants 1 (supplies,
 //! sets and vault) and 5 (no wallet loses more than its signed order allows) must hold.
-mod common;
 
 use anchor_lang::prelude::Pubkey;
-use common::*;
+use crate::common::*;
 use outcome_market::math;
 use outcome_market::state::{OrderSide, Outcome};
 use proptest::prelude::*;
@@ -62,6 +61,8 @@ struct OrderModel {
     max_fee: u64,
     filled: u64,
     fees_paid: u64,
+    /// Σ of the fills' unrounded fee caps (the program's cumulative cap is this, rounded up once).
+    fee_cap_basis: u128,
     cancel_requested: bool,
     closed: bool,
     start_collateral: u64,
@@ -173,7 +174,7 @@ impl World {
                 assert_eq!(r.is_ok(), self.resolved.is_none() && needed, "place_order {r:?}");
                 if r.is_ok() {
                     self.orders.push(OrderModel {
-                        wallet, key, side, limit, size, max_fee, filled: 0, fees_paid: 0,
+                        wallet, key, side, limit, size, max_fee, filled: 0, fees_paid: 0, fee_cap_basis: 0,
                         cancel_requested: false, closed: false, start_collateral, start_outcome,
                     });
                 }
@@ -187,7 +188,9 @@ impl World {
                 let is_buy = matches!(o.side, OrderSide::BuyYes | OrderSide::BuyNo);
                 let delta = if is_buy { -price_delta } else { price_delta };
                 let price = ((o.limit / TICK) as i64 + delta).clamp(1, 99) as u64 * TICK;
-                let cap = math::fee_cap(size, price, FEE_RATE_BPS).unwrap();
+                // what the cumulative cap leaves for this fill (fee_pct > 100 tries to exceed it)
+                let basis = o.fee_cap_basis + math::fee_cap_basis(size, price, FEE_RATE_BPS).unwrap();
+                let cap = math::fee_cap_of_basis(basis).unwrap() - o.fees_paid;
                 let fee = cap * fee_pct / 100;
                 let cost = math::notional(size, price).unwrap();
                 let (side, key, owner) = (o.side, o.key, o.wallet.pubkey());
@@ -213,6 +216,7 @@ impl World {
                     let o = &mut self.orders[order];
                     o.filled += size;
                     o.fees_paid += fee;
+                    o.fee_cap_basis = basis;
                 }
             }
             Op::Cancel { order } => {

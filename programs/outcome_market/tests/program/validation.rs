@@ -1,10 +1,9 @@
 //! The remaining named refusals: settings, authorities, lifecycle order, wrong mints and
 //! escrows. Together with the other files every error in `src/error.rs` is exercised
 //! except `EscrowInsufficient`, a defence in depth the escrow arithmetic makes unreachable.
-mod common;
 
 use anchor_lang::prelude::Pubkey;
-use common::*;
+use crate::common::*;
 use outcome_market::error::OutcomeError;
 use outcome_market::state::OrderSide;
 use outcome_market::{accounts as acc, instruction as ixd, SettingsArgs};
@@ -16,7 +15,7 @@ async fn initialize_refuses_a_collateral_mint_without_six_decimals_and_default_a
     let admin = env.admin.insecure_clone();
     let nine = env.create_mint(&admin.pubkey(), 9).await;
     let mut ix_ = env.initialize_ix();
-    ix_.accounts[3].pubkey = nine;
+    ix_.accounts[4].pubkey = nine;
     expect_refused(env.send(&[ix_], &[&admin]).await, OutcomeError::InvalidCollateralDecimals);
     let mut bad = env.initialize_ix();
     // InitializeArgs starts right after the 8-byte discriminator: bridge_authority = default

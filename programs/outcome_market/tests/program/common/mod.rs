@@ -40,6 +40,35 @@ pub fn program_test() -> ProgramTest {
     ProgramTest::new("outcome_market", outcome_market::ID, native_events::processor_with_events!(entry))
 }
 
+/// The program's ProgramData address (BPF upgradeable loader, PDA `[program id]`).
+pub fn program_data_pda() -> Pubkey {
+    Pubkey::find_program_address(&[outcome_market::ID.as_ref()], &anchor_lang::solana_program::bpf_loader_upgradeable::ID).0
+}
+
+/// The ProgramData account a deployment of the program has, with `authority` as upgrade
+/// authority. Native mode runs the program as a builtin, so program-test creates none; the
+/// account is added as genesis state (as localnet does). Layout: bincode of
+/// `UpgradeableLoaderState::ProgramData { slot, upgrade_authority_address }` (the ELF that
+/// follows on a real deployment is not needed by anything that reads it).
+pub fn program_data_account(authority: Option<Pubkey>) -> solana_sdk::account::Account {
+    let mut data = 3u32.to_le_bytes().to_vec(); // enum tag: ProgramData
+    data.extend_from_slice(&0u64.to_le_bytes()); // slot
+    match authority {
+        Some(key) => {
+            data.push(1);
+            data.extend_from_slice(key.as_ref());
+        }
+        None => data.push(0),
+    }
+    solana_sdk::account::Account {
+        lamports: 1_000_000_000,
+        data,
+        owner: anchor_lang::solana_program::bpf_loader_upgradeable::ID,
+        executable: false,
+        rent_epoch: 0,
+    }
+}
+
 /// What a refused transaction failed with.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -147,6 +176,10 @@ pub struct Env {
     pub collateral_mint: Pubkey,
     pub treasury: Pubkey,
     tx_counter: u32,
+    /// Order ids as the program assigned them (a mirror kept by `send`: each market counts
+    /// the orders placed in it), so fills and closes name the order at an address now.
+    order_ids: std::collections::HashMap<Pubkey, u64>,
+    orders_placed: std::collections::HashMap<Pubkey, u64>,
 }
 
 impl Env {
@@ -159,19 +192,35 @@ impl Env {
         env_initialize(Self::bare(pt).await).await
     }
 
-    /// A started chain with the collateral mint and treasury, the exchange not yet initialized.
+    /// A started chain with the collateral mint and treasury, the exchange not yet
+    /// initialized; `admin` is the program's upgrade authority.
     pub async fn bare(pt: ProgramTest) -> Env {
+        let admin = Keypair::new();
+        let authority = admin.pubkey();
+        Self::bare_with(pt, admin, Some(authority)).await
+    }
+
+    /// Like [`Env::bare`] with the given admin and upgrade authority (None: an immutable program).
+    pub async fn bare_with(mut pt: ProgramTest, admin: Keypair, upgrade_authority: Option<Pubkey>) -> Env {
+        pt.add_account(program_data_pda(), program_data_account(upgrade_authority));
+        Self::bare_with_program_data(pt, admin).await
+    }
+
+    /// Like [`Env::bare`], with whatever ProgramData account `pt` already has (if any).
+    pub async fn bare_with_program_data(pt: ProgramTest, admin: Keypair) -> Env {
         let ctx = pt.start_with_context().await;
         native_events::install();
         let mut env = Env {
             ctx,
-            admin: Keypair::new(),
+            admin,
             bridge: Keypair::new(),
             resolver: Keypair::new(),
             collateral_authority: Keypair::new(),
             collateral_mint: Pubkey::default(),
             treasury: Pubkey::default(),
             tx_counter: 0,
+            order_ids: Default::default(),
+            orders_placed: Default::default(),
         };
         for k in [env.admin.pubkey(), env.bridge.pubkey(), env.resolver.pubkey()] {
             env.airdrop(&k, 10_000_000_000).await;
@@ -203,7 +252,10 @@ impl Env {
         let blockhash = self.ctx.banks_client.get_latest_blockhash().await.unwrap();
         let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
         match self.ctx.banks_client.process_transaction(tx).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.note_orders(ixs);
+                Ok(())
+            }
             Err(e) => Err(match e {
                 BanksClientError::TransactionError(TransactionError::InstructionError(_, InstructionError::Custom(c)))
                 | BanksClientError::SimulationError {
@@ -232,11 +284,32 @@ impl Env {
         let out = self.ctx.banks_client.process_transaction_with_metadata(tx).await.unwrap();
         let logs = out.metadata.map(|m| m.log_messages).unwrap_or_default();
         let result = match out.result {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.note_orders(ixs);
+                Ok(())
+            }
             Err(TransactionError::InstructionError(_, InstructionError::Custom(c))) => Err(Refusal::Custom(c)),
             Err(other) => Err(Refusal::Other(format!("{other:?}"))),
         };
         (result, logs)
+    }
+
+    /// After a landed transaction: its `place_order`s got the next ids of their markets.
+    fn note_orders(&mut self, ixs: &[Instruction]) {
+        use anchor_lang::Discriminator;
+        for ix in ixs {
+            if ix.program_id == outcome_market::ID && ix.data.starts_with(ixd::PlaceOrder::DISCRIMINATOR) {
+                let (market, order) = (ix.accounts[2].pubkey, ix.accounts[3].pubkey);
+                let count = self.orders_placed.entry(market).or_default();
+                *count += 1;
+                self.order_ids.insert(order, *count);
+            }
+        }
+    }
+
+    /// The id of the order now at `order` (0 if none was placed there).
+    pub fn order_id(&self, order: &Pubkey) -> u64 {
+        self.order_ids.get(order).copied().unwrap_or(0)
     }
 
     pub async fn airdrop(&mut self, to: &Pubkey, lamports: u64) {
@@ -324,6 +397,11 @@ impl Env {
         outcome_market::state::Exchange::try_deserialize(&mut &a.data[..]).unwrap()
     }
 
+    pub async fn custody(&mut self) -> outcome_market::state::Custody {
+        let a = self.raw(&custody_pda()).await.expect("custody");
+        outcome_market::state::Custody::try_deserialize(&mut &a.data[..]).unwrap()
+    }
+
     pub async fn clock(&mut self) -> Clock {
         self.ctx.banks_client.get_sysvar::<Clock>().await.unwrap()
     }
@@ -370,6 +448,7 @@ impl Env {
         ix(
             acc::Initialize {
                 admin: self.admin.pubkey(),
+                program_data: program_data_pda(),
                 exchange: exchange_pda(),
                 custody: custody_pda(),
                 collateral_mint: self.collateral_mint,
@@ -532,6 +611,7 @@ impl Env {
             custody_yes: mk.custody_yes,
             custody_no: mk.custody_no,
             token_program: spl_token::ID,
+            instructions: solana_sdk::sysvar::instructions::ID,
         }
     }
 
@@ -557,6 +637,7 @@ impl Env {
                 source: mk.custody(outcome),
                 destination: *destination,
                 token_program: spl_token::ID,
+            instructions: solana_sdk::sysvar::instructions::ID,
             },
             ixd::CustodyWithdraw { seq, outcome, amount },
         )
@@ -570,6 +651,7 @@ impl Env {
             custody_collateral: custody_collateral_pda(),
             destination: *destination,
             token_program: spl_token::ID,
+            instructions: solana_sdk::sysvar::instructions::ID,
         }
     }
 
@@ -579,6 +661,22 @@ impl Env {
 
     pub fn custody_sweep_ix(&self, seq: u64, amount: u64) -> Instruction {
         ix(self.collateral_out_accounts(&self.treasury), ixd::CustodySweep { seq, amount })
+    }
+
+    /// Collateral from the bridge authority's own collateral account into custody.
+    pub fn custody_fund_ix(&self, seq: u64, amount: u64) -> Instruction {
+        ix(
+            acc::CustodyFund {
+                bridge_authority: self.bridge.pubkey(),
+                exchange: exchange_pda(),
+                custody: custody_pda(),
+                source: self.collateral_ata(&self.bridge.pubkey()),
+                custody_collateral: custody_collateral_pda(),
+                token_program: spl_token::ID,
+            instructions: solana_sdk::sysvar::instructions::ID,
+            },
+            ixd::CustodyFund { seq, amount },
+        )
     }
 
     pub fn deposit_collateral_ix(&self, depositor: &Pubkey, amount: u64, account_ref: [u8; 16]) -> Instruction {
@@ -654,7 +752,25 @@ impl Env {
         )
     }
 
+    /// `settle_fill` naming the order now at `order` (see [`Env::order_id`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn settle_fill_ix(&self, mk: &MarketKeys, order: &Pubkey, owner: &Pubkey, side: OrderSide, seq: u64, size: u64, price: u64, fee: u64) -> Instruction {
+        self.settle_fill_id_ix(mk, order, self.order_id(order), owner, side, seq, size, price, fee)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn settle_fill_id_ix(
+        &self,
+        mk: &MarketKeys,
+        order: &Pubkey,
+        order_id: u64,
+        owner: &Pubkey,
+        side: OrderSide,
+        seq: u64,
+        size: u64,
+        price: u64,
+        fee: u64,
+    ) -> Instruction {
         ix(
             acc::SettleFill {
                 bridge_authority: self.bridge.pubkey(),
@@ -667,12 +783,17 @@ impl Env {
                 custody_outcome: mk.custody(side_outcome(side)),
                 wallet_account: ata_of(owner, &self.receive_mint(mk, side)),
                 token_program: spl_token::ID,
+            instructions: solana_sdk::sysvar::instructions::ID,
             },
-            ixd::SettleFill { seq, size, price, fee },
+            ixd::SettleFill { seq, order_id, size, price, fee },
         )
     }
 
     pub fn close_order_ix(&self, mk: &MarketKeys, order: &Pubkey, owner: &Pubkey, side: OrderSide, seq: u64) -> Instruction {
+        self.close_order_id_ix(mk, order, self.order_id(order), owner, side, seq)
+    }
+
+    pub fn close_order_id_ix(&self, mk: &MarketKeys, order: &Pubkey, order_id: u64, owner: &Pubkey, side: OrderSide, seq: u64) -> Instruction {
         ix(
             acc::CloseOrder {
                 bridge_authority: self.bridge.pubkey(),
@@ -683,8 +804,9 @@ impl Env {
                 escrow: escrow_pda(order),
                 refund_account: ata_of(owner, &self.escrow_mint(mk, side)),
                 token_program: spl_token::ID,
+            instructions: solana_sdk::sysvar::instructions::ID,
             },
-            ixd::CloseOrder { seq },
+            ixd::CloseOrder { seq, order_id },
         )
     }
 
