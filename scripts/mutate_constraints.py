@@ -11,9 +11,10 @@ instrumented copy in which check N reads `crate::__mutant_off(N) || (check)`: wi
 (Anchor's own code for `has_one`, `address`, `token::*`, `seeds`), so a test asserting a
 specific refusal sees the same one.
 
-The instrumented sources exist only while cargo compiles the test binaries (the originals are
-restored right after, even on failure); the binaries are then run once per check, stopping at
-the first failing test.
+The instrumented sources live in a copy of the workspace (`--workdir`), never in the tree;
+cargo builds it into the shared target directory, where only the workspace's own crates (and
+anchor-lang, which depends on the patched solana-invoke) get new artifacts. The test binaries
+are then run once per check, stopping at the first failing test.
 
     scripts/mutate_constraints.py [--only N,M] [--out programs/outcome_market/MUTANTS.md]
 
@@ -246,39 +247,43 @@ def instrument(path: Path, mutants: list[Mutant]) -> str:
     return text
 
 
-def build(instrumented: dict[Path, str]) -> list[Path]:
-    """Compile the test binaries from the instrumented sources; the originals are always restored."""
-    originals = {p: p.read_text() for p in instrumented}
-    try:
-        for p, text in instrumented.items():
-            p.write_text(text)
-        cmd = ["cargo", "test", "--workspace", "--no-run", "--message-format=json"]
-        env = {**os.environ, "CARGO_TARGET_DIR": os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache/tandem/target"))}
-        out = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-        if out.returncode != 0:
-            errors = [json.loads(l).get("message", {}).get("rendered", "") for l in out.stdout.splitlines() if '"compiler-message"' in l]
-            sys.stderr.write("".join(e for e in errors if e)[:8000])
-            raise SystemExit("the instrumented program did not build")
-        bins = []
-        for line in out.stdout.splitlines():
-            msg = json.loads(line)
-            if msg.get("reason") == "compiler-artifact" and msg.get("executable") and msg["target"]["name"] in ("outcome_market", "program"):
-                bins.append(Path(msg["executable"]))
-        keep = Path(tempfile.mkdtemp(prefix="mutants-"))
-        copied = []
-        for b in bins:
-            shutil.copy2(b, keep / b.name)
-            copied.append(keep / b.name)
-        return copied
-    finally:
-        for p, text in originals.items():
-            p.write_text(text)
+def build(instrumented: dict[Path, str], workdir: Path) -> list[Path]:
+    """Compile the test binaries from the instrumented sources, in a copy of the workspace."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    for name in ("Cargo.toml", "Cargo.lock"):
+        shutil.copy2(ROOT / name, workdir / name)
+    for name in ("programs", "crates", "localnet", "idl"):
+        shutil.copytree(ROOT / name, workdir / name)
+    for p, text in instrumented.items():
+        (workdir / p.relative_to(ROOT)).write_text(text)
+    # -p: the localnet binary is not rebuilt (its uplifted copy in the target dir stays the tree's)
+    cmd = ["cargo", "test", "-p", "outcome_market", "--no-run", "--message-format=json"]
+    env = {**os.environ, "CARGO_TARGET_DIR": os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache/tandem/target"))}
+    out = subprocess.run(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, text=True)
+    if out.returncode != 0:
+        errors = [json.loads(l).get("message", {}).get("rendered", "") for l in out.stdout.splitlines() if '"compiler-message"' in l]
+        sys.stderr.write("".join(e for e in errors if e)[:8000])
+        raise SystemExit("the instrumented program did not build")
+    bins = []
+    for line in out.stdout.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg.get("executable") and msg["target"]["name"] in ("outcome_market", "program"):
+            bins.append(Path(msg["executable"]))
+    keep = workdir / "bin"
+    keep.mkdir()
+    copied = []
+    for b in bins:
+        shutil.copy2(b, keep / b.name)
+        copied.append(keep / b.name)
+    return copied
 
 
 FAILED = re.compile(r"^test (\S+) \.\.\. FAILED")
 
 
-def run(binaries: list[Path], mutant: int | None, timeout: float) -> tuple[str | None, str]:
+def run(binaries: list[Path], mutant: int | None, timeout: float, cwd: Path) -> tuple[str | None, str]:
     """The first failing test (None: all passed) and the tail of its output."""
     env = {k: v for k, v in os.environ.items() if k != "TANDEM_MUTANT"}
     if mutant is not None:
@@ -287,7 +292,7 @@ def run(binaries: list[Path], mutant: int | None, timeout: float) -> tuple[str |
     env["RUST_LOG"] = "error"
     for binary in binaries:
         # from the package root, as `cargo test` runs them
-        proc = subprocess.Popen([str(binary), "--test-threads=2"], cwd=PROGRAM, env=env, stdout=subprocess.PIPE,
+        proc = subprocess.Popen([str(binary), "--test-threads=2"], cwd=cwd, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + timeout
         lines: list[str] = []
@@ -334,6 +339,7 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tandem-mutants")
     args = parser.parse_args()
 
     mutants: list[Mutant] = []
@@ -344,16 +350,17 @@ def main() -> int:
         return 0
     instrumented[LIB] = LIB.read_text() + HELPERS
     started = time.monotonic()
-    binaries = build(instrumented)
+    binaries = build(instrumented, args.workdir)
+    cwd = args.workdir / PROGRAM.relative_to(ROOT)
     print(f"built {', '.join(b.name for b in binaries)}", file=sys.stderr)
-    failed, detail = run(binaries, None, args.timeout)
+    failed, detail = run(binaries, None, args.timeout, cwd)
     if failed:
         raise SystemExit(f"baseline (no check removed) fails: {failed}\n{detail}")
     only = {int(x) for x in args.only.split(",")} if args.only else None
     for m in mutants:
         if only is not None and m.id not in only:
             continue
-        m.caught_by, m.detail = run(binaries, m.id, args.timeout)
+        m.caught_by, m.detail = run(binaries, m.id, args.timeout, cwd)
         print(f"{m.id:4} {m.where}: {m.check[:70]} -> {m.caught_by or 'NOT CAUGHT'}", file=sys.stderr, flush=True)
         write_table([x for x in mutants if only is None or x.id in only], args.out, time.monotonic() - started)
     write_table([x for x in mutants if only is None or x.id in only], args.out, time.monotonic() - started)
