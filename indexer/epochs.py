@@ -133,6 +133,9 @@ def latest_epoch_number(db: Database) -> int | None:
         return conn.execute(select(func.max(proof_epochs.c.epoch))).scalar_one()
 
 
+_waiting: dict[str, int] = {}  # database url -> the epoch last logged as waiting
+
+
 def _snapshot_if_due(db: Database, epoch: int, slot: int):
     """The ledger's custodial balances, if epoch `epoch` is due and the chain has caught up at `slot`."""
     latest = latest_epoch_number(db)
@@ -141,8 +144,10 @@ def _snapshot_if_due(db: Database, epoch: int, slot: int):
     with LQ.snapshot(db) as conn:
         unsettled = LQ.unsettled_streams(conn, slot)
         if unsettled:
-            log.info("proof epoch %d waits: the bridge has records not finalized by slot %d in %s", epoch, slot,
-                     ", ".join(sorted(unsettled)[:5]))
+            if _waiting.get(db.url) != epoch:  # said once per epoch, not every slot it waits
+                _waiting[db.url] = epoch
+                log.info("proof epoch %d waits: the bridge has records not applied and finalized by slot %d in %s", epoch,
+                         slot, ", ".join(sorted(unsettled)[:5]))
             return None
         return LQ.custodial_balances(conn), LQ.market_tickers(conn)
 
