@@ -280,7 +280,8 @@ async def test_wallet_against_wallet(stack):
         buy = await maker.place(ticker, "yes", "buy", "3.00", "0.50")
         await eventually(lambda: _status(maker, buy, "open"))
         await ask(minter, ticker, "3.00", "0.50")
-        await eventually(lambda: _status(maker, buy, "filled"))
+        await eventually(lambda: _status(maker, buy, "filled"))  # in the CLOB; on chain once the bridge settled it
+        await eventually(lambda: _equals(maker.token_balance(_ata(maker.kp.pubkey(), m.yes_mint)), 3 * C))
         sell = await maker.place(ticker, "yes", "sell", "3.00", "0.60")
         await eventually(lambda: _status(maker, sell, "open"))
         take = await taker.place(ticker, "yes", "buy", "3.00", "0.65")
