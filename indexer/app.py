@@ -131,7 +131,7 @@ async def serve(config: IndexerConfig) -> None:
     """Run the indexer and its HTTP server until cancelled."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host=config.host, port=config.port, log_level="info",
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host=config.host, port=config.port, log_level="warning", access_log=False,
                                            proxy_headers=False, server_header=False))
     await server.serve()
 

@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 
 from sqlalchemy import Connection, func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from solders.pubkey import Pubkey
 
@@ -81,7 +82,7 @@ class Store:
         values = {"slot": point.slot if point else None, "signature": point.signature if point else None, "updated_ms": _now_ms()}
         if batch.synced_slot is not None:
             values["synced_slot"] = batch.synced_slot
-        stmt = _insert(conn, T.checkpoints).values(commitment=commitment, synced_slot=batch.synced_slot or 0, **values)
+        stmt = _insert(conn, T.checkpoints).values(commitment=commitment, **{"synced_slot": 0, **values})
         conn.execute(stmt.on_conflict_do_update(index_elements=["commitment"], set_=values))
 
     # -- events --------------------------------------------------------------------------
@@ -96,7 +97,19 @@ class Store:
         return info.ticker if info else address  # an unknown market shows up as its address (seq_unknown)
 
     def store(self, commitment: str, batch: Batch) -> int:
-        """Store one batch (idempotent); returns how many events it stored or finalized."""
+        """Store one batch (idempotent); returns how many events it stored or finalized.
+
+        The confirmed and finalized followers may store the same event at once; on PostgreSQL the
+        loser's transaction hits the unique key and is simply run again (it then finds the row)."""
+        for attempt in range(3):
+            try:
+                return self._store(commitment, batch)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _store(self, commitment: str, batch: Batch) -> int:
         for tx in batch.txs:
             for ev in tx.events:
                 self._learn(ev.fields)

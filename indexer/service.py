@@ -138,11 +138,19 @@ class Indexer:
 
     # -- followers ---------------------------------------------------------------------------
     async def follow_confirmed(self) -> None:
-        checkpoint, _ = self.store.checkpoint(CONFIRMED)
-        async for batch in self.confirmed.follow(checkpoint, interval=self.config.confirmed_poll_s):
-            await asyncio.to_thread(self.store.store, CONFIRMED, batch)
-            if batch.txs:
-                self.publish("wallet_orders", None)
+        """Forever; a failure to store ends the follow, which restarts from the durable checkpoint."""
+        while True:
+            try:
+                checkpoint, _ = await asyncio.to_thread(self.store.checkpoint, CONFIRMED)
+                async for batch in self.confirmed.follow(checkpoint, interval=self.config.confirmed_poll_s):
+                    await asyncio.to_thread(self.store.store, CONFIRMED, batch)
+                    if batch.txs:
+                        self.publish("wallet_orders", None)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("confirmed follower failed; restarting from its checkpoint")
+                await asyncio.sleep(1.0)
 
     async def catch_up_finalized(self, slot: int) -> bool:
         """Store every finalized program transaction up to at least `slot`; False if a read failed."""

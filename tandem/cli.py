@@ -201,6 +201,7 @@ def indexer(
     from tandem.settings import get_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per RPC call otherwise
     try:
         run_indexer(IndexerConfig.from_settings(get_settings(), port=port, host=host))
     except KeyboardInterrupt:

@@ -193,7 +193,7 @@ class Stack:
 
     # -- the indexer's answers ---------------------------------------------------------------------
     def get(self, path: str, **params) -> dict:
-        r = httpx.get(f"{self.url}{path}", params=params, timeout=10)
+        r = httpx.get(f"{self.url}{path}", params=params or None, timeout=10)  # None keeps a query already in `path`
         r.raise_for_status()
         return r.json()
 
