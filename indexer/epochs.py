@@ -128,19 +128,24 @@ def _asset_key(asset: str) -> tuple[str, str] | None:
     return None
 
 
-def latest_epoch_number(db: Database) -> int | None:
+def _latest_stored(db: Database) -> tuple[int, int] | None:
+    """(epoch, slot) of the newest stored epoch."""
     with db.reader.connect() as conn:
-        return conn.execute(select(func.max(proof_epochs.c.epoch))).scalar_one()
+        row = conn.execute(select(proof_epochs.c.epoch, proof_epochs.c.slot).order_by(proof_epochs.c.epoch.desc()).limit(1)).first()
+    return None if row is None else (int(row.epoch), int(row.slot))
 
 
 _waiting: dict[str, int] = {}  # database url -> the epoch last logged as waiting
 
 
-def _snapshot_if_due(db: Database, epoch: int, slot: int):
-    """The ledger's custodial balances, if epoch `epoch` is due and the chain has caught up at `slot`."""
-    latest = latest_epoch_number(db)
-    if latest is not None and latest >= epoch:
+def _snapshot_if_due(db: Database, slot: int, epoch_slots: int):
+    """(epoch number, the ledger's custodial balances, tickers) if an epoch is due at finalized `slot`
+    (the first, or `slot` is in a later window of `epoch_slots` than the last one's) and the chain
+    has caught up with the ledger by `slot`; else None."""
+    latest = _latest_stored(db)
+    if latest is not None and slot // epoch_slots <= latest[1] // epoch_slots:
         return None
+    epoch = 1 if latest is None else latest[0] + 1  # numbered in order: a changed epoch_slots never goes back
     with LQ.snapshot(db) as conn:
         unsettled = LQ.unsettled_streams(conn, slot)
         if unsettled:
@@ -149,7 +154,7 @@ def _snapshot_if_due(db: Database, epoch: int, slot: int):
                 log.info("proof epoch %d waits: the bridge has records not applied and finalized by slot %d in %s", epoch,
                          slot, ", ".join(sorted(unsettled)[:5]))
             return None
-        return LQ.custodial_balances(conn), LQ.market_tickers(conn)
+        return epoch, LQ.custodial_balances(conn), LQ.market_tickers(conn)
 
 
 def _build(epoch: int, balances: list[tuple[int, str, int]], tickers: list[str]):
@@ -206,18 +211,19 @@ def _store(db: Database, summary: EpochSummary, salts: dict[int, bytes], trees: 
 
 async def publish_epoch(db: Database, rpc: AsyncClient, *, finalized_slot: int, epoch_slots: int, program_id: Pubkey,
                         keep_epochs: int = 48, now_ms: int | None = None) -> EpochSummary | None:
-    """Compute and store the epoch `finalized_slot // epoch_slots` if it is due and the chain has caught up.
+    """Compute and store the next epoch at `finalized_slot` if one is due and the chain has caught up.
 
-    Call it with each new finalized slot (it is one indexed read when nothing is due). Returns the
-    new epoch, or None when none was taken (not due yet, or waiting for the bridge). RPC and
-    database errors propagate: nothing is stored, the next call tries again.
+    An epoch is due once per window of `epoch_slots` finalized slots (the first one at once);
+    epochs are numbered 1, 2, 3, ... Call it with each new finalized slot (one indexed read when
+    nothing is due). Returns the new epoch, or None when none was taken (not due, or waiting for
+    the bridge). RPC and database errors propagate: nothing is stored, the next call tries again.
     """
-    epoch = finalized_slot // epoch_slots
-    snap = await asyncio.to_thread(_snapshot_if_due, db, epoch, finalized_slot)
+    snap = await asyncio.to_thread(_snapshot_if_due, db, finalized_slot, epoch_slots)
     if snap is None:
         return None
+    epoch, balances, tickers = snap
     started = time.perf_counter()
-    salts, trees = await asyncio.to_thread(_build, epoch, *snap)
+    salts, trees = await asyncio.to_thread(_build, epoch, balances, tickers)
     roots = []
     for (ticker, asset), (*_, tree) in trees.items():
         account = custody_account_for(program_id, ticker or None, asset)
