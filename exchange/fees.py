@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ONE = 1_000_000  # $1 in collateral base units; one contract in contract base units
-CENT = 10_000  # one cent in collateral base units
+from exchange.units import CENT, ONE  # noqa: F401  (defined once there; re-exported to the fee math's callers)
+
 FEE_UNITS_PER_CENT = 10**22
 
 KALSHI_TAKER_RATE_PPM = 70_000

@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import get_args
 
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -45,6 +46,7 @@ from exchange.fees import (
 )
 from exchange.holds import market_hold
 from exchange.journal import Accounts, Journal, cash_value, post_match
+from exchange.keys import check_rsa_public_key
 from exchange.models import (
     ApiKey,
     Builder,
@@ -94,16 +96,18 @@ from exchange.schemas import (
     Page,
     PositionView,
     QueuePosition,
+    SelfTradePrevention,
     SeriesView,
     SettlementView,
     TickerUpdate,
+    TimeInForce,
     TradeEvent,
     TradeView,
     UserView,
     WithdrawalView,
 )
 from exchange.tickers import check_ticker
-from exchange.units import MAX_UNITS
+from exchange.units import CENT, DEFAULT_TICK, FINEST_TICK, LOT, MAX_UNITS
 from exchange.views import (
     event_view,
     fill_view,
@@ -547,15 +551,7 @@ class ExchangeService:
 
     def create_api_key(self, user_id: int, public_key_pem: str, name: str = "", scopes: Iterable[str] = ("read", "write")) -> str:
         """Store an RSA public key (PEM) for a user; returns the key id (KALSHI-ACCESS-KEY)."""
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-        try:
-            key = load_pem_public_key(public_key_pem.encode())
-        except (ValueError, TypeError):
-            raise errors.InvalidRequest("public key is not a PEM-encoded public key") from None
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise errors.InvalidRequest("API keys must be RSA keys")
+        check_rsa_public_key(public_key_pem)
         self.get_user(user_id)
         key_id = _uuid()
         with self._transaction() as conn:
@@ -784,7 +780,7 @@ class ExchangeService:
     def _amount(amount: int | None, cents: int | None) -> int:
         if (amount is None) == (cents is None):
             raise errors.InvalidRequest("give exactly one of amount or cents")
-        value = amount if amount is not None else cents * 10_000  # type: ignore[operator]
+        value = amount if amount is not None else cents * CENT  # type: ignore[operator]
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_UNITS:
             raise errors.InvalidRequest("amount must be a positive integer of base units")
         return value
@@ -903,13 +899,13 @@ class ExchangeService:
 
     def create_market(self, ticker: str, event_ticker: str | None = None, title: str = "", *, close_ms: int,
                       open_ms: int | None = None, subtitle: str = "", yes_sub_title: str = "", no_sub_title: str = "",
-                      rules_primary: str = "", tick: int = 10_000, lot: int = 10_000,
+                      rules_primary: str = "", tick: int = DEFAULT_TICK, lot: int = LOT,
                       fee_schedule_id: int | None = None, series_ticker: str | None = None) -> MarketView:
         """A market; without `event_ticker` its own event and series are created too (named after it)."""
         check_ticker(ticker)  # the program's rule: a market the chain would refuse is never written
-        if tick <= 0 or ONE % tick or tick % 100:
+        if tick <= 0 or ONE % tick or tick % FINEST_TICK:
             raise errors.InvalidRequest("tick must divide $1 and be a multiple of $0.0001")
-        if lot <= 0 or ONE % lot or lot % 10_000:
+        if lot <= 0 or ONE % lot or lot % LOT:
             raise errors.InvalidRequest("lot must divide one contract and be a multiple of 0.01 contract")
         ts = now_ms()
         open_ms = ts if open_ms is None else open_ms
@@ -1226,13 +1222,13 @@ class ExchangeService:
                                         code="invalid_price")
         if not isinstance(req.count, int) or req.count <= 0 or req.count % row["lot"]:
             raise errors.InvalidRequest(f"count must be a positive multiple of {row['lot']}", code="invalid_count")
-        if req.time_in_force not in ("good_till_canceled", "immediate_or_cancel", "fill_or_kill"):
+        if req.time_in_force not in get_args(TimeInForce):
             raise errors.InvalidRequest("unknown time_in_force")
         if req.post_only and req.time_in_force != "good_till_canceled":
             raise errors.InvalidRequest("post_only orders must be good_till_canceled")
         if req.expiration_ms is not None and req.expiration_ms <= now:
             raise errors.InvalidRequest("expiration time is in the past", code="invalid_expiration")
-        if req.self_trade_prevention not in ("taker_at_cross", "maker"):
+        if req.self_trade_prevention not in get_args(SelfTradePrevention):
             raise errors.InvalidRequest("self_trade_prevention_type must be taker_at_cross or maker")
         if req.builder_code is not None and req.builder_code not in self._builders:
             raise errors.InvalidRequest(f"unknown builder {req.builder_code}", code="builder_not_found")

@@ -4,33 +4,21 @@ and units shared with the program). Pure apart from reading the committed IDL on
 
 The longest ticker is read from the IDL's constants (idl/outcome_market.json, generated from
 the program) when the IDL exports `MAX_TICKER_LEN`; until it does, from the limit the program's
-constants.rs names for it: a PDA seed, which Solana caps at 32 bytes. exchange never imports
-chain/, so the JSON is read here directly.
+constants.rs names for it: a PDA seed, which Solana caps at 32 bytes (exchange/idl.py).
 """
 from __future__ import annotations
 
-import json
 import re
-from functools import cache
-from pathlib import Path
 
+from exchange import idl
 from exchange.errors import InvalidRequest
 
-IDL_PATH = Path(__file__).resolve().parents[1] / "idl" / "outcome_market.json"
 MAX_SEED_LEN = 32  # Solana's MAX_SEED_LEN: the Market PDA is seeded with the ticker's bytes
 _CHARSET = re.compile(r"[A-Z0-9_.\-]+")
 
 
-@cache
-def idl_constants(path: Path = IDL_PATH) -> dict[str, int]:
-    """The IDL's numeric constants by name."""
-    with open(path, encoding="utf-8") as f:
-        idl = json.load(f)
-    return {c["name"]: int(c["value"]) for c in idl.get("constants", []) if str(c.get("value", "")).isdigit()}
-
-
 def max_ticker_len() -> int:
-    return idl_constants().get("MAX_TICKER_LEN", MAX_SEED_LEN)
+    return idl.constants().get("MAX_TICKER_LEN", MAX_SEED_LEN)
 
 
 def is_valid_ticker(ticker: object) -> bool:

@@ -13,15 +13,19 @@ does not name an exact number of base units: a request is refused, never rounded
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
 
+from exchange import idl
 from exchange.errors import InvalidRequest
 
-ONE = 1_000_000  # base units per dollar and per contract
-CENT = 10_000  # base units per cent
-HUNDREDTH = 10_000  # base units per 0.01 contract
-DEFAULT_TICK = CENT
-FINEST_TICK = 100  # $0.0001
+# THE definitions of the exchange's units (exchange/fees re-exports them), from the program's IDL.
+ONE = idl.constant("ONE_CONTRACT")  # base units per dollar and per contract (1_000_000)
+CENT = ONE // 100  # base units per cent
+LOT = idl.constant("LOT")  # base units per 0.01 contract, the finest count (10_000)
+HUNDREDTH = LOT
+DEFAULT_TICK = idl.constant("DEFAULT_TICK")  # one cent
+FINEST_TICK = idl.constant("MIN_TICK")  # $0.0001
 # The ledger stores every amount as a signed 64-bit integer (SQLite INTEGER, PostgreSQL
 # BIGINT): a value beyond it is refused here, at the edge, not by the database.
 MAX_UNITS = 2**63 - 1
@@ -156,3 +160,23 @@ def legacy_price(cents_value: int, field: str = "yes_price") -> int:
 def no_to_yes(price: int) -> int:
     """A NO price -> the YES price of the same order in the single book (and back)."""
     return ONE - price
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def parse_iso8601_ms(value: str, field: str = "time") -> int:
+    """ISO 8601 / RFC 3339 ("Z" or an offset; naive means UTC) -> Unix milliseconds, exactly
+    (integer arithmetic, no float seconds), refused outside 1970 .. MAX_UNIX_MS."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise InvalidRequest(f"{field} must be an ISO 8601 string", code="invalid_parameters")
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"{field} {value!r} is not ISO 8601", code="invalid_parameters") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    ms = (when - _EPOCH) // timedelta(milliseconds=1)
+    if not 0 <= ms <= MAX_UNIX_MS:
+        raise InvalidRequest(f"{field} {value!r} is out of range", code="invalid_parameters")
+    return ms

@@ -3,7 +3,6 @@ that does not restore engines (the trading server picks up what these write). On
 side of the layering: it reads the settings and writes key files; exchange/ does neither."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -11,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from exchange import errors
 from exchange.service import ExchangeService
+from exchange.units import parse_iso8601_ms
 
 
 def service() -> ExchangeService:
@@ -43,10 +43,4 @@ def create_key(svc: ExchangeService, name: str, out: Path) -> str:
 
 def parse_close(value: str) -> int:
     """ISO 8601 (naive means UTC) -> epoch milliseconds."""
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise errors.InvalidRequest(f"close time {value!r} is not ISO 8601") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return int(when.timestamp() * 1000)
+    return parse_iso8601_ms(value, "close time")

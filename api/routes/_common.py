@@ -15,9 +15,10 @@ from typing import Annotated, TypeVar
 from fastapi import Query, Request
 from fastapi.responses import Response
 
-from exchange.errors import InvalidRequest
 from exchange.service import ExchangeService
 from exchange.units import MAX_UNIX_SECONDS
+
+from api.schemas.requests import check_subaccount  # noqa: F401  (one check; the routes import it from here)
 
 T = TypeVar("T")
 
@@ -74,8 +75,3 @@ def csv(value: str | None) -> list[str] | None:
         return None
     items = [v.strip() for v in value.split(",") if v.strip()]
     return items or None
-
-
-def check_subaccount(subaccount: int | None) -> None:
-    if subaccount not in (None, 0):
-        raise InvalidRequest("Tandem has no subaccounts; use 0 or leave subaccount out", code="invalid_parameters")

@@ -22,14 +22,14 @@ async def get_api_keys(request: Request, fcm_subtrader_id: str | None = None, us
 
 @router.post("/api_keys", status_code=201, summary="Register an RSA public key (PEM)")
 async def create_api_key(request: Request, body: rq.CreateApiKey, user: Principal = Depends(current_user)):
-    rq._subaccount(body.subaccount)
+    rq.check_subaccount(body.subaccount)
     key_id = service(request).create_api_key(user.user_id, body.public_key, name=body.name, scopes=rq.scopes(body.scopes))
     return ok({"api_key_id": key_id}, 201)
 
 
 @router.post("/api_keys/generate", status_code=201, summary="Generate an RSA key pair; the private key is shown once")
 async def generate_api_key(request: Request, body: rq.GenerateApiKey, user: Principal = Depends(current_user)):
-    rq._subaccount(body.subaccount)
+    rq.check_subaccount(body.subaccount)
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()

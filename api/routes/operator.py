@@ -3,13 +3,14 @@ custodial cash, fee schedules and builders. Role: `Authorization: Bearer <operat
 or a signed request by a user of kind "operator"."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from exchange.errors import InvalidRequest, NotFound
+from exchange.keys import check_rsa_public_key
+from exchange.units import parse_iso8601_ms
 
 from api.auth import operator
 from api.routes._common import ok, service
@@ -30,13 +31,7 @@ def _when_ms(value: str | int | None, field: str) -> int | None:
         return None
     if isinstance(value, int):
         return value * 1000
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(f"{field} {value!r} is not ISO 8601", code="invalid_parameters") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return int(when.timestamp() * 1000)
+    return parse_iso8601_ms(value, field)
 
 
 def _user_id(request: Request, user: str) -> int:
@@ -72,13 +67,7 @@ class CreateUser(_Body):
 async def create_user(request: Request, body: CreateUser):
     svc = service(request)
     if body.public_key is not None:  # refuse a bad key before the user exists
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.hazmat.primitives.serialization import load_pem_public_key
-        try:
-            if not isinstance(load_pem_public_key(body.public_key.encode()), rsa.RSAPublicKey):
-                raise ValueError
-        except (ValueError, TypeError):
-            raise InvalidRequest("public_key is not an RSA public key in PEM", code="invalid_parameters") from None
+        check_rsa_public_key(body.public_key)
     user = svc.create_user(body.name, kind=body.kind)
     out = {"user_id": user.id, "name": user.name, "kind": user.kind}
     if body.public_key is not None:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from exchange.errors import InvalidRequest
-from exchange.schemas import OrderRequest
+from exchange.schemas import OrderRequest, SelfTradePrevention, TimeInForce  # noqa: F401  (one set of names)
 
 from api.schemas.convert import MAX_UNIX_MS, MAX_UNIX_SECONDS, from_cents, from_contracts, parse_count, parse_dollars
 
@@ -24,15 +24,12 @@ Fraction = Annotated[str, Field(json_schema_extra=_SIX_DECIMALS, examples=["0.07
 UnixSeconds = Annotated[int, Field(ge=0, le=MAX_UNIX_SECONDS)]
 UnixSecondsOrMs = Annotated[int, Field(ge=0, le=MAX_UNIX_MS)]  # expiration_time: either, as Kalshi's
 
-TimeInForce = Literal["good_till_canceled", "immediate_or_cancel", "fill_or_kill"]
-SelfTradePrevention = Literal["taker_at_cross", "maker"]
-
-
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-def _subaccount(value: int | None) -> None:
+def check_subaccount(value: int | None) -> None:
+    """Kalshi's `subaccount`: Tandem has one account per user (0)."""
     if value not in (None, 0):
         raise InvalidRequest("Tandem has no subaccounts; use 0 or leave subaccount out", code="invalid_parameters")
 
@@ -65,7 +62,7 @@ class CreateOrderV2(_Body):
                                      description="Tandem: a builder credited a share of this order's fees")
 
     def to_request(self) -> OrderRequest:
-        _subaccount(self.subaccount)
+        check_subaccount(self.subaccount)
         return OrderRequest(
             ticker=self.ticker, book_side=self.side, price=parse_dollars(self.price, "price"),
             count=parse_count(self.count, "count"), time_in_force=self.time_in_force,
@@ -103,7 +100,7 @@ class CreateOrderLegacy(_Body):
     builder_code: str | None = Field(default=None, max_length=64)
 
     def to_request(self) -> OrderRequest:
-        _subaccount(self.subaccount)
+        check_subaccount(self.subaccount)
         count = legacy_count(self.count, self.count_fp)
         if count is None:
             raise InvalidRequest("give count or count_fp", code="invalid_parameters")
@@ -224,7 +221,7 @@ class CreateOrderGroup(_Body):
     exchange_index: int | None = None
 
     def limit(self) -> int:
-        _subaccount(self.subaccount)
+        check_subaccount(self.subaccount)
         value = legacy_count(self.contracts_limit, self.contracts_limit_fp)
         if value is None or value <= 0:
             raise InvalidRequest("give a positive contracts_limit or contracts_limit_fp", code="invalid_parameters")
