@@ -301,3 +301,60 @@ async fn custody_redeems_only_after_finalization() {
     env.send(&[env.custody_redeem_ix(&mk, 2, 4 * C, 0)], &[&bridge]).await.unwrap();
     env.check_invariant_1(&mk).await;
 }
+
+/// Every authority check, one refusal each: the bridge's nine instructions signed by another
+/// key, the admin's and the resolver's by a stranger.
+#[tokio::test]
+async fn every_instruction_refuses_the_wrong_authority() {
+    let (mut env, mk, _bridge, w) = market_with_wallet("KXI8AUTH").await;
+    let wk = w.pubkey();
+    let order = order_pda(&mk.market, &wk, 1);
+    env.send(&[env.place_order_ix(&wk, &mk, 1, OrderSide::BuyYes, 500_000, C, 20_000)], &[&w]).await.unwrap();
+    let stranger = env.user(5 * C).await;
+    let sk = stranger.pubkey();
+    let as_stranger = |mut i: solana_sdk::instruction::Instruction| {
+        i.accounts[0].pubkey = sk; // the authority is every one of these instructions' first account
+        i
+    };
+    let w_yes = ata_of(&wk, &mk.yes_mint);
+    let w_col = env.collateral_ata(&wk);
+    let mut fund = env.custody_fund_ix(1, C);
+    fund.accounts[3].pubkey = env.collateral_ata(&sk); // the stranger's own collateral
+    let bridge_calls = vec![
+        env.custody_mint_set_ix(&mk, 2, C),
+        env.custody_merge_set_ix(&mk, 2, C),
+        env.custody_redeem_ix(&mk, 2, C, 0),
+        env.custody_withdraw_ix(&mk, 2, outcome_market::state::Outcome::Yes, C, &w_yes),
+        env.custody_withdraw_collateral_ix(1, C, &w_col),
+        env.custody_sweep_ix(1, 0),
+        fund,
+        env.settle_fill_ix(&mk, &order, &wk, OrderSide::BuyYes, 2, C, 500_000, 0),
+        env.close_order_ix(&mk, &order, &wk, OrderSide::BuyYes, 2),
+    ];
+    for call in bridge_calls {
+        expect_refused(env.send(&[as_stranger(call)], &[&stranger]).await, OutcomeError::NotBridgeAuthority);
+    }
+    let close = env.now().await + 86_400;
+    let admin_calls = vec![
+        settings_ix(&env, FORCE_CLOSE_SLOTS, DISPUTE_WINDOW_SECS),
+        env.exchange_admin_ix("pause"),
+        env.create_market_ix(&MarketKeys::new("KXI8AUTH2"), close, 10_000),
+        env.admin_ix("halt", &mk),
+    ];
+    for call in admin_calls {
+        expect_refused(env.send(&[as_stranger(call)], &[&stranger]).await, OutcomeError::NotAdmin);
+    }
+    let admin = env.admin.insecure_clone();
+    env.send(&[env.admin_ix("halt", &mk)], &[&admin]).await.unwrap();
+    expect_refused(env.send(&[as_stranger(env.admin_ix("resume", &mk))], &[&stranger]).await, OutcomeError::NotAdmin);
+    env.send(&[env.exchange_admin_ix("pause")], &[&admin]).await.unwrap();
+    expect_refused(env.send(&[as_stranger(env.exchange_admin_ix("unpause"))], &[&stranger]).await, OutcomeError::NotAdmin);
+    env.send(&[env.exchange_admin_ix("unpause")], &[&admin]).await.unwrap();
+    env.send(&[env.admin_ix("resume", &mk)], &[&admin]).await.unwrap();
+    env.send(&[env.close_market_ix(&admin.pubkey(), &mk)], &[&admin]).await.unwrap();
+    expect_refused(env.send(&[as_stranger(env.determine_ix(&mk, C))], &[&stranger]).await, OutcomeError::NotResolver);
+    let resolver = env.resolver.insecure_clone();
+    env.send(&[env.determine_ix(&mk, C)], &[&resolver]).await.unwrap();
+    env.advance_time(DISPUTE_WINDOW_SECS).await;
+    expect_refused(env.send(&[as_stranger(env.finalize_ix(&mk))], &[&stranger]).await, OutcomeError::NotResolver);
+}
