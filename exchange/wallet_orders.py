@@ -58,6 +58,7 @@ ESCROW = "escrow"  # movement kind: what the program escrowed, into the order's 
 RELEASE = "release"  # movement kind: out of the order's account to the wallet on chain
 WALLET_KIND = "wallet"  # users.kind of wallet accounts (never custodial)
 ORDER_USER_PREFIX = "wallet-order:"
+REFUSED = "refused by the CLOB"  # the reason is logged; the order's escrow went back with its close_order
 
 _entries = LedgerEntry.__table__
 _balances = LedgerBalance.__table__
@@ -257,15 +258,14 @@ def release_cancelled(service: ExchangeService, conn: Connection, orders: list, 
 
 
 # ---------------------------------------------------------------------------------- commands
-def _order_user(service: ExchangeService, key: str) -> int:
+def _order_user(service: ExchangeService, key: str) -> tuple[int, bool]:
+    """(the order's account, whether it existed). Inside `place`'s transaction: a new account
+    is part of the one transaction that also escrows and places (only this process places)."""
     name = order_user_name(key)
     user = service.get_user_by_name(name)
-    if user is None:
-        try:
-            user = service.create_user(name, kind=WALLET_KIND)
-        except errors.Conflict:  # created meanwhile
-            user = service.get_user_by_name(name)
-    return user.id
+    if user is not None:
+        return user.id, True
+    return service.create_user(name, kind=WALLET_KIND).id, False
 
 
 def _seen(conn: Connection, account: int, order: str) -> bool:
@@ -286,19 +286,20 @@ def place(service: ExchangeService, placed: PlacedOrder) -> WalletOrderState:
     if placed.escrowed != escrow_of(placed.action, placed.size, placed.limit_price, placed.max_fee):
         raise errors.InvalidRequest("escrowed is not what the program escrows for this order")
     state = service._market(placed.ticker)  # NotFound: a market the exchange does not list
-    service.ensure_wallet(placed.owner)  # the wallet's identity (deposits, listings)
-    user_id = _order_user(service, placed.key)
     book_side, yes_price = book_terms(placed.side, placed.action, placed.limit_price)
     ts = now_ms()
     events: list = []
+    result: WalletOrderState | None = None
     with service._lock:
         group = service._group = _Group()
         try:
             with service._transaction() as conn:
-                group.conn = conn
+                group.conn = conn  # from here every write of the service joins this one transaction
+                user_id, existed = _order_user(service, placed.key)
                 account = service._user_account(conn, user_id)
-                if _seen(conn, account, placed.order):
+                if existed and _seen(conn, account, placed.order):
                     return get(service, placed.order, placed.order_id)
+                service.ensure_wallet(placed.owner)  # the wallet's identity (deposits, listings)
                 external = service._accounts.get(conn, L.EXTERNAL)
                 asset = escrow_asset(placed.ticker, placed.side, placed.action)
                 j = Journal(str(uuid.uuid4()), ts)
@@ -313,7 +314,9 @@ def place(service: ExchangeService, placed: PlacedOrder) -> WalletOrderState:
                                            side=placed.side, action=placed.action, client_order_id=placed.order,
                                            wallet_order=placed.key)
                     try:
-                        _view, _fills, events = service._place(user_id, request)
+                        view, _fills, events = service._place(user_id, request)
+                        result = WalletOrderState(placed.order, placed.ticker, user_id, view.order_id, 0, view.initial_count,
+                                                  view.fill_count, view.status, key=placed.key)
                     except errors.ExchangeError as exc:  # refused before anything changed
                         refused = f"{exc.code}: {exc.message}"
                 if refused is not None:
@@ -324,6 +327,8 @@ def place(service: ExchangeService, placed: PlacedOrder) -> WalletOrderState:
                     out.flush(conn)
                     service._write_outbox(conn, [OB.CloseOrder(placed.ticker, placed.key, "", placed.size)], ts,
                                           group=out.journal_id)
+                    result = WalletOrderState(placed.order, None, user_id, None, 0, 0, 0, None, refused=REFUSED,
+                                              key=placed.key)
         except _GroupAbort as exc:  # the book changed and then something failed: rebuild it
             for ticker in group.markets:
                 service._load_market(ticker)
@@ -335,7 +340,7 @@ def place(service: ExchangeService, placed: PlacedOrder) -> WalletOrderState:
         finally:
             service._group = None
     service._publish(events + group.events)
-    return get(service, placed.order, placed.order_id)
+    return result
 
 
 def _order_user_of(service: ExchangeService, order: str, order_id: int | None):
@@ -398,7 +403,7 @@ def get(service: ExchangeService, order: str, order_id: int | None = None) -> Wa
         raise errors.NotFound(f"wallet order {order} not seen yet", code="order_not_found")
     key = user.name[len(ORDER_USER_PREFIX):]
     if row is None:
-        return WalletOrderState(order, None, user.id, None, 0, 0, 0, None, refused="refused by the CLOB", key=key)
+        return WalletOrderState(order, None, user.id, None, 0, 0, 0, None, refused=REFUSED, key=key)
     return WalletOrderState(order, row["ticker"], user.id, row["order_id"], 0, row["initial_count"],
                             row["fill_count"], row["status"], key=key)
 
