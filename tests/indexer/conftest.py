@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -130,6 +131,36 @@ class IndexerProcess:
                 self.proc.wait()
 
 
+class BridgeProcess:
+    """The real `tandem bridge` as a child process (stopped to make the lag grow)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = {**env, "TANDEM_BRIDGE_POLL_MS": "20"}
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "BridgeProcess":
+        out = open(self.log, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "tandem.cli", "bridge"], env=self.env, cwd=REPO,
+                                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        out.close()
+        return self
+
+    def kill9(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 @dataclass
 class Stack:
     tmp: Path
@@ -145,7 +176,7 @@ class Stack:
     webhook: Webhook
     ticker: str = ""
     users: dict[str, int] = field(default_factory=dict)
-    _tampered: int = 0
+    bridge: BridgeProcess | None = None  # the real bridge; None: the test applier stands in
 
     @property
     def url(self) -> str:
@@ -215,10 +246,19 @@ class Stack:
         return next(m for m in body["markets"] if m["ticker"] == ticker)
 
     async def settle(self, timeout: float = 30.0) -> dict:
-        """Apply everything, then wait for a reconciliation at a slot past it with every stream applied."""
-        await self.applier.apply_all()
+        """Everything applied (by the applier, or waiting for the real bridge), then a reconciliation
+        at a slot past it with every stream applied."""
+        reader = self.applier.reader
+        if self.bridge is None:
+            await self.applier.apply_all()
+        else:
+            deadline = time.monotonic() + timeout
+            while not all(reader.applied_seq(st) >= last for st, last in reader.streams().items()):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the bridge did not apply everything: {[(st, reader.applied_seq(st), last) for st, last in reader.streams().items()]}")
+                await asyncio.sleep(0.1)
         slot = (await self.client.rpc.get_slot()).value
-        seqs = self.applier.reader.streams()
+        seqs = reader.streams()
         return await self.wait_for(
             lambda b: b["slot"] >= slot and all(m["applied_seq"] == m["outbox_seq"] == seqs.get(m["ticker"], 0) for m in b["markets"]),
             "a reconciliation after everything was applied", timeout)
@@ -242,15 +282,15 @@ async def own_chain(tmp_path_factory):
         chain.stop()
 
 
-@pytest.fixture(scope="module")
-async def indexer_stack(tmp_path_factory):
+@asynccontextmanager
+async def make_stack(tmp_path_factory, *, real_bridge: bool = False):
     tmp = tmp_path_factory.mktemp("indexer")
     home = tmp / "home"
     keys = ChainKeys.load(home / "keys")
     chain = start_localnet(tmp, keys)
     webhook = Webhook()
     client = ChainClient(chain.url, keys.admin, poll_seconds=0.02)
-    svc = indexer = None
+    svc = indexer = bridge = None
     try:
         setup = await init_chain(client, keys, demo_ticker=None, settings=ExchangeSettings(force_close_slots=5, dispute_window_secs=0))
         db_url = f"sqlite:///{tmp / 'tandem.db'}"
@@ -258,9 +298,12 @@ async def indexer_stack(tmp_path_factory):
         applier = Applier(client, keys, setup.collateral_mint, OutboxReader(svc))
         env = {**os.environ, "TANDEM_HOME": str(home), "DATABASE_URL": db_url, "RPC_URL": chain.url,
                "TANDEM_INDEXER_WEBHOOK_URL": webhook.url, **INDEXER_ENV}
-        env.pop("TANDEM_INDEXER_PORT", None)
+        for name in ("TANDEM_INDEXER_PORT", "TANDEM_OPERATOR_TOKEN"):
+            env.pop(name, None)
         indexer = IndexerProcess(env, tmp / "indexer.log").start()
-        stack = Stack(tmp, home, db_url, chain, keys, client, setup.collateral_mint, svc, applier, indexer, webhook)
+        if real_bridge:
+            bridge = BridgeProcess(env, tmp / "bridge.log").start()
+        stack = Stack(tmp, home, db_url, chain, keys, client, setup.collateral_mint, svc, applier, indexer, webhook, bridge=bridge)
         stack.ticker = stack.market()
         stack.user("a")
         stack.user("b")
@@ -268,13 +311,28 @@ async def indexer_stack(tmp_path_factory):
         await stack.settle(timeout=60)
         yield stack
     finally:
-        if indexer is not None:
-            indexer.stop()
+        for process in (bridge, indexer):
+            if process is not None:
+                process.stop()
         if svc is not None:
             svc.close()
         await client.close()
         webhook.stop()
         chain.stop()
+
+
+@pytest.fixture(scope="module")
+async def indexer_stack(tmp_path_factory):
+    """The indexer world with the test applier as the bridge."""
+    async with make_stack(tmp_path_factory) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+async def bridged_stack(tmp_path_factory):
+    """The indexer world with the real `tandem bridge` applying the outbox."""
+    async with make_stack(tmp_path_factory, real_bridge=True) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
