@@ -15,7 +15,7 @@
   (BENCH_SLOT_TRADES transfers), the sums kept from the entries since the last pass; bar < 100 ms.
 
 SQLite always; PostgreSQL too when BENCH_POSTGRES_URL (or TEST_POSTGRES_URL) names a server.
-The proof of backing's tree build is measured by `bench proof`.
+The proof of backing's tree build (bench/proof.py, also alone as `bench proof`) is printed last.
 """
 from __future__ import annotations
 
@@ -268,6 +268,9 @@ def main() -> None:
                 _reconciliation("PostgreSQL", url)
         else:
             print("PostgreSQL: skipped (set BENCH_POSTGRES_URL)")
+    from bench import proof  # the proof of backing's tree build (bar: 2^20 leaves < 5 s), also `bench proof`
+
+    proof.main()
 
 
 if __name__ == "__main__":
