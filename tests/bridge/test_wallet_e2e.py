@@ -367,6 +367,11 @@ async def test_deposit_is_credited_once_and_a_withdrawal_lands(stack):
             await c.send_and_confirm([ix.deposit_collateral_ix(c, depositor=w.kp.pubkey(), amount=7 * C,
                                                                account_ref=bytes.fromhex(reference), source=collateral)])
         await eventually(lambda: _equals(_balance(user), before + 700), what="the deposit credited at finalized")
+        # A reference no user has: the collateral is custody's, the ledger holds it in suspense.
+        async with ChainClient(stack.rpc_url, w.kp) as c:
+            stray = await c.send_and_confirm([ix.deposit_collateral_ix(c, depositor=w.kp.pubkey(), amount=1 * C,
+                                                                       account_ref=bytes(16), source=collateral)])
+        await eventually(lambda: _in_suspense(stack.db_url, str(stray.signature)), what="the stray deposit in suspense")
         await stack.stop_bridge()
         await stack.start_bridge()  # the relay restarts from its checkpoint: nothing credited twice
         await asyncio.sleep(3)
@@ -378,7 +383,7 @@ async def test_deposit_is_credited_once_and_a_withdrawal_lands(stack):
         one = f"{path}/{r.json()['withdrawal_id']}"
         landed = await eventually(lambda: _withdrawal(http, one, signed("GET", one), "finalized"), timeout=90)
         assert landed["signature"]
-        assert await w.token_balance(collateral) == 20 * C - 7 * C + 5 * C
+        assert await w.token_balance(collateral) == 20 * C - 7 * C - 1 * C + 5 * C
     finally:
         await http.aclose()
         await user.close()
@@ -397,6 +402,16 @@ async def _equals(awaitable, value) -> bool:
 
 async def _balance(client) -> int:
     return (await client.get_balance()).balance
+
+
+async def _in_suspense(db_url: str, signature: str) -> bool:
+    from exchange.service import ExchangeService
+
+    svc = ExchangeService(db_url, migrate=False, restore=False)
+    try:
+        return [(d.signature, d.amount) for d in svc.suspense_deposits()] == [(signature, 1 * C)]
+    finally:
+        svc.close()
 
 
 async def _slot_past(w: Wallet, slot: int) -> bool:
