@@ -2,6 +2,7 @@
 //! one per file): outcome_market running natively inside solana-program-test.
 mod common;
 
+mod amounts;
 mod attacks;
 mod events;
 mod happy_paths;
@@ -11,5 +12,6 @@ mod orders_and_rules;
 mod pause_table;
 mod property;
 mod sequences;
+mod substitution;
 mod token2022;
 mod validation;
