@@ -129,12 +129,13 @@ class Bridge:
         info = (await c.rpc.get_account_info(mint, commitment=Confirmed)).value
         authority = MINT_LAYOUT.parse(bytes(info.data)) if info else None
         mint_float = bool(authority and authority.mint_authority_option and Pubkey(authority.mint_authority) == self.keys.admin.pubkey())
-        self.mapper = Mapper(c, self.keys, mint, mint_float=mint_float)
-        self.builder = TxBuilder(self.mapper, self.store, use_lookup_tables=self.config.lookup_tables)
         # the float account (custody_fund's source) must exist
         from chain.tokens import ensure_ata
 
         await ensure_ata(c, self.keys.bridge.pubkey(), mint)
+        mapper = Mapper(c, self.keys, mint, mint_float=mint_float)
+        self.builder = TxBuilder(mapper, self.store, use_lookup_tables=self.config.lookup_tables)
+        self.mapper = mapper
 
     def sender(self, stream: str) -> StreamSender:
         s = self.senders.get(stream)
@@ -157,10 +158,11 @@ class Bridge:
             try:
                 moved = await sender.step()
                 delay = 0.0
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                 raise
-            except Exception as exc:  # RPC or database unreachable, a transient refusal: log, back off, go on
-                delay = min(max(delay * 2, 0.1), 2.0)
+            except BaseException as exc:  # RPC or database unreachable, a transient refusal: log, back off, go on
+                # (BaseException: solders reports an RPC answer it cannot parse as a pyo3 PanicException)
+                delay = min(max(delay * 2, 0.05), 1.0)
                 sender.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 sender._recovered = False  # memory may be half-updated: rebuild from the database and the chain
                 log.warning("%s: %s (retrying in %.1fs)", stream, sender.stats.last_error, delay)
@@ -207,8 +209,10 @@ class Bridge:
         while True:
             try:
                 return await step()
-            except Exception as exc:  # the chain or the database not up yet
-                log.warning("bridge start: %s (retrying in %.1fs)", exc, delay)
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # the chain or the database not up yet
+                log.warning("bridge start: %s: %s (retrying in %.1fs)", type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 

@@ -277,7 +277,10 @@ class StreamSender:
                 await self._expired(f)
                 moved = True
             elif f.refused is None and now - f.sent_at >= self.resend_every:
-                await self._send(f)
+                try:
+                    await self._send(f)
+                except Exception as exc:  # unreachable node: resent next time round
+                    log.debug("%s: resend of %s failed: %s", self.stream, f.signature, exc)
         return moved
 
     async def _landed(self, f: Flight, slot: int) -> None:

@@ -87,7 +87,8 @@ class FaultyProxy:
                 return web.Response(status=503, text="upstream unavailable")
             msg = json.loads(body) if not body.startswith(b"[") else {"id": None}
             return web.json_response({"jsonrpc": "2.0", "id": msg.get("id"),
-                                      "error": {"code": -32005, "message": "Node is behind", "data": None}})
+                                      "error": {"code": -32005, "message": "Node is behind by 12 slots",
+                                                "data": {"numSlotsBehind": 12}}})
         roll -= self.error
         if roll < self.delay:
             self.stats["delayed"] += 1

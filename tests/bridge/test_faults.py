@@ -95,16 +95,19 @@ def _has_tables(store: S.Store) -> bool:
 async def test_faulty_network(world):
     """Drops, cuts (request applied, answer lost), delays and error answers between bridge and chain."""
     w = world
-    proxy = await FaultyProxy(w.rpc_url, drop=0.08, cut=0.08, delay=0.15, error=0.08).start()
+    proxy = await FaultyProxy(w.rpc_url).start()
     try:
         ticker = w.market("N")
         bridge = Bridge(w.config(rpc_url=proxy.url, max_in_flight=8, max_records_per_tx=6))
         task = asyncio.create_task(bridge.run())
         try:
-            for _ in range(4):
+            while bridge.builder is None:  # started (exchange on chain, float account): faults from the first send on
+                await asyncio.sleep(0.05)
+            proxy.drop, proxy.cut, proxy.delay, proxy.error = 0.08, 0.08, 0.15, 0.08
+            for _ in range(8):
                 trade_mix(w, ticker, rounds=2)
                 w.svc.fund(w.users["b"], cents=500)
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(0.25)
             await w.wait_applied(90)
         finally:
             bridge.stop()
