@@ -19,6 +19,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
+from solana.rpc.commitment import Finalized
+
+from chain import instructions as ix
+from chain import pdas
 
 REPO = Path(__file__).resolve().parents[2]
 PANELS = ["panel-markets", "panel-breaks", "panel-cash", "panel-history", "panel-lag", "panel-landed",
@@ -84,6 +88,48 @@ async def get_json(url: str, path: str = "/v1/reconciliation") -> dict:
         r = await client.get(f"{url}{path}")
         r.raise_for_status()
         return r.json()
+
+
+async def settle_and_finalize(stack) -> None:
+    """Everything applied on chain (the stack's applier), then reported finalized once the chain has
+    finalized it, as the bridge reports it (`mark_finalized`)."""
+    await stack.settle()
+    reader = stack.applier.reader
+    applied = {stream: [r for r in reader.records(stream) if r.status == "applied"] for stream in reader.streams()}
+    last = max((r.slot or 0 for recs in applied.values() for r in recs), default=0)
+    while (await stack.client.rpc.get_slot(commitment=Finalized)).value < last:
+        await asyncio.sleep(0.05)
+    for stream, recs in applied.items():
+        reader.mark_finalized(stream, [r.seq for r in recs])
+
+
+async def wallet_orders_on_chain(stack, wallet):
+    """Two wallet orders placed by the wallet itself; a cancel requested on the second. Returns its PDA."""
+    kp, collateral = wallet
+    c = stack.client
+    market = ix.market_of(c, stack.ticker).market
+    for nonce in (11, 12):
+        await ix.place_order(c, kp, stack.ticker, nonce=nonce, side=ix.OrderSide.BUY_YES, limit_price=400_000, size=2 * ONE,
+                             max_fee=20_000, collateral_mint=stack.collateral_mint, source=collateral)
+    waiting = pdas.wallet_order(c.program_id, market, kp.pubkey(), 12)
+    await ix.request_cancel(c, kp, waiting)
+    await stack.wait_for(lambda b: b["counts"].get("open", 0) >= 1 and any(
+        o["order"] == str(waiting) and o["status"] == "cancel_requested" for o in b["orders"]),
+        "one order open, one cancel_requested", path="/v1/wallet_orders")
+    return waiting
+
+
+async def assert_wallet_orders_shown(page: Page, url: str, waiting: str) -> None:
+    """The page's counts by state are /v1/wallet_orders', and the waiting order stands against its deadline."""
+    body = await get_json(url, "/v1/wallet_orders")
+    await page.wait_for_selector(f'#wallet-body tr[data-order="{waiting}"]', timeout=10_000)
+    shown = await page.evaluate("""() => Object.fromEntries([...document.querySelectorAll("#wallet-states [data-state]")]
+        .map((n) => [n.dataset.state, Number(n.textContent)]))""")
+    assert shown == body["counts"] and shown["cancel_requested"] >= 1 and shown["open"] >= 1
+    order = next(o for o in body["orders"] if o["order"] == waiting)
+    deadline = await page.locator(f'#wallet-body tr[data-order="{waiting}"]').inner_text()
+    assert str(order["cancel_requested_slot"]) in deadline
+    assert "force-close open" in deadline or "slots left" in deadline
 
 
 def contracts(base_units: int) -> str:
@@ -157,7 +203,7 @@ async def assert_proof_shown(page: Page, url: str, timeout: float = 60.0) -> Non
     raise AssertionError(f"the page never showed proof epoch {latest['epoch']} (it shows {shown['epoch']})")
 
 
-async def test_dashboard_live_numbers_break_and_heal(page, indexer_stack, screenshot_dir):
+async def test_dashboard_live_numbers_break_and_heal(page, indexer_stack, wallet, screenshot_dir):
     url, ticker = indexer_stack.url, indexer_stack.ticker
     await page.goto(f"{url}/")
 
@@ -174,7 +220,10 @@ async def test_dashboard_live_numbers_break_and_heal(page, indexer_stack, screen
         indexer_stack.mint_sets(ticker, 2)
         await indexer_stack.applier.apply_all()
         await asyncio.sleep(0.5)
-    await indexer_stack.settle()
+    await settle_and_finalize(indexer_stack)  # what a proof epoch waits for
+
+    # A wallet's two orders on chain: one open, one whose cancel was requested (its deadline runs).
+    waiting = await wallet_orders_on_chain(indexer_stack, wallet)
 
     # Every panel is there with numbers, and they are /v1/reconciliation's.
     for panel in PANELS:
@@ -199,7 +248,7 @@ async def test_dashboard_live_numbers_break_and_heal(page, indexer_stack, screen
         return h.series.length === 5 && h.data[1].length > 1 && h.data[1].at(-1) === Number(last.markets[t].custody_yes) / 1e6; }""",
                                  arg=ticker, timeout=10_000)
     assert await page.locator(f'#lag-body tr[data-stream="{ticker}"]').count() == 1
-    assert await page.locator("#wallet-states [data-state]").count() >= 5
+    await assert_wallet_orders_shown(page, url, str(waiting))
     await assert_proof_shown(page, url)
     await page.screenshot(path=str(screenshot_dir / "dashboard.png"), full_page=True)
 

@@ -312,7 +312,8 @@
   function chartOpts(id, series, height) {
     const box = $(id);
     return { width: Math.max(280, box.clientWidth), height, series: [{}, ...series],
-      axes: [{}, { size: 60 }], legend: { live: false }, cursor: { drag: { x: false, y: false } } };
+      // whole seconds at least on the time axis (uPlot would otherwise tick at 0.5 s on a young page)
+      axes: [{ incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400] }, { size: 60 }], legend: { live: false }, cursor: { drag: { x: false, y: false } } };
   }
   function makeChart(key, id, series, height) {
     if (charts[key]) charts[key].destroy();
