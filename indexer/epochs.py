@@ -18,20 +18,23 @@ instead of storing log2(n) siblings per user.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import os
+import struct
 import time
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table, delete, func, inspect, select
+from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, MetaData, String, Table, delete, inspect, select
 from solana.rpc.async_api import AsyncClient
 from solders.pubkey import Pubkey
 
 from exchange import ledger_queries as LQ
 from exchange.db import Database
-from indexer.proof import SALT_LEN, Proof, Tree, leaf_commits, make_proof, tree_of_commits
+from indexer.proof import HASH_LEN, SALT_LEN, Proof, Tree, leaf_commits, make_proof, tree_of_commits
 from indexer.verify import custody_account_for, read_custody
 
 log = logging.getLogger("tandem.indexer.proof")
@@ -65,24 +68,36 @@ proof_roots = Table(
     Column("custody_historical", Boolean, nullable=False),  # False: the RPC could not serve history; current balance
 )
 
-proof_salts = Table(
-    "proof_salts",
-    metadata,
-    Column("epoch", BigInteger, primary_key=True, autoincrement=False),
-    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("salt", String(64), nullable=False),  # hex, given only to that user
-)
-
-proof_leaves = Table(
-    "proof_leaves",
+proof_trees = Table(
+    "proof_trees",
     metadata,
     Column("epoch", BigInteger, primary_key=True, autoincrement=False),
     Column("ticker", String(64), primary_key=True),
     Column("asset", String(4), primary_key=True),
-    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("commit", String(64), nullable=False),  # hex
-    Column("balance", BigInteger, nullable=False),
+    Column("leaves", LargeBinary, nullable=False),  # LEAF_ROW records, sorted by user_id
 )
+
+proof_salts = Table(
+    "proof_salts",
+    metadata,
+    Column("epoch", BigInteger, primary_key=True, autoincrement=False),
+    Column("salts", LargeBinary, nullable=False),  # SALT_ROW records, sorted by user_id; each given only to its user
+)
+
+LEAF_ROW = 8 + HASH_LEN + 8  # user_id || commit || balance
+SALT_ROW = 8 + SALT_LEN  # user_id || salt
+
+
+def _pack(fmt: str, count: int, fields) -> bytes:
+    return struct.Struct(">" + fmt * count).pack(*chain.from_iterable(fields))
+
+
+def _row_of(blob: bytes, width: int, user_id: int) -> int | None:
+    """Offset of `user_id`'s record in a blob of `width`-byte records sorted by their leading 8-byte user id."""
+    key = user_id.to_bytes(8, "big")
+    count = len(blob) // width
+    i = bisect.bisect_left(range(count), key, key=lambda k: blob[k * width : k * width + 8])
+    return i * width if i < count and blob[i * width : i * width + 8] == key else None
 
 
 @dataclass(frozen=True)
@@ -194,18 +209,17 @@ def _store(db: Database, summary: EpochSummary, salts: dict[int, bytes], trees: 
              "custody_balance": r.custody_balance, "custody_historical": r.custody_historical}
             for r in summary.roots
         ])
-        if salts:
-            conn.execute(proof_salts.insert(), [{"epoch": summary.epoch, "user_id": u, "salt": s.hex()} for u, s in salts.items()])
-        leaves = [
-            {"epoch": summary.epoch, "ticker": ticker, "asset": asset, "user_id": user_id, "commit": commit.hex(),
-             "balance": amount}
+        # One blob per tree and one of salts per epoch: a row per user made large epochs a minute of inserts.
+        users = sorted(salts)
+        conn.execute(proof_salts.insert(), [{"epoch": summary.epoch,
+                                             "salts": _pack(f"Q{SALT_LEN}s", len(users), ((u, salts[u]) for u in users))}])
+        conn.execute(proof_trees.insert(), [
+            {"epoch": summary.epoch, "ticker": ticker, "asset": asset,
+             "leaves": _pack(f"Q{HASH_LEN}sQ", len(ids), zip(ids, commits, amounts))}  # ids are sorted
             for (ticker, asset), (ids, commits, amounts, _) in trees.items()
-            for user_id, commit, amount in zip(ids, commits, amounts)
-        ]
-        if leaves:
-            conn.execute(proof_leaves.insert(), leaves)
+        ])
         oldest_kept = summary.epoch - keep_epochs + 1
-        for table in (proof_leaves, proof_salts, proof_roots, proof_epochs):
+        for table in (proof_trees, proof_salts, proof_roots, proof_epochs):
             conn.execute(delete(table).where(table.c.epoch < oldest_kept))
 
 
@@ -255,22 +269,24 @@ def latest_epoch(db: Database) -> EpochSummary | None:
     ))
 
 
-_TREE_CACHE_SIZE = 8
-_trees: OrderedDict[tuple[str, int, str, str], Tree] = OrderedDict()  # stored epochs never change
+_CACHE_SIZE = 8
+_cache: OrderedDict[tuple, Any] = OrderedDict()  # stored epochs never change: rebuilt trees and salt blobs
 
 
-def _tree(conn, db: Database, epoch: int, ticker: str, asset: str) -> Tree:
-    key = (db.url, epoch, ticker, asset)
-    if key in _trees:
-        _trees.move_to_end(key)
-        return _trees[key]
-    rows = conn.execute(select(proof_leaves.c.commit, proof_leaves.c.balance).where(
-        proof_leaves.c.epoch == epoch, proof_leaves.c.ticker == ticker, proof_leaves.c.asset == asset)).all()
-    tree = tree_of_commits(epoch, [bytes.fromhex(c) for c, _ in rows], [int(b) for _, b in rows])
-    _trees[key] = tree
-    if len(_trees) > _TREE_CACHE_SIZE:
-        _trees.popitem(last=False)
-    return tree
+def _cached(key: tuple, load):
+    if key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
+    value = _cache[key] = load()
+    if len(_cache) > _CACHE_SIZE:
+        _cache.popitem(last=False)
+    return value
+
+
+def _tree_of_blob(epoch: int, blob: bytes) -> Tree:
+    commits = [blob[i + 8 : i + 8 + HASH_LEN] for i in range(0, len(blob), LEAF_ROW)]
+    balances = struct.Struct(">" + f"8x{HASH_LEN}xQ" * len(commits)).unpack(blob)
+    return tree_of_commits(epoch, commits, balances)
 
 
 def latest_proof(db: Database, *, user_id: int, ticker: str | None, asset: str) -> Proof | None:
@@ -283,15 +299,19 @@ def latest_proof(db: Database, *, user_id: int, ticker: str | None, asset: str) 
         if epoch_row is None:
             return None
         epoch = int(epoch_row.epoch)
-        where = (proof_leaves.c.epoch == epoch, proof_leaves.c.ticker == key_ticker, proof_leaves.c.asset == asset)
-        if conn.execute(select(proof_leaves.c.user_id).where(*where, proof_leaves.c.user_id == user_id)).first() is None:
+        which = (proof_trees.c.epoch == epoch, proof_trees.c.ticker == key_ticker, proof_trees.c.asset == asset)
+        leaves = _cached((db.url, "leaves", epoch, key_ticker, asset),
+                         lambda: conn.execute(select(proof_trees.c.leaves).where(*which)).scalar_one_or_none())
+        if leaves is None or _row_of(leaves, LEAF_ROW, user_id) is None:
             return None
-        salt = conn.execute(select(proof_salts.c.salt).where(proof_salts.c.epoch == epoch,
-                                                             proof_salts.c.user_id == user_id)).scalar_one()
+        salts = _cached((db.url, "salts", epoch), lambda: conn.execute(
+            select(proof_salts.c.salts).where(proof_salts.c.epoch == epoch)).scalar_one())
         root = conn.execute(select(proof_roots).where(proof_roots.c.epoch == epoch, proof_roots.c.ticker == key_ticker,
                                                       proof_roots.c.asset == asset)).one()
-        tree = _tree(conn, db, epoch, key_ticker, asset)
+    at = _row_of(salts, SALT_ROW, user_id)
+    salt = salts[at + 8 : at + SALT_ROW]
+    tree = _cached((db.url, "tree", epoch, key_ticker, asset), lambda: _tree_of_blob(epoch, bytes(leaves)))
     if tree.root_hash.hex() != root.root_hash:  # the stored leaves must rebuild the published root
         raise RuntimeError(f"epoch {epoch}: the stored leaves of {asset} {key_ticker or 'cash'} do not rebuild its root")
-    return make_proof(tree, user_id=user_id, salt=bytes.fromhex(salt), slot=int(epoch_row.slot), ticker=ticker or None,
+    return make_proof(tree, user_id=user_id, salt=bytes(salt), slot=int(epoch_row.slot), ticker=ticker or None,
                       asset=asset, custody_account=root.custody_account)

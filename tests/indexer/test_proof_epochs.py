@@ -27,7 +27,7 @@ from exchange.outbox_reader import OutboxReader
 from exchange.schemas import OrderRequest
 from exchange.service import ExchangeService
 from indexer.db import migrate
-from indexer.epochs import latest_epoch, latest_proof, proof_epochs, proof_leaves, publish_epoch
+from indexer.epochs import latest_epoch, latest_proof, proof_epochs, proof_trees, publish_epoch
 from indexer.proof import verify_path
 from indexer.verify import custody_account_for, verify_document
 from tests.api.conftest import new_private_key, public_pem, start_server
@@ -150,7 +150,7 @@ async def test_old_epochs_are_pruned(world, venue):
     assert second.epoch == first.epoch + 1
     with db.reader.connect() as conn:
         assert [r.epoch for r in conn.execute(proof_epochs.select())] == [second.epoch]
-        assert {r.epoch for r in conn.execute(proof_leaves.select())} == {second.epoch}
+        assert {r.epoch for r in conn.execute(proof_trees.select())} == {second.epoch}
     assert latest_proof(db, user_id=users["alice"], ticker=ticker, asset="yes").epoch == second.epoch
 
 

@@ -81,7 +81,7 @@ def test_old_epochs_are_pruned(db):
     for epoch in range(1, 5):
         store(db, epoch, epoch * 100, keep=2)
     with db.reader.connect() as conn:
-        for table in (E.proof_epochs, E.proof_roots, E.proof_salts, E.proof_leaves):
+        for table in (E.proof_epochs, E.proof_roots, E.proof_salts, E.proof_trees):
             assert {r.epoch for r in conn.execute(table.select())} == {3, 4}, table.name
 
 
@@ -121,3 +121,13 @@ def test_random_ledgers_every_holder_can_prove_and_sums_add_up(ledger):
         assert proof.balance == amount
     assert {k: t.root_sum for k, (*_, t) in trees.items() if t.root_sum} == expected
     assert set(trees) == {("", "cash"), ("ALPHA", "yes"), ("ALPHA", "no"), ("BETA", "yes"), ("BETA", "no")}
+
+
+def test_the_migrations_build_exactly_the_proof_tables(db):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with db.writer.connect() as conn:
+        ours = lambda obj, name, type_, reflected, compare_to: type_ != "table" or name.startswith("proof_")  # noqa: E731
+        ctx = MigrationContext.configure(conn, opts={"include_object": ours})
+        assert compare_metadata(ctx, E.metadata) == []
