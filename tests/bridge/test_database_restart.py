@@ -10,6 +10,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -50,7 +51,7 @@ class PrivatePostgres:
         if self.user:
             pw = pwd.getpwnam(self.user)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-            os.chmod(os.path.dirname(self.dir), 0o755)
+            os.chmod(self.dir, 0o700)
         self._run("initdb", "-D", self.dir, "-A", "trust", "-U", "tandem")
         return self
 
@@ -74,7 +75,10 @@ class PrivatePostgres:
 
 
 async def test_postgres_restarts_under_the_bridge(tmp_path):
-    pg = PrivatePostgres(tmp_path / "pg" / "data")
+    # the server runs as `postgres`, who cannot enter pytest's private tmp: a directory of its own
+    pg_root = tempfile.mkdtemp(prefix="tandem-pg-")
+    os.chmod(pg_root, 0o755)
+    pg = PrivatePostgres(os.path.join(pg_root, "data"))
     pg.init()
     pg.start()
     home = tmp_path / "home"
@@ -93,7 +97,11 @@ async def test_postgres_restarts_under_the_bridge(tmp_path):
                 trade_mix(w, ticker, rounds=2)
                 await asyncio.sleep(0.3)
                 await asyncio.to_thread(pg.restart)
-                svc.db.dispose()  # the test's own pool: drop the dead connections
+                # the trading side reconnects as a restarted API would (the service holds its writer
+                # connection, which does not survive the server); the bridge is NOT restarted
+                svc.close()
+                svc.db.dispose()
+                svc = w.svc = ExchangeService(pg.url)
             trade_mix(w, ticker, rounds=1)
             await w.wait_applied(90)
         finally:
@@ -107,4 +115,4 @@ async def test_postgres_restarts_under_the_bridge(tmp_path):
     finally:
         chain.stop()
         pg.stop()
-        shutil.rmtree(tmp_path / "pg", ignore_errors=True)
+        shutil.rmtree(pg_root, ignore_errors=True)
