@@ -157,3 +157,12 @@ async def test_a_slot_the_chain_has_not_finalized_is_not_judged(world, custody_h
     report = await verify_document(proof_doc(world, ticker, future, {7: ONE}), rpc_url=localnet.url,
                                    program_id=world.c.program_id)
     assert report.failed.name == "backing" and f"the proof's slot {future} is not finalized yet" in report.failed.detail
+
+
+async def test_fields_outside_the_hashes_are_bound_by_the_chain(world, custody_history, localnet):
+    """ticker and asset are not hashed: changing either makes custody_account the wrong PDA."""
+    ticker, s1, _ = custody_history
+    doc = proof_doc(world, ticker, s1, {7: ONE})
+    for change in ({"asset": "no"}, {"ticker": "OTHER-MARKET"}, {"asset": "cash", "ticker": None}):
+        report = await verify_document({**doc, **change}, rpc_url=localnet.url, program_id=world.c.program_id)
+        assert report.failed.name == "custody_account", (change, report.checks)
