@@ -346,6 +346,45 @@ async def test_force_close_with_the_bridge_stopped(stack):
         await w.close()
 
 
+async def test_a_fill_the_chain_refuses_after_force_close_is_reverted(stack):
+    """The rare case: the CLOB filled the order while the bridge was down, and the owner
+    force-closed it meanwhile. The settle_fill can never land: the ledger reverses the trade and
+    the order's status lists the fill under `reverted`."""
+    from chain import instructions as ix
+    from chain.client import ChainClient
+    from tests.conftest import TEST_FORCE_CLOSE_SLOTS
+
+    ticker = await stack.market()
+    w = await stack.wallet(collateral=10 * C)
+    seller = await stack.trader()
+    try:
+        collateral = _ata(w.kp.pubkey(), stack.collateral_mint)
+        before = await w.token_balance(collateral)
+        order = await w.place(ticker, "yes", "buy", "2.00", "0.40")
+        await eventually(lambda: _status(w, order, "open"))
+        await stack.stop_bridge()
+        await ask(seller, ticker, "2.00", "0.40")  # filled in the CLOB; its settle_fill waits for the bridge
+        assert (await w.order(order))["status"] == "filled"
+        await w.cancel(order)
+        start = (await w.rpc.get_slot()).value
+        await eventually(lambda: _slot_past(w, start + TEST_FORCE_CLOSE_SLOTS + 1), what="force_close_slots")
+        async with ChainClient(stack.rpc_url, w.kp) as c:
+            await c.send_and_confirm([ix.force_close_ix(c, owner=w.kp.pubkey(), order=Pubkey.from_string(order),
+                                                        refund_account=collateral)])
+        assert await w.token_balance(collateral) == before  # the owner has the whole escrow back
+        await stack.start_bridge()
+        status = await eventually(lambda: _reverted(w, order), timeout=90, what="the refused fill reverted")
+        assert status["fills"] == [] and status["reverted"][0]["count"] == "2.00"
+        await stack.applied()
+        assert (await seller.get_positions(ticker=ticker)).market_positions == []  # the trade is undone
+        await stack.custody_matches_ledger(ticker)
+    finally:
+        if stack.task is None:
+            await stack.start_bridge()
+        await w.close()
+        await seller.close()
+
+
 async def test_deposit_is_credited_once_and_a_withdrawal_lands(stack):
     from api.auth import sign
     from chain import instructions as ix
@@ -394,6 +433,11 @@ async def test_deposit_is_credited_once_and_a_withdrawal_lands(stack):
 async def _status(w: Wallet, order: str, status: str) -> dict | None:
     body = await w.order(order)
     return body if body["status"] == status else None
+
+
+async def _reverted(w: Wallet, order: str) -> dict | None:
+    body = await w.order(order)
+    return body if body["reverted"] else None
 
 
 async def _equals(awaitable, value) -> bool:

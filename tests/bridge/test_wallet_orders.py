@@ -69,7 +69,12 @@ def custody_matches_ledger(svc, ticker: str) -> tuple[dict, dict]:
     """Invariant 2 as the bridge will make it true: custody's YES/NO once every outbox record
     of the stream is applied, against the sum of CUSTODIAL users' positions."""
     custody = {"yes": 0, "no": 0}
-    for _seq, kind, p in check_outbox_gapless(svc).get(ticker, []):
+    o = OutboxEvent.__table__
+    with svc.db.reader.connect() as conn:  # a reverted record never reaches the chain
+        reverted = {seq for (seq,) in conn.execute(select(o.c.seq).where(o.c.stream == ticker, o.c.status == "reverted"))}
+    for seq, kind, p in check_outbox_gapless(svc).get(ticker, []):
+        if seq in reverted:
+            continue
         if kind == "custody_mint_set":
             custody["yes"] += p["amount"]
             custody["no"] += p["amount"]
