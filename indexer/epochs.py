@@ -10,10 +10,10 @@ exchange writes after the snapshot lands after S), up to deposits and plain tran
 custody, which only make custody larger. While the bridge is busy the due epoch waits for the
 next quiet finalized slot: correctness over punctuality.
 
-Stored (tables below, migration indexer/migrations 0002): the epoch, each tree's root, each
-user's salt (one per user and epoch, as DESIGN.md has it) and each leaf's commit and balance, so
-a proof is rebuilt from the leaves on request (a few seconds for a million leaves, then cached)
-instead of storing log2(n) siblings per user.
+Stored (tables below, indexer/migrations 0002 and 0003): the epoch, each tree's root, one blob
+of every user's salt (one per user and epoch, as DESIGN.md has it) and one blob per tree of its
+leaves (user id, commit, balance), so a proof is rebuilt from its tree's leaves on request (a few
+seconds for a million leaves, then cached) instead of storing log2(n) siblings per user.
 """
 from __future__ import annotations
 
