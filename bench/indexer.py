@@ -98,7 +98,7 @@ async def _ingestion(tmp: Path) -> None:
             elapsed = time.perf_counter() - start
             db.dispose()
             print(f"ingestion (SQLite, confirmed, from localnet): {events:,} events in {elapsed:.2f} s = {events / elapsed:,.0f} events/s "
-                  f"(read + decode + store); store alone {events / store_s:,.0f} events/s")
+                  f"(read + decode + store); store alone {events / store_s:,.0f} events/s; load average {os.getloadavg()[0]:.1f}")
     finally:
         chain.stop()
 
@@ -220,7 +220,7 @@ def _reconciliation(label: str, url: str) -> None:
             assert full and report.ok, report.breaks
         full_s = statistics.median(fulls)
         print(f"{label}: full reconciliation of {positions:,} positions: {full_s:.2f} s (median of 3)  bar < 10 s: "
-              f"{'PASS' if full_s < 10 else 'FAIL'}")
+              f"{'PASS' if full_s < 10 else 'FAIL'}; load average {os.getloadavg()[0]:.1f}")
         trades = _env("BENCH_SLOT_TRADES", 50)
         incs, next_id = [], 1
         for _ in range(_env("BENCH_SLOTS", 20)):

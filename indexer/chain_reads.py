@@ -77,19 +77,17 @@ async def read_state(c: ChainClient, markets: list[MarketInfo], *, commitment: C
     raise InconsistentRead(f"{len(groups) + 1} getMultipleAccounts calls answered from slots {sorted(slots)}")
 
 
-async def read_token_accounts(c: ChainClient, accounts: list[str], *, commitment: Commitment = Finalized) -> tuple[int, dict[str, tuple[str, str, int] | None]]:
-    """(slot, account -> (owner, mint, amount) or None when it does not exist), 100 per call.
-    The slot is the lowest the calls answered from."""
-    out: dict[str, tuple[str, str, int] | None] = {}
-    slot = None
+async def read_token_accounts(c: ChainClient, accounts: list[str], *, commitment: Commitment = Finalized) -> dict[str, tuple[int, tuple[str, str, int] | None]]:
+    """account -> (slot it was read at, (owner, mint, amount) or None when it does not exist), 100 per call."""
+    out: dict[str, tuple[int, tuple[str, str, int] | None]] = {}
     for i in range(0, len(accounts), MAX_ACCOUNTS):
         chunk = accounts[i : i + MAX_ACCOUNTS]
         resp = await c.rpc.get_multiple_accounts([Pubkey.from_string(a) for a in chunk], commitment=commitment)
-        slot = resp.context.slot if slot is None else min(slot, resp.context.slot)
+        slot = resp.context.slot
         for address, acc in zip(chunk, resp.value):
             if acc is None or len(bytes(acc.data)) < ACCOUNT_LAYOUT.sizeof():
-                out[address] = None
+                out[address] = (slot, None)
                 continue
             parsed = ACCOUNT_LAYOUT.parse(bytes(acc.data))
-            out[address] = (str(Pubkey(parsed.owner)), str(Pubkey(parsed.mint)), parsed.amount)
-    return slot or 0, out
+            out[address] = (slot, (str(Pubkey(parsed.owner)), str(Pubkey(parsed.mint)), parsed.amount))
+    return out

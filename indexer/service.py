@@ -411,15 +411,18 @@ class Indexer:
         rows, _ = await asyncio.to_thread(derived)
         if not rows:
             return {"checked": 0, "mismatches": 0}
-        slot, actual = await read_token_accounts(self.client, [r["account"] for r in rows])
+        actual = await read_token_accounts(self.client, [r["account"] for r in rows])
+        slot = max(s for s, _ in actual.values())
+        # every event up to the latest read stored: an account's row is then exactly its state at
+        # its own read's slot, unless an event after that slot touched it (then: next time)
         await self.catch_up_finalized(slot)
         rows, program_owned = await asyncio.to_thread(derived)
         mismatches, checked, fixes = [], 0, []
         for r in rows:
-            if r["updated_slot"] > slot or r["account"] not in actual:
-                continue  # changed after the read (or new): next time
+            if r["account"] not in actual or r["updated_slot"] > actual[r["account"]][0]:
+                continue
             checked += 1
-            got = actual[r["account"]]
+            got = actual[r["account"]][1]
             owner, mint, amount = got if got else (r["owner"], r["mint"], 0)
             diff = amount - (r["amount"] + r["external"])
             fix = {}

@@ -173,3 +173,38 @@ async def test_history_stream_and_wallet_orders_endpoints(indexer_stack):
     assert lines[0] == "event: reconciliation"
     first = json.loads(lines[1][len("data: "):])
     assert set(first) == {"slot", "ok", "markets", "cash", "breaks"}
+
+
+async def test_wallet_orders_follow_the_chain_from_placed_to_force_closed(indexer_stack, wallet):
+    s = indexer_stack
+    kp, collateral = wallet
+    c = s.client
+    m = ix.market_of(c, s.ticker)
+    nonce = 77
+    order = pdas.wallet_order(c.program_id, m.market, kp.pubkey(), nonce)
+    placed = await ix.place_order(c, kp, s.ticker, nonce=nonce, side=ix.OrderSide.BUY_YES, limit_price=400_000, size=2 * ONE,
+                                  max_fee=20_000, collateral_mint=s.collateral_mint, source=collateral)
+    assert [e.name for e in placed.events] == ["OrderPlaced"]
+
+    def live(body):
+        return next((o for o in body["orders"] if o["order"] == str(order)), None)
+
+    body = await s.wait_for(lambda b: live(b) and live(b)["status"] == "open", "the order open (finalized)", path="/v1/wallet_orders")
+    assert live(body)["count"] == 2 * ONE and live(body)["ticker"] == s.ticker and body["counts"]["open"] >= 1
+    cancel = await ix.request_cancel(c, kp, order)
+    deadline = cancel.events[0].data.force_close_slot
+    body = await s.wait_for(lambda b: live(b) and live(b)["status"] == "cancel_requested", "cancel_requested", path="/v1/wallet_orders")
+    assert live(body)["force_close_slot"] == deadline == live(body)["cancel_requested_slot"] + body["force_close_slots"]
+    while (await c.rpc.get_slot()).value < deadline:
+        await asyncio.sleep(0.05)
+    closed = await ix.force_close(c, kp, order, collateral)
+    assert [e.name for e in closed.events] == ["OrderClosed"] and closed.events[0].data.seq == 0
+    body = await s.wait_for(lambda b: live(b) is None and b["counts"]["closed"] >= 1, "the order closed", path="/v1/wallet_orders")
+    # the escrow, derived from events alone, is back to zero, and the account check agrees
+    escrow = str(pdas.escrow(c.program_id, order))
+    balances = {b["account"]: b for b in s.get("/v1/balances", owner=str(order))["balances"]}
+    assert balances[escrow]["from_events"] == 0
+    check = await s.wait_for(lambda ch: ch["slot"] >= closed.slot, "a balance check after the close", path="/v1/balance_checks/latest")
+    assert escrow not in {d["account"] for d in check["detail"]}, check
+    body = await s.wait_for(lambda b: b["slot"] >= closed.slot, "a reconciliation after the close")
+    assert not open_breaks(body, "seq_unknown") and not open_breaks(body, "wallet_limit"), body["breaks"]
