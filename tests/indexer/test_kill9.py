@@ -42,7 +42,7 @@ async def test_kill9_mid_stream_loses_nothing_and_counts_nothing_twice(indexer_s
     s = indexer_stack
     kp, collateral = wallet
     rng = random.Random(7)
-    load = asyncio.create_task(traffic(s, kp, collateral, 60))
+    load = asyncio.create_task(traffic(s, kp, collateral, 36))
     kills = 0
     while not load.done():
         await asyncio.sleep(rng.uniform(0.3, 1.2))
