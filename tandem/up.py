@@ -26,6 +26,7 @@ class Part:
     ready_url: str | None = None  # polled until it answers; None: ready when started
     ready_json: dict | None = None  # POSTed to ready_url (JSON-RPC health check)
     essential: bool = True  # when it exits, everything stops (the demo traffic is not)
+    to_log_file: bool = False  # its output goes to TANDEM_HOME/logs/NAME.log, not the console
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
 
@@ -38,8 +39,9 @@ def parts(settings: Settings, *, demo: bool = True) -> list[Part]:
     mirrors it onto the chain, the indexer follows and reconciles both, `demo` trades in it."""
     rpc = f"http://127.0.0.1:{settings.localnet_port}"
     running = [
+        # The native program's msg! lines go to localnet's stdout, one per instruction: to a file.
         Part("localnet", _tandem("localnet", "--port", str(settings.localnet_port)), rpc,
-             {"jsonrpc": "2.0", "id": 1, "method": "getHealth"}),
+             {"jsonrpc": "2.0", "id": 1, "method": "getHealth"}, to_log_file=True),
         Part("api", _tandem("api", "--port", str(settings.api_port)),
              f"http://{settings.api_host}:{settings.api_port}/trade-api/v2/exchange/status"),
         Part("bridge", _tandem("bridge")),
@@ -99,7 +101,13 @@ def run(settings: Settings, console: Console, demo_ticker: str = "DEMO-YES", *, 
     try:
         for part in parts(settings, demo=demo):
             console.print(f"[bold]starting {part.name}[/]: {' '.join(part.args[2:])}")
-            part.proc = subprocess.Popen(part.args, env=env)
+            output = None
+            if part.to_log_file:
+                logs = settings.tandem_home / "logs"
+                logs.mkdir(parents=True, exist_ok=True)
+                output = (logs / f"{part.name}.log").open("ab")
+                console.print(f"  its output: {logs / (part.name + '.log')}")
+            part.proc = subprocess.Popen(part.args, env=env, stdout=output, stderr=subprocess.STDOUT if output else None)
             running.append(part)
             # localnet may have to be compiled first on a fresh machine.
             _wait_ready(part, timeout_s=1800 if part.name == "localnet" else 120)
