@@ -1,9 +1,9 @@
 """The outbox is enough to mirror custody on chain (DESIGN.md invariant 2), and its in-group
 order is one the program can apply: random trading between custodial users and wallet orders
 (each wallet order its own ledger account holding its escrow, as exchange/wallet_orders does),
-then every record applied in seq order to a model of custody's YES and NO token accounts.
-Custody never runs short in the middle of a group, and at the end it holds exactly the sum of
-the custodial positions the ledger shows."""
+then every record applied in seq order to a model of custody's YES, NO and collateral accounts.
+Custody never runs short in the middle of a group; at the end it holds exactly the sum of the
+custodial positions the ledger shows, and collateral for custodial cash plus the fees kept."""
 from __future__ import annotations
 
 import random
@@ -41,17 +41,27 @@ def _escrow(svc, user_id, asset, amount):
 
 
 def _apply(custody: dict[str, int], rec: X.OutboxRecord) -> None:
-    """One record as the program moves custody's YES/NO token accounts."""
+    """One record as the program moves custody's YES, NO and collateral accounts."""
     r = rec.record
-    if isinstance(r, X.CustodyMintSet):
+    if isinstance(r, X.CustodyFund):
+        custody["cash"] += r.amount
+    elif isinstance(r, X.CustodyMintSet):  # one collateral base unit per contract base unit of a set
         custody["yes"] += r.amount
         custody["no"] += r.amount
+        custody["cash"] -= r.amount
     elif isinstance(r, X.CustodyMergeSet):
         custody["yes"] -= r.amount
         custody["no"] -= r.amount
-    elif isinstance(r, X.SettleFill):  # custody is the wallet's counterparty
-        custody[r.side] += r.size if r.action == "sell" else -r.size
-    elif isinstance(r, X.CustodyWithdraw) and r.asset != "cash":
+        custody["cash"] += r.amount
+    elif isinstance(r, X.SettleFill):  # custody is the wallet's counterparty; the fee stays in custody
+        notional = r.price * r.size // ONE
+        if r.action == "buy":
+            custody[r.side] -= r.size
+            custody["cash"] += notional + r.fee
+        else:
+            custody[r.side] += r.size
+            custody["cash"] -= notional - r.fee
+    elif isinstance(r, X.CustodyWithdraw):
         custody[r.asset] -= r.amount
 
 
@@ -90,17 +100,23 @@ def test_applying_the_outbox_in_order_mirrors_custody_and_never_runs_short(svc):
         except errors.ExchangeError:
             pass
     assert placed > 150
-    records = svc.outbox_reader().records("MIR", limit=100_000)
+    reader = svc.outbox_reader()
+    records = reader.records("MIR", limit=100_000)
     kinds = {r.kind for r in records}
-    assert {"custody_mint_set", "settle_fill"} <= kinds  # the run exercised the wallet paths
-    custody = {"yes": 0, "no": 0}
+    assert {"custody_mint_set", "custody_merge_set", "settle_fill"} <= kinds  # the run exercised every path
+    custody = {"yes": 0, "no": 0, "cash": 0}
+    for rec in reader.records(X.EXCHANGE_STREAM, limit=100_000):  # the operator's funding went in first
+        _apply(custody, rec)
     for rec in records:
         _apply(custody, rec)
-        assert custody["yes"] >= 0 and custody["no"] >= 0, f"custody short after {rec.kind} seq {rec.seq}"
+        assert min(custody.values()) >= 0, f"custody short after {rec.kind} seq {rec.seq}: {custody}"
     held = {"yes": 0, "no": 0}
     for u in custodial:
         for p in svc.positions(u)[0].items:
             held["yes" if p.position > 0 else "no"] += abs(p.position)
-    assert custody == held
-    check_ledger(svc)
+    assert (custody["yes"], custody["no"]) == (held["yes"], held["no"])
+    # Collateral backs custodial cash; the surplus is exactly the fees the venue kept.
+    cash = sum(svc.balance(u).cash for u in custodial)
+    fees = check_ledger(svc)["by_owner"].get((L.FEES, ""), {}).get(L.CASH, 0)
+    assert custody["cash"] - cash == fees > 0
     check_outbox_gapless(svc)
