@@ -12,8 +12,10 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -63,7 +65,10 @@ async def _housekeeping(service: ExchangeService) -> None:
             log.exception("housekeeping failed")
 
 
-def create_app(settings: Settings | None = None, service: ExchangeService | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, service: ExchangeService | None = None,
+               proof_reader: Callable[..., Any] | None = None) -> FastAPI:
+    """`proof_reader(db, *, user_id, ticker, asset) -> Proof | None` serves GET /v1/custody/proof; it is
+    the indexer's (indexer.epochs.latest_proof), handed in by `tandem api` since api never imports indexer."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -75,6 +80,7 @@ def create_app(settings: Settings | None = None, service: ExchangeService | None
         hub = ws.Hub(svc, auth)
         hub.start()
         app.state.service, app.state.auth, app.state.hub = svc, auth, hub
+        app.state.proof_reader = proof_reader
         app.state.group_commit = GroupCommit(svc)
         app.state.settings, app.state.wallet_chain = settings, None  # the wallet routes' RPC, opened on first use
         task = asyncio.create_task(_housekeeping(svc))

@@ -84,12 +84,13 @@ def api(
     import uvicorn
 
     from api.app import create_app
+    from indexer.epochs import latest_proof
     from tandem.settings import get_settings
 
     settings = get_settings()
     # One process: it owns the in-memory books of the exchange (exchange/service.py). The
     # API serves clients directly (no proxy headers to trust) and says nothing of its server.
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port,
+    uvicorn.run(create_app(settings, proof_reader=latest_proof), host=host or settings.api_host, port=port or settings.api_port,
                 log_level="warning", access_log=False, proxy_headers=False, server_header=False)
 
 

@@ -2,7 +2,8 @@
 backing from the latest epoch (DESIGN.md, "Proof of backing"), for `tandem verify-proof FILE`.
 
 The indexer computes and stores the epochs (indexer/epochs.py) in the same database; this route
-only reads them, for the user who signed the request and nobody else.
+only reads them, for the user who signed the request and nobody else, through the reader that
+`tandem api` hands to create_app (api does not import its sibling indexer: DESIGN.md, Layering).
 """
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from exchange.errors import InvalidRequest, NotFound
+from exchange.errors import ExchangeError, InvalidRequest, NotFound
 from exchange.tickers import check_ticker
-from indexer.epochs import latest_proof
 
 from api.auth import Principal, current_user
 from api.routes._common import ok, service
 
 router = APIRouter(prefix="/v1/custody", tags=["custody"])
+
+
+class ProofsNotServed(ExchangeError):
+    code = "service_unavailable"
+    status = 503
 
 
 @router.get("/proof", summary="Your proof of backing for one market's YES or NO, or for cash, from the latest epoch")
@@ -35,7 +40,10 @@ async def get_proof(
         check_ticker(ticker)
     # Off the event loop, unlike the service's calls: the first request for a tree rebuilds it from
     # its stored leaves, which for a large tree takes seconds of CPU.
-    proof = await run_in_threadpool(latest_proof, service(request).db, user_id=user.user_id, ticker=ticker, asset=asset)
+    reader = request.app.state.proof_reader
+    if reader is None:
+        raise ProofsNotServed("this API process serves no proofs of backing (started without the indexer's reader)")
+    proof = await run_in_threadpool(reader, service(request).db, user_id=user.user_id, ticker=ticker, asset=asset)
     if proof is None:
         what = "cash" if asset == "cash" else f"{asset.upper()} of {ticker}"
         raise NotFound(f"no proof of backing for your {what} in the latest epoch (no epoch yet, or no balance then)",
