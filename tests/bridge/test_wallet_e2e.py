@@ -471,3 +471,50 @@ def _ata(owner: Pubkey, mint: Pubkey) -> Pubkey:
     from spl.token.instructions import get_associated_token_address
 
     return get_associated_token_address(owner, mint)
+
+
+async def test_tokens_withdrawn_to_a_wallet_and_deposited_back(stack):
+    from api.auth import sign
+    from chain import instructions as ix
+    from chain.client import ChainClient
+
+    ticker = await stack.market()
+    m = stack.addresses(ticker)
+    w = await stack.wallet()
+    user = await stack.trader()
+    http = httpx.AsyncClient(base_url=stack.server.base, timeout=30)
+
+    def signed(method: str, path: str) -> dict:
+        return {"KALSHI-ACCESS-KEY": user.key_id, **sign(user.private_key, int(time.time() * 1000), method, path)}
+
+    try:
+        buy = await w.place(ticker, "yes", "buy", "5.00", "0.30")  # the user gets 5 NO against it (custody mints)
+        await eventually(lambda: _status(w, buy, "open"))
+        await ask(user, ticker, "5.00", "0.30")
+        await stack.applied()
+        path = "/v1/custody/withdrawals"
+        r = await http.post(path, json={"ticker": ticker, "side": "no", "count": "2.00", "wallet": w.address},
+                            headers=signed("POST", path))
+        assert r.status_code == 201, r.text
+        one = f"{path}/{r.json()['withdrawal_id']}"
+        await eventually(lambda: _withdrawal(http, one, signed("GET", one), "finalized"), timeout=90, what="the NO withdrawal")
+        no_account = _ata(w.kp.pubkey(), m.no_mint)
+        assert await w.token_balance(no_account) == 2 * C
+        assert (await user.get_positions(ticker=ticker)).market_positions[0].position_fp == "-3.00"
+        await stack.custody_matches_ledger(ticker)
+        # One NO back into custody, naming the user's reference: credited once, at finalized.
+        path = "/v1/custody/deposit_reference"
+        reference = (await http.get(path, headers=signed("GET", path))).json()["reference"]
+        async with ChainClient(stack.rpc_url, w.kp) as c:
+            await c.send_and_confirm([ix.deposit_tokens_ix(c, depositor=w.kp.pubkey(), ticker=ticker, outcome=ix.Outcome.NO,
+                                                           amount=1 * C, account_ref=bytes.fromhex(reference))])
+
+        async def position() -> str:
+            return (await user.get_positions(ticker=ticker)).market_positions[0].position_fp
+
+        await eventually(lambda: _equals(position(), "-4.00"), what="the NO deposit credited")
+        await stack.custody_matches_ledger(ticker)
+    finally:
+        await http.aclose()
+        await user.close()
+        await w.close()

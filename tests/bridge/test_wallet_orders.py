@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from exchange import errors
 from exchange import wallet_orders as W
 from exchange.fees import CENT, ONE, FeeRates, taker_fee
-from exchange.models import LedgerAccount, LedgerBalance, LedgerEntry, Order, OutboxEvent, User
+from exchange.models import Deposit, LedgerAccount, LedgerBalance, LedgerEntry, Order, OutboxEvent, User
 from exchange.models import ledger as L
 from exchange.schemas import OrderRequest
 from exchange.service import ExchangeService
@@ -85,6 +85,10 @@ def custody_matches_ledger(svc, ticker: str) -> tuple[dict, dict]:
             custody[p["side"]] += p["size"] if p["action"] == "sell" else -p["size"]
         elif kind == "custody_withdraw":
             custody[p["asset"]] -= p["amount"]
+    d = Deposit.__table__
+    with svc.db.reader.connect() as conn:  # deposit_tokens put tokens into custody with no outbox record
+        for asset, amount in conn.execute(select(d.c.asset, d.c.amount).where(d.c.ticker == ticker)):
+            custody[asset] += amount
     a, b, u = LedgerAccount.__table__, LedgerBalance.__table__, User.__table__
     ledger = {"yes": 0, "no": 0}
     with svc.db.reader.connect() as conn:
