@@ -1568,7 +1568,12 @@ class ExchangeService:
             mine.pop(order.order_id, None)
 
     def _events_for(self, cmd: _Command, deltas: list) -> list:
+        # The book's sequence counts every committed change whether or not anyone listens, so a
+        # snapshot's seq (orderbook) means the same to every reader.
         if not self._subscribers:
+            for ticker, _side, _price, delta in deltas:
+                if delta:
+                    self._markets[ticker].book_seq += 1
             return []
         events: list = []
         for ticker, side, price, delta in deltas:

@@ -55,3 +55,20 @@ def test_a_refused_market_leaves_no_cached_account(svc, monkeypatch):
     svc.create_market("M", title="m", close_ms=later)
     assert svc.balance(carol.id).cash == 100 * 10_000
     check_ledger(svc)
+
+
+def test_the_book_sequence_counts_changes_whether_or_not_anyone_listens(svc):
+    import time
+
+    from exchange.schemas import BookDelta, OrderRequest
+
+    alice = svc.create_user("alice")
+    svc.fund(alice.id, cents=100_00)
+    svc.create_market("S", title="s", close_ms=int(time.time() * 1000) + 3_600_000)
+    for price in (100_000, 200_000):
+        svc.place_order(alice.id, OrderRequest("S", "bid", price, 1_000_000))
+    assert svc.orderbook("S").seq == 2  # nobody subscribed
+    seen: list[BookDelta] = []
+    svc.subscribe(lambda e: seen.append(e) if isinstance(e, BookDelta) else None)
+    svc.place_order(alice.id, OrderRequest("S", "bid", 300_000, 1_000_000))
+    assert [d.seq for d in seen] == [3] and svc.orderbook("S").seq == 3
