@@ -1,10 +1,8 @@
 """The hottest order routes straight off ASGI: create an order (V2 and legacy), batched create
 and batched cancel (V2), what a quoting bot sends most.
 
-FastAPI's routing, dependency injection and response machinery cost about 0.15 ms of the
-~0.4 ms of CPU a request takes on the one core the server runs on; measured with
-`python -m bench api`, mix 1/1 on SQLite: 1,946-2,186 order commands/s through FastAPI,
-2,936-3,168 through this lane. Nothing else differs: the lane runs the same authorization
+FastAPI's routing, dependency injection and response machinery cost about a third of the CPU
+such a request takes (`python -m bench api`; the figures are in the README). Nothing else differs: the lane runs the same authorization
 (`api.auth.authorize`), the same request models, the same handlers (`place_v2`,
 `batch_place_v2`, `batch_cancel_v2`, `place_legacy` in api/routes/orders.py) and answers refusals through the same
 `api.errors.refusal`. The routes stay declared in FastAPI too, for the OpenAPI document and
