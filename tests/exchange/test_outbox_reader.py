@@ -229,6 +229,9 @@ def test_deposits_credit_once_unknown_references_go_to_suspense(svc):
     assert svc.balance(alice.id).cash == 1_007 * ONE
     svc.credit_deposit("sig1", 1, ref, "yes", "M", 2 * C)  # another instruction of the same transaction
     assert svc.positions(alice.id)[0].items[0].position == 2 * C
+    real = "5" * 88  # a Solana signature in base58 is up to 88 characters, longer than a ledger ref
+    assert svc.credit_deposit(real, 3, ref, "cash", None, ONE).credited
+    assert not svc.credit_deposit(real, 3, ref, "cash", None, ONE).credited
     stray = svc.credit_deposit("sig2", 0, "ab" * 16, "cash", None, ONE)
     assert (stray.credited, stray.user_id, stray.suspense) == (True, None, True)
     assert [(d.signature, d.amount) for d in svc.suspense_deposits()] == [("sig2", ONE)]
