@@ -129,7 +129,7 @@ async def assert_wallet_orders_shown(page: Page, url: str, waiting: str) -> None
     order = next(o for o in body["orders"] if o["order"] == waiting)
     deadline = await page.locator(f'#wallet-body tr[data-order="{waiting}"]').inner_text()
     assert str(order["cancel_requested_slot"]) in deadline
-    assert "force-close open" in deadline or "slots left" in deadline
+    assert "past deadline" in deadline or "slots left" in deadline
 
 
 def contracts(base_units: int) -> str:

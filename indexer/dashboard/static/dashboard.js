@@ -277,12 +277,14 @@
       const frac = left === null ? 1 : Math.max(0, Math.min(1, left / Math.max(1, Number(w.force_close_slots))));
       const cls = left !== null && left <= 0 ? "deadline past" : frac < 0.25 ? "deadline near" : "deadline";
       return el("tr", { "data-order": o.order },
-        el("td", { class: "mono", title: o.order, text: String(o.order).slice(0, 10) + "…" }), el("td", { text: o.ticker }),
+        el("td", { title: o.order }, el("div", { class: "mono", text: String(o.order).slice(0, 10) + "…" }),
+          el("div", { class: "hint", text: o.ticker })),
         el("td", { text: o.cancel_requested_slot }),
         el("td", {}, el("div", { class: cls }, el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: `width:${frac * 100}%` })),
-          el("span", { text: left === null ? "–" : left <= 0 ? "force-close open" : `${left} slots left` }))));
+          el("span", { title: "after the deadline the wallet may force-close the order and take its escrow back",
+            text: left === null ? "–" : left <= 0 ? "past deadline" : `${left} slots left` }))));
     });
-    $("wallet-body").replaceChildren(...(rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: 4, text: "none waiting" }))]));
+    $("wallet-body").replaceChildren(...(rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: 3, text: "none waiting" }))]));
     $("panel-wallet").classList.toggle("has-break", (state.recon?.breaks || []).some((b) => cellOf(b.kind) === "wallet"));
   }
 
