@@ -34,6 +34,7 @@ from chain.setup import ChainKeys, ExchangeSettings, init_chain
 from exchange.outbox_reader import OutboxReader
 from exchange.schemas import OrderRequest
 from exchange.service import ExchangeService
+from tests.databases import BACKENDS, fresh_database
 from tests.indexer.applier import Applier
 
 REPO = Path(__file__).resolve().parents[2]
@@ -283,7 +284,14 @@ async def own_chain(tmp_path_factory):
 
 
 @asynccontextmanager
-async def make_stack(tmp_path_factory, *, real_bridge: bool = False):
+async def make_stack(tmp_path_factory, *, real_bridge: bool = False, backend: str = "sqlite"):
+    with fresh_database(backend, tmp_path_factory.mktemp("db"), "ix") as db_url:
+        async with _make_stack(tmp_path_factory, db_url, real_bridge) as stack:
+            yield stack
+
+
+@asynccontextmanager
+async def _make_stack(tmp_path_factory, db_url: str, real_bridge: bool):
     tmp = tmp_path_factory.mktemp("indexer")
     home = tmp / "home"
     keys = ChainKeys.load(home / "keys")
@@ -293,7 +301,6 @@ async def make_stack(tmp_path_factory, *, real_bridge: bool = False):
     svc = indexer = bridge = None
     try:
         setup = await init_chain(client, keys, demo_ticker=None, settings=ExchangeSettings(force_close_slots=5, dispute_window_secs=0))
-        db_url = f"sqlite:///{tmp / 'tandem.db'}"
         svc = ExchangeService(db_url)
         applier = Applier(client, keys, setup.collateral_mint, OutboxReader(svc))
         env = {**os.environ, "TANDEM_HOME": str(home), "DATABASE_URL": db_url, "RPC_URL": chain.url,
@@ -323,8 +330,15 @@ async def make_stack(tmp_path_factory, *, real_bridge: bool = False):
 
 @pytest.fixture(scope="module")
 async def indexer_stack(tmp_path_factory):
-    """The indexer world with the test applier as the bridge."""
+    """The indexer world with the test applier as the bridge (SQLite)."""
     async with make_stack(tmp_path_factory) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+async def any_stack(request, tmp_path_factory):
+    """The same world on each database backend (SQLite, PostgreSQL)."""
+    async with make_stack(tmp_path_factory, backend=request.param) as stack:
         yield stack
 
 
@@ -335,13 +349,21 @@ async def bridged_stack(tmp_path_factory):
         yield stack
 
 
-@pytest.fixture(scope="module")
-async def wallet(indexer_stack):
+async def funded_wallet(s: Stack):
     """A funded keypair on the stack's chain (for plain SPL transfers and program calls)."""
     from chain.setup import fund_collateral
 
     kp = Keypair()
-    s = indexer_stack
     await s.client.airdrop(kp.pubkey(), 10 * 10**9)
     account = await fund_collateral(s.client, s.keys, kp.pubkey(), 1_000 * ONE, s.collateral_mint)
     return kp, account
+
+
+@pytest.fixture(scope="module")
+async def wallet(indexer_stack):
+    return await funded_wallet(indexer_stack)
+
+
+@pytest.fixture(scope="module")
+async def any_wallet(any_stack):
+    return await funded_wallet(any_stack)

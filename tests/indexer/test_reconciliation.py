@@ -2,7 +2,8 @@
 happen for real appears with its kind (and the slot first seen), then clears when healed.
 
 The chain is the stack's own (tests/indexer/conftest.py); the bridge is the test applier
-(tests/indexer/applier.py), which the tests stop, or make skip or lie about a record.
+(tests/indexer/applier.py), which the tests stop, or make skip or lie about a record. Every
+test runs on SQLite and on PostgreSQL (the exchange's and the indexer's tables in one database).
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from tests.indexer.conftest import ONE, open_breaks
 pytestmark = pytest.mark.localnet
 
 
-async def test_reconciliation_is_served_exactly_as_designed_and_agrees(indexer_stack):
-    s = indexer_stack
+async def test_reconciliation_is_served_exactly_as_designed_and_agrees(any_stack):
+    s = any_stack
     body = await s.settle()
     assert set(body) == {"slot", "ok", "markets", "cash", "breaks"}
     assert body["ok"] is True and body["breaks"] == []
@@ -38,9 +39,9 @@ async def test_reconciliation_is_served_exactly_as_designed_and_agrees(indexer_s
     assert body["cash"]["custody"] <= custody_cash, "read at finalized: never ahead of confirmed"
 
 
-async def test_custody_equals_ledger_while_the_bridge_lags(indexer_stack):
+async def test_custody_equals_ledger_while_the_bridge_lags(any_stack):
     """The ledger is taken back to what the chain applied: pending records are no break."""
-    s = indexer_stack
+    s = any_stack
     s.mint_sets(s.ticker, 3)  # ledger moves first; chain not yet
     body = await s.wait_for(lambda b: s.row(b)["outbox_seq"] > s.row(b)["applied_seq"], "a pending record")
     row = s.row(body)
@@ -49,8 +50,8 @@ async def test_custody_equals_ledger_while_the_bridge_lags(indexer_stack):
     assert s.row(body)["custody_yes"] == s.row(body)["ledger_yes"] == 13 * ONE and body["ok"]
 
 
-async def test_a_ledger_row_changed_behind_the_back_breaks_custody_then_heals(indexer_stack):
-    s = indexer_stack
+async def test_a_ledger_row_changed_behind_the_back_breaks_custody_then_heals(any_stack):
+    s = any_stack
     await s.settle()
     start = (await s.client.rpc.get_slot()).value
     s.tamper_ledger(7 * ONE)
@@ -71,8 +72,8 @@ async def test_a_ledger_row_changed_behind_the_back_breaks_custody_then_heals(in
     assert [w["state"] for w in posted] == ["open", "cleared"], "the webhook heard both transitions"
 
 
-async def test_cash_changed_behind_the_back_breaks_cash_backing(indexer_stack):
-    s = indexer_stack
+async def test_cash_changed_behind_the_back_breaks_cash_backing(any_stack):
+    s = any_stack
     body = await s.settle()
     excess = body["cash"]["custody"] - body["cash"]["ledger"]
     s.tamper_ledger(excess + 5, user="b", asset="USD")
@@ -83,8 +84,8 @@ async def test_cash_changed_behind_the_back_breaks_cash_backing(indexer_stack):
     await s.wait_for(lambda b: not open_breaks(b, "cash"), "the cash break to clear")
 
 
-async def test_a_skipped_bridge_record_is_missing_until_it_lands(indexer_stack):
-    s = indexer_stack
+async def test_a_skipped_bridge_record_is_missing_until_it_lands(any_stack):
+    s = any_stack
     await s.settle()
     s.mint_sets(s.ticker, 2)
     s.mint_sets(s.ticker, 4)
@@ -105,9 +106,9 @@ async def test_a_skipped_bridge_record_is_missing_until_it_lands(indexer_stack):
     assert body["ok"], body["breaks"]
 
 
-async def test_tokens_sent_to_custody_by_plain_transfer_are_unattributed_excess(indexer_stack, wallet):
-    s = indexer_stack
-    kp, collateral = wallet
+async def test_tokens_sent_to_custody_by_plain_transfer_are_unattributed_excess(any_stack, any_wallet):
+    s = any_stack
+    kp, collateral = any_wallet
     body = await s.settle()
     before = s.row(body)
     m = ix.market_of(s.client, s.ticker)
@@ -134,8 +135,8 @@ async def test_tokens_sent_to_custody_by_plain_transfer_are_unattributed_excess(
     assert held[("collateral", None)] == await s.client.token_balance(collateral)
 
 
-async def test_a_stopped_bridge_shows_lag_then_clears(indexer_stack):
-    s = indexer_stack
+async def test_a_stopped_bridge_shows_lag_then_clears(any_stack):
+    s = any_stack
     await s.settle()
     s.mint_sets(s.ticker, 1)  # the applier is "stopped": nothing goes out
     body = await s.wait_for(lambda b: open_breaks(b, "bridge_lag", s.ticker), "a bridge_lag break", timeout=30)
@@ -151,8 +152,8 @@ async def test_a_stopped_bridge_shows_lag_then_clears(indexer_stack):
     assert landed >= 4, "sequenced events counted"
 
 
-async def test_history_stream_and_wallet_orders_endpoints(indexer_stack):
-    s = indexer_stack
+async def test_history_stream_and_wallet_orders_endpoints(any_stack):
+    s = any_stack
     await s.settle()
     history = s.get("/v1/reconciliation/history", limit=5)["samples"]
     assert 1 <= len(history) <= 5 and history == sorted(history, key=lambda h: h["slot"])
@@ -175,9 +176,9 @@ async def test_history_stream_and_wallet_orders_endpoints(indexer_stack):
     assert set(first) == {"slot", "ok", "markets", "cash", "breaks"}
 
 
-async def test_wallet_orders_follow_the_chain_from_placed_to_force_closed(indexer_stack, wallet):
-    s = indexer_stack
-    kp, collateral = wallet
+async def test_wallet_orders_follow_the_chain_from_placed_to_force_closed(any_stack, any_wallet):
+    s = any_stack
+    kp, collateral = any_wallet
     c = s.client
     m = ix.market_of(c, s.ticker)
     nonce = 77
