@@ -214,6 +214,51 @@ class BridgeProcess:
         return self.proc is not None and self.proc.poll() is None
 
 
+class ZygoteBridges:
+    """Bridge processes forked from tests/bridge/zygote.py (imports paid once): `start()` a new
+    one, `kill9()` it. Each is a real process; SIGKILL stops it wherever it is."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = {**env, "TANDEM_BRIDGE_TEST_LOG": str(log)}
+        self.log = log
+        self.zygote: subprocess.Popen | None = None
+        self.pid: int | None = None
+
+    def open(self) -> "ZygoteBridges":
+        self.zygote = subprocess.Popen([sys.executable, "-m", "tests.bridge.zygote"], env=self.env, cwd=REPO,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.zygote.stdout.readline().strip() == "ready"
+        return self
+
+    def start(self) -> int:
+        self.zygote.stdin.write("start\n")
+        self.zygote.stdin.flush()
+        self.pid = int(self.zygote.stdout.readline())
+        return self.pid
+
+    def alive(self) -> bool:
+        try:
+            with open(f"/proc/{self.pid}/stat") as fh:
+                return fh.read().split(") ", 1)[1][0] not in "ZX"
+        except FileNotFoundError:
+            return False
+
+    def kill9(self) -> None:
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            while self.alive():
+                time.sleep(0.005)
+
+    def close(self) -> None:
+        self.kill9()
+        if self.zygote is not None:
+            self.zygote.stdin.close()
+            self.zygote.wait(timeout=10)
+
+
 async def run_bridge_until_applied(w: World, timeout: float = 60.0, **config) -> Bridge:
     bridge = Bridge(w.config(**config))
     task = asyncio.create_task(bridge.run())
