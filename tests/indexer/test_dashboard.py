@@ -273,6 +273,19 @@ async def test_dashboard_live_numbers_break_and_heal(page, indexer_stack, wallet
     assert "custody_yes" in await page.locator("#cleared-list").text_content()  # inside a closed <details>
     await assert_page_matches(page, url, ticker)
 
+    # Custodial cash claimed beyond custody's collateral: a break with no market, on the cash gauge.
+    indexer_stack.tamper_ledger(TAMPER, asset="USD")
+    try:
+        await page.wait_for_selector('#panel-cash.has-break #cash-gauge.is-bad', timeout=30_000)
+        assert await page.locator("#status-text").inner_text() == "1 break"
+        assert "cash backing short since slot" in await page.locator("#status-detail").inner_text()
+        assert await page.locator('#breaks-body tr[data-kind="cash"][data-ticker=""]').count() == 1
+        assert await page.locator("#markets-body tr.row-bad").count() == 0  # no market is blamed
+        await assert_page_matches(page, url, ticker)
+    finally:
+        indexer_stack.heal_ledger(TAMPER, asset="USD")
+    await page.wait_for_selector('#status[data-state="ok"]', timeout=30_000)
+
     # The indexer gone: the page must not keep showing green on old numbers.
     indexer_stack.indexer.stop()
     await page.wait_for_selector('#status[data-state="wait"]', timeout=30_000)

@@ -68,6 +68,7 @@
   const cellOf = (kind) => KIND_CELL[kind] || "market";
   // Where a break is: its market, or for a null ticker the cash account / the exchange's own stream.
   const where = (b) => b.ticker ?? (b.kind === "cash" ? "cash" : "exchange stream");
+  const describe = (b) => (b.ticker ? `${b.kind} on ${b.ticker}` : b.kind === "cash" ? "cash backing short" : `${b.kind} on the exchange stream`);
   const breakKey = (b) => `${b.kind}|${b.ticker ?? ""}|${b.first_slot}`;
   const breaksOf = (ticker, cell) => (state.recon?.breaks || []).filter(
     (b) => (b.ticker ?? null) === ticker && (cell === undefined || cellOf(b.kind) === cell || cellOf(b.kind) === "market"));
@@ -156,7 +157,7 @@
     else if (r.breaks.length || !r.ok) {
       const n = r.breaks.length;
       s = "bad"; icon = "✗"; text = n ? `${n} break${n > 1 ? "s" : ""}` : "Books disagree";
-      detail = r.breaks.slice(0, 3).map((b) => `${b.kind} on ${where(b)} since slot ${b.first_slot}`).join(" · ")
+      detail = r.breaks.slice(0, 3).map((b) => `${describe(b)} since slot ${b.first_slot}`).join(" · ")
         + (n > 3 ? ` · and ${n - 3} more` : "");
     } else {
       s = "ok"; icon = "✓"; text = "All books agree";
@@ -216,7 +217,7 @@
   function renderCleared() {
     $("cleared-count").textContent = state.cleared.length;
     $("cleared-list").replaceChildren(...state.cleared.map((b) =>
-      el("li", { text: `${b.kind} on ${where(b)}: slots ${b.first_slot}–${b.cleared_slot ?? "?"}` })));
+      el("li", { text: `${describe(b)}: slots ${b.first_slot}–${b.cleared_slot ?? "?"}` })));
   }
 
   function lagStreams() {
