@@ -299,18 +299,21 @@ def latest_proof(db: Database, *, user_id: int, ticker: str | None, asset: str) 
         if epoch_row is None:
             return None
         epoch = int(epoch_row.epoch)
-        which = (proof_trees.c.epoch == epoch, proof_trees.c.ticker == key_ticker, proof_trees.c.asset == asset)
-        leaves = _cached((db.url, "leaves", epoch, key_ticker, asset),
-                         lambda: conn.execute(select(proof_trees.c.leaves).where(*which)).scalar_one_or_none())
-        if leaves is None or _row_of(leaves, LEAF_ROW, user_id) is None:
-            return None
-        salts = _cached((db.url, "salts", epoch), lambda: conn.execute(
-            select(proof_salts.c.salts).where(proof_salts.c.epoch == epoch)).scalar_one())
         root = conn.execute(select(proof_roots).where(proof_roots.c.epoch == epoch, proof_roots.c.ticker == key_ticker,
-                                                      proof_roots.c.asset == asset)).one()
+                                                      proof_roots.c.asset == asset)).first()
+        if root is None:
+            return None
+        # Keyed by what identifies the stored data itself, so a database rebuilt under the same URL never hits.
+        tree_key, epoch_key = (db.url, epoch, root.root_hash), (db.url, epoch, int(epoch_row.time_ms), int(epoch_row.slot))
+        which = (proof_trees.c.epoch == epoch, proof_trees.c.ticker == key_ticker, proof_trees.c.asset == asset)
+        leaves = _cached(("leaves", *tree_key), lambda: conn.execute(select(proof_trees.c.leaves).where(*which)).scalar_one())
+        if _row_of(leaves, LEAF_ROW, user_id) is None:
+            return None
+        salts = _cached(("salts", *epoch_key), lambda: conn.execute(
+            select(proof_salts.c.salts).where(proof_salts.c.epoch == epoch)).scalar_one())
     at = _row_of(salts, SALT_ROW, user_id)
     salt = salts[at + 8 : at + SALT_ROW]
-    tree = _cached((db.url, "tree", epoch, key_ticker, asset), lambda: _tree_of_blob(epoch, bytes(leaves)))
+    tree = _cached(("tree", *tree_key), lambda: _tree_of_blob(epoch, bytes(leaves)))
     if tree.root_hash.hex() != root.root_hash:  # the stored leaves must rebuild the published root
         raise RuntimeError(f"epoch {epoch}: the stored leaves of {asset} {key_ticker or 'cash'} do not rebuild its root")
     return make_proof(tree, user_id=user_id, salt=bytes(salt), slot=int(epoch_row.slot), ticker=ticker or None,
