@@ -291,7 +291,7 @@
 
   function renderProof() {
     const p = state.proof;
-    if (!p) { $("proof-summary").textContent = p === undefined ? "the indexer serves no proof epochs yet" : "no epoch yet"; $("proof-body").replaceChildren(); return; }
+    if (!p) { $("proof-summary").textContent = "no proof epoch yet"; $("proof-body").replaceChildren(); return; }   // 404 before the first
     const when = p.time_ms ? new Date(p.time_ms).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "";
     $("proof-summary").textContent = `epoch ${p.epoch} at slot ${p.slot}${when ? " · " + when : ""}`;
     $("proof-body").replaceChildren(...(p.roots || []).map((r) => {
