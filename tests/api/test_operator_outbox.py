@@ -26,3 +26,15 @@ async def test_the_revert_route_refuses_what_is_no_pending_settle_fill(operator)
     assert r.status_code == 404 and r.json()["error"]["code"] == "outbox_not_found"
     r = await operator.post(f"/operator/outbox/{ticker}/1/revert", json={"reason": ""})
     assert r.status_code == 400
+
+
+def test_a_reverted_fill_says_so_on_the_wire_and_an_ordinary_one_does_not():
+    from api.schemas import wire
+    from exchange.schemas import FillView
+
+    fill = FillView("f", "t", "o", 1, "M", True, "bid", "yes", "buy", 400_000, 1_000_000, 10_000, 0, 1_000)
+    assert "reverted" not in wire.fill(fill)
+    fill.reverted_ms, fill.revert_reason = 2_000, "order force-closed"
+    body = wire.fill(fill)
+    assert (body["reverted"], body["revert_reason"], body["reverted_time"]) == (True, "order force-closed",
+                                                                                "1970-01-01T00:00:02.000Z")
