@@ -196,7 +196,9 @@ def _build(epoch: int, balances: list[tuple[int, str, int]], tickers: list[str])
         tree = tree_of_commits(epoch, commits, amounts)
         if tree.root_sum > MAX_STORED:
             raise ValueError(f"the {key[1]} tree of {key[0] or 'cash'} sums beyond 63 bits")
-        trees[key] = (ids, commits, amounts, tree)
+        # Only the root is kept: proofs are rebuilt from the stored leaves, and the levels of every
+        # market's tree held at once would be ~120 MB per million leaves.
+        trees[key] = (ids, commits, amounts, Tree(epoch, tree.count, b"", (), tree.root_hash, tree.root_sum))
     return salts, trees
 
 
