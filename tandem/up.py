@@ -83,19 +83,33 @@ def _ensure_exchange_market(ticker: str, env: dict[str, str]) -> None:
 
 
 def _stop(running: list[Part]) -> None:
+    """Stop the parts in reverse start order, each before the next, so none logs the loss of
+    one it depends on (the indexer its chain, the bridge its API)."""
     for part in reversed(running):
-        if part.proc is not None and part.proc.poll() is None:
-            part.proc.send_signal(signal.SIGINT)
-    for part in reversed(running):
-        if part.proc is None:
+        if part.proc is None or part.proc.poll() is not None:
             continue
+        part.proc.send_signal(signal.SIGINT)
         try:
             part.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             part.proc.kill()
+            part.proc.wait()
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _child_signals() -> None:
+    """In each part: SIGINT back to its default (a shell's background job inherits it ignored,
+    and then Python would never turn it into KeyboardInterrupt for a clean stop)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run(settings: Settings, console: Console, demo_ticker: str = "DEMO-YES", *, demo: bool = True) -> int:
+    # Ctrl-C, and SIGTERM from a service manager or `kill`, both stop every part before `up` exits.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     env = {**os.environ, "RPC_URL": f"http://127.0.0.1:{settings.localnet_port}"}
     running: list[Part] = []
     try:
@@ -107,7 +121,8 @@ def run(settings: Settings, console: Console, demo_ticker: str = "DEMO-YES", *, 
                 logs.mkdir(parents=True, exist_ok=True)
                 output = (logs / f"{part.name}.log").open("ab")
                 console.print(f"  its output: {logs / (part.name + '.log')}")
-            part.proc = subprocess.Popen(part.args, env=env, stdout=output, stderr=subprocess.STDOUT if output else None)
+            part.proc = subprocess.Popen(part.args, env=env, stdout=output, stderr=subprocess.STDOUT if output else None,
+                                         preexec_fn=_child_signals)
             running.append(part)
             # localnet may have to be compiled first on a fresh machine.
             _wait_ready(part, timeout_s=1800 if part.name == "localnet" else 120)
