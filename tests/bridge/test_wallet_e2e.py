@@ -196,7 +196,11 @@ class Stack:
         m = self.addresses(ticker)
         async with ChainClient(self.rpc_url, Keypair()) as c:
             on_chain = {"yes": await c.token_balance(m.custody_yes), "no": await c.token_balance(m.custody_no)}
-        assert on_chain == ledger, (on_chain, ledger)
+            assert on_chain == ledger, (on_chain, ledger)
+            from exchange.outbox_reader import OutboxReader
+            from tests.bridge.harness import check_bijection
+
+            await check_bijection(c, OutboxReader.open(self.db_url))  # invariant 3: every record applied once
 
     async def close(self) -> None:
         if self.task is not None:
