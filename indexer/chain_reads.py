@@ -3,8 +3,9 @@
 Each market's six accounts (market, YES mint, NO mint, vault, custody YES, custody NO) sit in
 the same getMultipleAccounts call, so invariant 1 and invariant 2 (with the market's replay
 window) are judged on one state. Custody (its window and collateral account) goes in the
-last call; the calls are repeated until they all answer from the same slot, so cash backing,
-which depends on every stream, is judged on one state too.
+last call; the calls are repeated until the finalized slot stood still across all of them,
+so cash backing, which depends on every stream, is judged on one state too, and the slot
+reported is the slot of that state.
 """
 from __future__ import annotations
 
@@ -45,49 +46,64 @@ def _amount(account) -> int:
     return ACCOUNT_LAYOUT.parse(bytes(account.data)).amount if account is not None else 0
 
 
-async def read_state(c: ChainClient, markets: list[MarketInfo], *, commitment: Commitment = Finalized, attempts: int = 8) -> ChainState:
+async def _slot(c: ChainClient, commitment: Commitment) -> int:
+    return (await c.rpc.get_slot(commitment=commitment)).value
+
+
+async def read_state(c: ChainClient, markets: list[MarketInfo], *, commitment: Commitment = Finalized, attempts: int = 20) -> ChainState:
+    """Every market and custody as of one `commitment` slot. The calls are bracketed by getSlot at
+    that commitment and repeated until it did not move: then every answer is that slot's state
+    (a response's context slot is not enough: localnet answers with its head slot at any commitment)."""
     custody = pdas.custody(c.program_id)
     custody_collateral = pdas.custody_collateral(c.program_id)
     per_call = MAX_ACCOUNTS // PER_MARKET
     groups = [markets[i : i + per_call] for i in range(0, len(markets), per_call)]
+    seen: list[tuple[int, int]] = []
     for _ in range(attempts):
-        slots: set[int] = set()
+        before = await _slot(c, commitment)
         out: dict[str, ChainMarket] = {}
         for group in groups:
             keys = [Pubkey.from_string(a) for m in group for a in (m.market, m.yes_mint, m.no_mint, m.vault, m.custody_yes, m.custody_no)]
             resp = await c.rpc.get_multiple_accounts(keys, commitment=commitment)
-            slots.add(resp.context.slot)
             for i, m in enumerate(group):
                 market, yes, no, vault, cyes, cno = resp.value[i * PER_MARKET : (i + 1) * PER_MARKET]
                 if market is None or yes is None or no is None:
                     continue  # not created at this slot
                 acc = c.decode_account("Market", bytes(market.data))
                 out[m.ticker] = ChainMarket(
-                    ticker=m.ticker, slot=resp.context.slot, status=type(acc.status).__name__, sets=int(acc.sets_outstanding),
+                    ticker=m.ticker, slot=before, status=type(acc.status).__name__, sets=int(acc.sets_outstanding),
                     yes_supply=MINT_LAYOUT.parse(bytes(yes.data)).supply, no_supply=MINT_LAYOUT.parse(bytes(no.data)).supply,
                     vault=_amount(vault), yes_payout=int(acc.yes_payout), custody_yes=_amount(cyes), custody_no=_amount(cno),
                     window=_window(acc.window),
                 )
-        resp = await c.rpc.get_multiple_accounts([custody, custody_collateral], commitment=commitment)
-        slots.add(resp.context.slot)
-        if len(slots) == 1:
-            cust, coll = resp.value
+        cust, coll = (await c.rpc.get_multiple_accounts([custody, custody_collateral], commitment=commitment)).value
+        after = await _slot(c, commitment)
+        if before == after:
             window = _window(c.decode_account("Custody", bytes(cust.data)).window) if cust is not None else Window.empty(WINDOW_BITS)
-            return ChainState(resp.context.slot, out, _amount(coll), window)
-    raise InconsistentRead(f"{len(groups) + 1} getMultipleAccounts calls answered from slots {sorted(slots)}")
+            return ChainState(before, out, _amount(coll), window)
+        seen.append((before, after))
+    raise InconsistentRead(f"the {commitment} slot moved during every read ({seen[-3:]} ...)")
 
 
-async def read_token_accounts(c: ChainClient, accounts: list[str], *, commitment: Commitment = Finalized) -> dict[str, tuple[int, tuple[str, str, int] | None]]:
-    """account -> (slot it was read at, (owner, mint, amount) or None when it does not exist), 100 per call."""
+async def read_token_accounts(c: ChainClient, accounts: list[str], *, commitment: Commitment = Finalized,
+                              attempts: int = 10) -> dict[str, tuple[int, tuple[str, str, int] | None]]:
+    """account -> (the `commitment` slot it was read at, (owner, mint, amount) or None when it does
+    not exist), 100 per call, each call bracketed by getSlot (see `read_state`); accounts whose
+    call never saw the slot stand still are left out (checked next time)."""
     out: dict[str, tuple[int, tuple[str, str, int] | None]] = {}
     for i in range(0, len(accounts), MAX_ACCOUNTS):
         chunk = accounts[i : i + MAX_ACCOUNTS]
-        resp = await c.rpc.get_multiple_accounts([Pubkey.from_string(a) for a in chunk], commitment=commitment)
-        slot = resp.context.slot
+        for _ in range(attempts):
+            before = await _slot(c, commitment)
+            resp = await c.rpc.get_multiple_accounts([Pubkey.from_string(a) for a in chunk], commitment=commitment)
+            if await _slot(c, commitment) == before:
+                break
+        else:
+            continue
         for address, acc in zip(chunk, resp.value):
             if acc is None or len(bytes(acc.data)) < ACCOUNT_LAYOUT.sizeof():
-                out[address] = (slot, None)
+                out[address] = (before, None)
                 continue
             parsed = ACCOUNT_LAYOUT.parse(bytes(acc.data))
-            out[address] = (slot, (str(Pubkey(parsed.owner)), str(Pubkey(parsed.mint)), parsed.amount))
+            out[address] = (before, (str(Pubkey(parsed.owner)), str(Pubkey(parsed.mint)), parsed.amount))
     return out

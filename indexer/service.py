@@ -412,6 +412,8 @@ class Indexer:
         if not rows:
             return {"checked": 0, "mismatches": 0}
         actual = await read_token_accounts(self.client, [r["account"] for r in rows])
+        if not actual:
+            return {"checked": 0, "mismatches": 0}
         slot = max(s for s, _ in actual.values())
         # every event up to the latest read stored: an account's row is then exactly its state at
         # its own read's slot, unless an event after that slot touched it (then: next time)
