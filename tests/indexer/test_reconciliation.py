@@ -45,7 +45,9 @@ async def test_custody_equals_ledger_while_the_bridge_lags(any_stack):
     s.mint_sets(s.ticker, 3)  # ledger moves first; chain not yet
     body = await s.wait_for(lambda b: s.row(b)["outbox_seq"] > s.row(b)["applied_seq"], "a pending record")
     row = s.row(body)
-    assert row["ledger_yes"] == row["custody_yes"] and body["ok"], body["breaks"]
+    assert row["ledger_yes"] == row["custody_yes"], row
+    # (a bridge_lag break may open if this takes longer than the test's 3 s lag limit: not what is checked here)
+    assert not [b for b in body["breaks"] if b["kind"] != "bridge_lag"], body["breaks"]
     body = await s.settle()
     assert s.row(body)["custody_yes"] == s.row(body)["ledger_yes"] == 13 * ONE and body["ok"]
 
