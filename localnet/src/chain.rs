@@ -31,6 +31,10 @@ pub struct TxRecord {
     pub post_token: Vec<(usize, Account)>,
     pub token_decimals: HashMap<Pubkey, u8>,
     pub compute_units: u64,
+    /// Addresses a v0 message loaded through lookup tables (writable, then readonly), which
+    /// follow the static keys in the transaction's account list.
+    pub loaded_writable: Vec<Pubkey>,
+    pub loaded_readonly: Vec<Pubkey>,
 }
 
 /// What a simulation (preflight) found.
@@ -228,8 +232,28 @@ impl Chain {
     }
 
     /// Executes a transaction in the current slot and records it. Returns its record.
+    /// The addresses a v0 message loads through its lookup tables (writable, readonly), read
+    /// from the tables as they are now; empty for legacy messages or unknown tables (the
+    /// runtime then refuses the transaction anyway).
+    pub async fn loaded_addresses(&mut self, tx: &VersionedTransaction) -> (Vec<Pubkey>, Vec<Pubkey>) {
+        use solana_sdk::address_lookup_table::state::AddressLookupTable;
+        let (mut writable, mut readonly) = (Vec::new(), Vec::new());
+        for lookup in tx.message.address_table_lookups().unwrap_or_default() {
+            let Some(table) = self.bank_account(&lookup.account_key).await else { continue };
+            let Ok(table) = AddressLookupTable::deserialize(&table.data) else { continue };
+            let pick = |indexes: &[u8]| indexes.iter().filter_map(|i| table.addresses.get(*i as usize).copied()).collect::<Vec<_>>();
+            writable.extend(pick(&lookup.writable_indexes));
+            readonly.extend(pick(&lookup.readonly_indexes));
+        }
+        (writable, readonly)
+    }
+
     pub async fn execute(&mut self, tx: VersionedTransaction) -> Result<TxRecord, BanksClientError> {
-        let keys: Vec<Pubkey> = tx.message.static_account_keys().to_vec();
+        // every account the transaction loads, in the runtime's order: static keys, then the
+        // lookup tables' writable and readonly addresses
+        let (loaded_writable, loaded_readonly) = self.loaded_addresses(&tx).await;
+        let mut keys: Vec<Pubkey> = tx.message.static_account_keys().to_vec();
+        keys.extend(loaded_writable.iter().chain(loaded_readonly.iter()).copied());
         for key in &keys {
             if !self.versions.contains_key(key) {
                 // The state before our first write stands for every earlier slot.
@@ -273,6 +297,8 @@ impl Chain {
             post_token,
             token_decimals: decimals,
             compute_units: units,
+            loaded_writable,
+            loaded_readonly,
         };
         let sig = tx.signatures[0];
         for key in keys {

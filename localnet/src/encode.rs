@@ -122,8 +122,17 @@ pub fn transaction(record: &TxRecord, encoding: &str) -> Value {
             "instructions": instructions,
             "recentBlockhash": message.recent_blockhash().to_string(),
         });
-        if let VersionedMessage::V0(_) = message {
-            msg["addressTableLookups"] = json!([]);
+        if let VersionedMessage::V0(v0) = message {
+            msg["addressTableLookups"] = Value::Array(
+                v0.address_table_lookups
+                    .iter()
+                    .map(|l| json!({
+                        "accountKey": l.account_key.to_string(),
+                        "writableIndexes": l.writable_indexes,
+                        "readonlyIndexes": l.readonly_indexes,
+                    }))
+                    .collect(),
+            );
         }
         json!({
             "signatures": record.tx.signatures.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
@@ -154,7 +163,10 @@ pub fn transaction(record: &TxRecord, encoding: &str) -> Value {
             "preTokenBalances": token_balances(&record.pre_token, &record.token_decimals),
             "postTokenBalances": token_balances(&record.post_token, &record.token_decimals),
             "rewards": [],
-            "loadedAddresses": {"writable": [], "readonly": []},
+            "loadedAddresses": {
+                "writable": record.loaded_writable.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                "readonly": record.loaded_readonly.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            },
             "computeUnitsConsumed": record.compute_units,
         },
     })

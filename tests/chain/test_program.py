@@ -466,7 +466,15 @@ async def test_sell_order_cancel_request_and_force_close(world):
     bob = await w.user(10 * ONE)
     _, no = await w.outcome_accounts(bob, ticker)
     await ix.mint_set(w.c, bob.kp, ticker, 3 * ONE, user_collateral=bob.collateral)
-    res = await ix.place_order(w.c, bob.kp, ticker, nonce=1, side=OrderSide.SELL_NO, limit_price=300_000, size=2 * ONE, max_fee=20_000, collateral_mint=w.mint)
+    # the order keeps the delay in force when it is placed: 40 slots (2 s), restored right after,
+    # so "too early" holds however slowly a loaded machine sends the next transaction
+    settings = dict(treasury=w.setup.treasury, fee_rate_bps=700, dispute_window_secs=0)
+    await ix.update_settings(w.c, w.keys.admin, force_close_slots=40, **settings)
+    try:
+        res = await ix.place_order(w.c, bob.kp, ticker, nonce=1, side=OrderSide.SELL_NO, limit_price=300_000, size=2 * ONE, max_fee=20_000, collateral_mint=w.mint)
+    finally:
+        await ix.update_settings(w.c, w.keys.admin, force_close_slots=5, **settings)
+    assert res.events[0].data.force_close_slots == 40
     order_key = pdas.wallet_order(pid, m.market, bob.pubkey, 1)
     assert res.events[0].data.escrowed == 2 * ONE and await w.bal(no) == ONE
 

@@ -79,13 +79,14 @@ async def test_airdrop_and_balance(client):
 async def test_slots_advance_and_commitments_are_ordered(client):
     first = (await client.get_slot(Processed)).value
     await asyncio.sleep(0.5)
-    processed = (await client.get_slot(Processed)).value
-    confirmed = (await client.get_slot(Confirmed)).value
+    # read the trailing levels first: slots keep advancing between the three reads
     finalized = (await client.get_slot(Finalized)).value
+    confirmed = (await client.get_slot(Confirmed)).value
+    height = (await client.get_block_height(Processed)).value
+    processed = (await client.get_slot(Processed)).value
     assert processed > first, "slots advance on a clock"
     assert finalized <= confirmed <= processed
     assert finalized < processed, "finalized trails the tip"
-    height = (await client.get_block_height(Processed)).value
     assert 0 < height <= processed + 1
 
 
@@ -213,3 +214,71 @@ async def test_spl_token_accounts_and_program_account_filters(client):
 
     multi = (await client.get_multiple_accounts([mint.pubkey(), atas[0], Pubkey.new_unique()])).value
     assert multi[0].owner == TOKEN_PROGRAM_ID and len(multi[1].data) == 165 and multi[2] is None
+
+
+# -- v0 transactions through an address lookup table ----------------------------------------------
+
+ALT_PROGRAM = Pubkey.from_string("AddressLookupTab1e1111111111111111111111111")
+
+
+def _create_lookup_table_ix(authority: Pubkey, payer: Pubkey, recent_slot: int):
+    """The lookup table program's CreateLookupTable (bincode: u32 tag 0, u64 recent_slot, u8 bump)."""
+    from solders.address_lookup_table_account import derive_lookup_table_address
+    from solders.instruction import AccountMeta, Instruction
+
+    table, bump = derive_lookup_table_address(authority, recent_slot)
+    data = (0).to_bytes(4, "little") + recent_slot.to_bytes(8, "little") + bytes([bump])
+    metas = [AccountMeta(table, False, True), AccountMeta(authority, True, False), AccountMeta(payer, True, True),
+             AccountMeta(Pubkey.from_string(SYSTEM_PROGRAM), False, False)]
+    return table, Instruction(ALT_PROGRAM, data, metas)
+
+
+def _extend_lookup_table_ix(table: Pubkey, authority: Pubkey, payer: Pubkey, addresses: list[Pubkey]):
+    """ExtendLookupTable (bincode: u32 tag 2, u64 count, the addresses)."""
+    from solders.instruction import AccountMeta, Instruction
+
+    data = (2).to_bytes(4, "little") + len(addresses).to_bytes(8, "little") + b"".join(bytes(a) for a in addresses)
+    metas = [AccountMeta(table, False, True), AccountMeta(authority, True, False), AccountMeta(payer, True, True),
+             AccountMeta(Pubkey.from_string(SYSTEM_PROGRAM), False, False)]
+    return Instruction(ALT_PROGRAM, data, metas)
+
+
+async def test_v0_transaction_through_a_lookup_table(client):
+    """Accounts a v0 message loads through a table are executed, versioned, indexed by address and
+    reported (addressTableLookups, loadedAddresses, balances) as a validator does."""
+    from solders.address_lookup_table_account import AddressLookupTable, AddressLookupTableAccount
+    from solders.message import MessageV0
+    from solders.transaction import VersionedTransaction
+
+    payer = await funded(client)
+    receivers = [Keypair().pubkey() for _ in range(3)]
+    slot = (await client.get_slot(Processed)).value
+    table, create = _create_lookup_table_ix(payer.pubkey(), payer.pubkey(), slot - 1)
+    await send(client, payer, [create, _extend_lookup_table_ix(table, payer.pubkey(), payer.pubkey(), receivers)])
+    # a table extended in a slot is usable from the next one
+    target = (await client.get_slot(Processed)).value + 1
+    while (await client.get_slot(Processed)).value <= target:
+        await asyncio.sleep(0.05)
+    state = AddressLookupTable.deserialize(bytes((await client.get_account_info(table)).value.data))
+    assert list(state.addresses) == receivers
+    blockhash = (await client.get_latest_blockhash()).value.blockhash
+    ixs = [transfer(TransferParams(from_pubkey=payer.pubkey(), to_pubkey=r, lamports=SOL // 10 * (i + 1))) for i, r in enumerate(receivers)]
+    message = MessageV0.try_compile(payer.pubkey(), ixs, [AddressLookupTableAccount(table, receivers)], blockhash)
+    assert len(message.account_keys) == 2, "the receivers come from the table, not the static keys"
+    tx = VersionedTransaction(message, [payer])
+    sig = (await client.send_transaction(tx, opts=TxOpts(preflight_commitment=Processed))).value
+    status = (await client.confirm_transaction(sig, Confirmed, sleep_seconds=0.05)).value[0]
+    assert status is not None and status.err is None
+    for i, r in enumerate(receivers):
+        assert (await client.get_balance(r, Confirmed)).value == SOL // 10 * (i + 1)
+        listed = (await client.get_signatures_for_address(r)).value
+        assert [s.signature for s in listed] == [sig], (listed, sig, i)
+    got = (await client.get_transaction(sig, max_supported_transaction_version=0, commitment=Confirmed)).value
+    meta = got.transaction.meta
+    lookups = got.transaction.transaction.message.address_table_lookups
+    assert len(lookups) == 1 and lookups[0].account_key == table and sorted(lookups[0].writable_indexes) == [0, 1, 2]
+    # loaded addresses are the table's entries at the message's indexes, in that order
+    loaded = [receivers[i] for i in lookups[0].writable_indexes]
+    assert list(meta.loaded_addresses.writable) == loaded and list(meta.loaded_addresses.readonly) == []
+    assert len(meta.pre_balances) == len(meta.post_balances) == 2 + 3
+    assert meta.post_balances[2:] == [SOL // 10 * (receivers.index(r) + 1) for r in loaded]
