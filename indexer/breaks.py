@@ -30,19 +30,38 @@ def open_breaks(conn: Connection) -> list[dict]:
     return [{"kind": r["kind"], "ticker": r["ticker"], "first_slot": r["first_slot"], "detail": r["detail"]} for r in rows]
 
 
-def update_breaks(conn: Connection, found: list[Break], checked: set[str], slot: int) -> list[Transition]:
-    now = time.time_ns() // 1_000_000
-    current = {(r["kind"], r["ticker"]): r for r in conn.execute(select(T.breaks).where(T.breaks.c.cleared_slot.is_(None))).mappings()}
+def _current(conn: Connection) -> dict:
+    return {(r["kind"], r["ticker"]): r for r in conn.execute(select(T.breaks).where(T.breaks.c.cleared_slot.is_(None))).mappings()}
+
+
+def _seen(found: list[Break]) -> dict:
     seen = {}
     for b in found:
         seen.setdefault(b.key, b)  # one break per (kind, ticker) per pass
+    return seen
+
+
+def changes(conn: Connection, found: list[Break], checked: set[str]) -> bool:
+    """Whether `update_breaks` would write anything (read-only: most passes change nothing, and
+    on SQLite a write transaction would take the lock the exchange's writer needs)."""
+    current, seen = _current(conn), _seen(found)
+    if any(key not in current or current[key]["detail"] != b.detail for key, b in seen.items()):
+        return True
+    return any(key not in seen and row["kind"] in checked for key, row in current.items())
+
+
+def update_breaks(conn: Connection, found: list[Break], checked: set[str], slot: int) -> list[Transition]:
+    """Open new breaks at `slot`, refresh the detail (and last slot) of lasting ones whose detail
+    changed, clear the checked kinds no longer found."""
+    now = time.time_ns() // 1_000_000
+    current, seen = _current(conn), _seen(found)
     out: list[Transition] = []
     for key, b in seen.items():
         row = current.get(key)
         if row is None:
             conn.execute(insert(T.breaks).values(kind=b.kind, ticker=b.ticker, first_slot=slot, last_slot=slot, detail=b.detail, opened_ms=now))
             out.append(Transition("open", b.kind, b.ticker, slot, slot, b.detail))
-        else:
+        elif row["detail"] != b.detail:
             conn.execute(update(T.breaks).where(T.breaks.c.id == row["id"]).values(last_slot=slot, detail=b.detail))
     for key, row in current.items():
         if key not in seen and row["kind"] in checked:

@@ -331,11 +331,16 @@ class Indexer:
         found += self._dups
         found += [Break(WALLET_LIMIT, v["ticker"], f"{v['detail']} (slot {v['slot']}, {v['signature']})") for v in violations]
         found = [b for b in found if b.kind in checked]
+        sample_due = time.monotonic() - self._last_sample >= self.config.sample_s
+        with self.db.reader.connect() as rconn:
+            write = sample_due or B.changes(rconn, found, checked)
+            if not write:
+                report = Report(S, rows, state.custody_collateral, cash_ledger, B.open_breaks(rconn))
+                return report, [], full
         with self.db.writer.begin() as wconn:
             transitions = B.update_breaks(wconn, found, checked, S)
-            open_list = B.open_breaks(wconn)
-            report = Report(S, rows, state.custody_collateral, cash_ledger, open_list)
-            if time.monotonic() - self._last_sample >= self.config.sample_s:
+            report = Report(S, rows, state.custody_collateral, cash_ledger, B.open_breaks(wconn))
+            if sample_due:
                 self._last_sample = time.monotonic()
                 wconn.execute(insert(T.samples).values(slot=S, time_ms=now, body=json.dumps(self._sample(report, now), separators=(",", ":"))))
         return report, transitions, full
