@@ -21,7 +21,6 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", alias="TANDEM_API_HOST")
     api_port: int = Field(default=8000, alias="TANDEM_API_PORT")
     localnet_port: int = Field(default=8899, alias="TANDEM_LOCALNET_PORT")
-    dashboard_port: int = Field(default=8080, alias="TANDEM_DASHBOARD_PORT")
     # Proof of backing (indexer/epochs.py): an epoch every this many finalized slots (150 = about a
     # minute at 400 ms slots); how many epochs of trees (leaves, salts) are kept for proofs.
     proof_epoch_slots: int = Field(default=150, ge=1, alias="TANDEM_PROOF_EPOCH_SLOTS")
