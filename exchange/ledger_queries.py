@@ -110,6 +110,23 @@ def custodial_deltas(conn: Connection, after_entry_id: int) -> Totals:
     return Totals({asset: int(total) for asset, total in rows}, last)
 
 
+def custodial_entries(conn: Connection, after_entry_id: int) -> list[tuple[int, str, int]]:
+    """(id, asset, amount) of custodial accounts' ledger entries with id > `after_entry_id`, by id.
+
+    For incremental sums that must not miss an entry committed late under a lower id (on
+    PostgreSQL, concurrent writers commit out of id order): read back over a window of ids and
+    count each id once."""
+    user_id = case((_accounts.c.kind == L.USER, cast(_accounts.c.ref, BigInteger)), else_=None)
+    rows = conn.execute(
+        select(_entries.c.id, _entries.c.asset, _entries.c.amount)
+        .join(_accounts, _accounts.c.id == _entries.c.account_id)
+        .join(_users, _users.c.id == user_id)
+        .where(_entries.c.id > after_entry_id, _users.c.kind == "custodial")
+        .order_by(_entries.c.id)
+    ).all()
+    return [(int(i), a, int(v)) for i, a, v in rows]
+
+
 def market_tickers(conn: Connection) -> list[str]:
     return list(conn.execute(select(_markets.c.ticker).order_by(_markets.c.ticker)).scalars())
 
@@ -180,7 +197,7 @@ def not_applied(conn: Connection, stream: str, *, above: int = 0) -> list[Outbox
 
 
 __all__ = [
-    "APPLIED", "PENDING", "REVERTED", "StreamProgress", "Totals", "custodial_balances", "custodial_deltas",
+    "APPLIED", "PENDING", "REVERTED", "StreamProgress", "Totals", "custodial_balances", "custodial_deltas", "custodial_entries",
     "custodial_totals", "last_entry_id", "market_statuses", "market_tickers", "not_applied", "outbox_seqs", "records",
     "snapshot", "stream_progress", "unsettled_streams",
 ]

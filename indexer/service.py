@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -93,12 +93,17 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+LOOKBACK = 1_000  # ledger entry ids read back each pass (see Indexer._ledger_totals)
+
+
 @dataclass
 class _Ledger:
-    """The custodial sums as of the last pass, and when they were last recomputed in full."""
+    """The custodial sums as of the last pass, when they were last recomputed in full, and the
+    custodial entry ids of the last LOOKBACK already counted."""
 
     totals: LQ.Totals | None = None
     full_at: float = 0.0
+    counted: set = field(default_factory=set)
 
 
 @dataclass
@@ -254,12 +259,25 @@ class Indexer:
             self.publish("proof_epoch", summary.body())
 
     def _ledger_totals(self, conn) -> tuple[LQ.Totals, bool]:
+        """The custodial sums: in full every `full_every_s`, else the previous sums plus the entries
+        added since. Entries are read back over the last LOOKBACK ids and each id counted once, so
+        one committed late under a lower id (concurrent writers on PostgreSQL) is not missed."""
         led = self._ledger
         now = time.monotonic()
         if led.totals is None or now - led.full_at >= self.config.full_every_s:
             led.totals, led.full_at = LQ.custodial_totals(conn), now
+            low = max(0, led.totals.last_entry_id - LOOKBACK)
+            led.counted = {i for i, _, _ in LQ.custodial_entries(conn, low) if i <= led.totals.last_entry_id}
             return led.totals, True
-        led.totals = led.totals.plus(LQ.custodial_deltas(conn, led.totals.last_entry_id))
+        low = max(0, led.totals.last_entry_id - LOOKBACK)
+        fresh = [(i, a, v) for i, a, v in LQ.custodial_entries(conn, low) if i not in led.counted]
+        deltas: dict[str, int] = {}
+        for i, asset, amount in fresh:
+            deltas[asset] = deltas.get(asset, 0) + amount
+            led.counted.add(i)
+        last = max([led.totals.last_entry_id] + [i for i, _, _ in fresh])
+        led.totals = led.totals.plus(LQ.Totals(deltas, last))
+        led.counted = {i for i in led.counted if i > last - LOOKBACK}
         return led.totals, False
 
     def _reconcile_sync(self, state: ChainState, markets: list[MarketInfo], checked: set[str]):
