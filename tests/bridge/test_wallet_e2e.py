@@ -34,8 +34,8 @@ C = 1_000_000
 GTC = {"time_in_force": "good_till_canceled", "self_trade_prevention_type": "taker_at_cross"}
 
 
-async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 60.0, what: str = "condition") -> object:
-    """Poll `check` until it returns something truthy."""
+async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 120.0, what: str = "condition") -> object:
+    """Poll `check` until it returns something truthy (generous: the test machines run loaded)."""
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
