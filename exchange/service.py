@@ -1925,8 +1925,8 @@ class ExchangeService:
         EXTERNAL instead (force_close refunded the escrow on chain);
         the record, and the trade's other settle_fill if it was a wallet-vs-wallet match
         still pending, become `reverted`; and custody's part is compensated by a new group
-        (`custody_merge_set` of the sets the trade minted, `custody_mint_set` of what it
-        merged). After the commit both users get the fills and their orders again on the
+        (`custody_mint_set` of what it merged, then `custody_merge_set` of the sets it minted
+        plus any a custodial user's give-back nets: Kalshi's YES or NO, never both). After the commit both users get the fills and their orders again on the
         `fill` / `user_orders` channels. Returns the compensating records (maybe none).
 
         The rest of the refused record's group still applies. When the trade MERGED, that
@@ -1983,6 +1983,22 @@ class ExchangeService:
             for (account, asset), delta in list(j.deltas.items()):
                 if account in wallet_accounts and delta:
                     j.move(L.REVERSAL, fill.trade_id, asset, account, external, delta)
+            # Kalshi netting: a custodial user given back a side they have since crossed (YES and
+            # NO at once) has the pairs merged at once, like any other match would.
+            yes, no = L.yes_asset(ticker), L.no_asset(ticker)
+            netted = 0
+            for user_id in sorted(set(before) - wallet_users):
+                account = self._user_account(conn, user_id)
+                held = dict(conn.execute(select(_balances.c.asset, _balances.c.amount).where(
+                    _balances.c.account_id == account, _balances.c.asset.in_([yes, no]))).all())
+                pairs = min(held.get(yes, 0) + j.delta(account, yes), held.get(no, 0) + j.delta(account, no))
+                if pairs > 0:
+                    issuance = self._accounts.get(conn, L.ISSUANCE, ticker)
+                    j.move(L.MERGE, f"net:{fill.trade_id}", yes, account, issuance, pairs)
+                    j.move(L.MERGE, f"net:{fill.trade_id}", no, account, issuance, pairs)
+                    j.move(L.MERGE, f"net:{fill.trade_id}", L.CASH, self._accounts.get(conn, L.COLLATERAL, ticker),
+                           account, pairs)
+                    netted += pairs
             j.flush(conn)
             # Kalshi's position figures: the fill undone as the opposite fill at its price (exact for
             # a fill that opened; one that closed keeps the P&L it realized), its fee given back.
@@ -1999,10 +2015,10 @@ class ExchangeService:
             conn.execute(update(_outbox).where(_outbox.c.id.in_([r["id"] for r in same]))
                          .values(status=X.REVERTED, revert_reason=reason))
             compensation: list[X.Record] = []
-            if trade["minted"]:
-                compensation.append(X.CustodyMergeSet(ticker, trade["minted"], j.journal_id))
-            if trade["merged"]:
+            if trade["merged"]:  # first: the rest of the refused group may merge what this mints
                 compensation.append(X.CustodyMintSet(ticker, trade["merged"], j.journal_id))
+            if trade["minted"] + netted:
+                compensation.append(X.CustodyMergeSet(ticker, trade["minted"] + netted, j.journal_id))
             written = self._write_outbox(conn, compensation, ts, group=j.journal_id) if compensation else []
             fills = conn.execute(select(_fills).where(_fills.c.trade_id == fill.trade_id)).mappings().all()
             users = {f["user_id"] for f in fills}
@@ -2013,7 +2029,7 @@ class ExchangeService:
                                     .order_by(_outbox.c.seq)).mappings().all()
         state = self._markets.get(ticker)
         if state is not None:
-            state.open_interest += trade["merged"] - trade["minted"]
+            state.open_interest += trade["merged"] - trade["minted"] - netted
             for user_id, pos in positions.items():
                 self._positions[(user_id, ticker)] = pos
                 self._recompute_hold(user_id, ticker)

@@ -314,3 +314,28 @@ def test_bad_tickers_are_refused_before_anything_is_written(svc, reader):
     assert reader.streams() == {} and svc.list_markets().items == []
     svc.create_market("A" * 32, title="x", close_ms=_later())
     svc.create_market("KX-1.5_B", title="x", close_ms=_later())
+
+
+def test_a_revert_that_gives_back_a_crossed_side_nets_it_and_custody_still_mirrors(svc, reader):
+    from .test_outbox_mirror import _apply
+
+    svc.create_market("M", title="m", close_ms=_later())
+    c, d = _custodial(svc, "c"), _custodial(svc, "d")
+    svc.place_order(d.id, OrderRequest("M", "bid", 500_000, 5 * C))
+    svc.place_order(c.id, OrderRequest.legacy("M", "no", "buy", 5 * C, no_price=500_000))  # c: 5 NO, d: 5 YES
+    w = _wallet(svc)
+    svc.place_order(w.id, OrderRequest.legacy("M", "no", "buy", 5 * C, no_price=400_000, wallet_order=f"{_pda()}:1"))
+    svc.place_order(c.id, OrderRequest.legacy("M", "no", "sell", 5 * C, no_price=400_000))  # c's NO to the wallet
+    svc.place_order(d.id, OrderRequest("M", "ask", 550_000, 3 * C))
+    svc.place_order(c.id, OrderRequest("M", "bid", 550_000, 3 * C))  # c now holds 3 YES
+    [settle] = _market_records(reader, "M", kinds=("settle_fill",))
+    [comp] = reader.revert_settle_fill("M", settle.seq, "order force-closed")
+    assert comp.record == X.CustodyMergeSet("M", 3 * C, comp.group)  # c's 5 NO back against 3 YES: 3 pairs merged
+    assert svc.positions(c.id)[0].items[0].position == -2 * C
+    custody = {"yes": 0, "no": 0, "cash": 0}
+    for rec in reader.records("M"):
+        if rec.status != X.REVERTED:
+            _apply(custody, rec)
+            assert min(custody["yes"], custody["no"]) >= 0
+    assert (custody["yes"], custody["no"]) == (2 * C, 2 * C)  # d's 2 YES, c's 2 NO
+    check_ledger(svc)
