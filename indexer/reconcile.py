@@ -213,7 +213,7 @@ def bridge_lag(stream: str, outbox_seq: int, applied_seq: int, oldest_pending_ms
     age_s = (now_ms - oldest_pending_ms) / 1000 if oldest_pending_ms is not None else 0.0
     if lag > max_seqs or (lag > 0 and age_s > max_age_s):
         ticker = None if stream.startswith("_") else stream
-        return [Break(BRIDGE_LAG, ticker, f"stream {stream}: {lag} records behind (outbox {outbox_seq}, applied {applied_seq}), oldest pending {age_s:.1f} s old")]
+        return [Break(BRIDGE_LAG, ticker, f"stream {stream}: {lag} records behind (outbox {outbox_seq}, applied {applied_seq}), oldest pending {age_s:.0f} s old")]
     return []
 
 
