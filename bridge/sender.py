@@ -164,9 +164,9 @@ class StreamSender:
         self.floor = self.reader.applied_seq(self.stream)
         latest: dict[int, S.TxRow] = {}
         rows = self.store.rows_after(self.stream, self.floor)
-        for row in rows:  # ascending id: a later row for a seq supersedes an earlier one
+        for row in rows:  # ascending id: a later row for a seq supersedes an earlier one, unless that one is done
             for s in row.seqs:
-                if s > self.floor:
+                if s > self.floor and not (s in latest and latest[s].status in S.DONE):
                     latest[s] = row
         self.persisted = self.floor
         self.placed = set(latest)
@@ -568,9 +568,37 @@ class StreamSender:
         self.stats.reverted += 1
         log.warning("%s: settle_fill seq %s reverted: %s", self.stream, rec.seq, reason)
 
+    async def _late_landings(self, seq: int) -> bool:
+        """Did an earlier transaction of this seq, once judged expired, land after all? (Seen
+        under heavy load on localnet: a re-signed merge then fails with InsufficientBalance,
+        because its effect is already there.) Such a row is landed: its seqs are applied."""
+        healed = False
+        rows = [r for r in self.store.rows_after(self.stream, seq - 1) if seq in r.seqs and r.status == S.EXPIRED and r.signature]
+        if not rows:
+            return False
+        statuses = (await self.rpc.get_signature_statuses([Signature.from_string(r.signature) for r in rows],
+                                                          search_transaction_history=True)).value
+        for row, st in zip(rows, statuses):
+            if st is None or st.err is not None:
+                continue
+            fresh = [s for s in row.seqs if s not in self.done]
+            log.warning("%s: transaction %s (seqs %s..%s) judged expired has landed at slot %s", self.stream,
+                        row.signature, row.seqs[0], row.seqs[-1], st.slot)
+            self.reader.mark_applied(self.stream, fresh, row.signature, st.slot)
+            self.store.set_status(row.id, S.LANDED, slot=st.slot, error="landed after it was judged expired")
+            for s in fresh:
+                self.blocked.pop(s, None)
+                self.resign.discard(s)
+                self.done.add(s)
+            healed = True
+        self._advance_floor()
+        return healed
+
     async def _resolve_head(self) -> bool:
         """The head of the stream failed with nothing before it in flight: a refusal for good?"""
         head = min(self.blocked)
+        if await self._late_landings(head):
+            return True
         rec = self.records[head]
         failure = self.blocked[head]
         if rec.kind in BARRIERS and await self.builder.already_applied(rec.record):
