@@ -9,8 +9,8 @@ Two followers of the program (chain/follower.py), each with its own durable chec
   so these are handed to its operator-only routes (`/v1/wallet/relay/...`, api/routes/wallet.py),
   which apply them with exchange/wallet_orders.py;
 - at `finalized`: `Deposited` -> `credit_deposit` once per (signature, instruction index),
-  through this process's ExchangeService (no book involved); an unknown reference goes to
-  the suspense account.
+  handed to the API too (`/v1/wallet/relay/deposited`): a token deposit changes positions
+  that process keeps in memory. An unknown reference goes to the suspense account.
 
 Every consumer is idempotent, so the checkpoint is saved after a batch's events were applied:
 a crash or a failed hand-over repeats at most that batch, never skips one.
@@ -76,7 +76,6 @@ class FollowerStats:
 class Relay:
     chain: ChainClient
     store: RelayStore
-    credit_deposit: Callable[..., Any]  # ExchangeService.credit_deposit
     config: RelayConfig
     stats: dict[str, FollowerStats] = field(default_factory=lambda: {"confirmed": FollowerStats(), "finalized": FollowerStats()})
     _tickers: dict[str, str] = field(default_factory=dict)
@@ -157,39 +156,42 @@ class Relay:
         elif event.name == "OrderClosed" and f.get("reason") == "Forced":
             await self._hand_over("force_closed", {"order": f["order"], "order_id": f.get("order_id")}, event)
 
-    async def _hand_over(self, route: str, body: dict, event: ProgramEvent) -> None:
+    async def _hand_over(self, route: str, body: dict, event: ProgramEvent, *, label: str | None = None,
+                         stats: FollowerStats | None = None) -> dict | None:
+        """POST the event to the API's relay route; its answer, or None when the API refused it for
+        good (not ours, or malformed: logged and skipped). Unreachable or failing: HandOverFailed,
+        and the follower tries again from its checkpoint."""
+        label = label or f"{route} {body['order']}"
         try:
             r = await self._http.post(f"/v1/wallet/relay/{route}", json=body,
                                       headers={"Authorization": f"Bearer {self.config.token()}"})
         except httpx.HTTPError as exc:
-            raise HandOverFailed(f"{route} {body['order']}: the API is unreachable ({type(exc).__name__})") from None
+            raise HandOverFailed(f"{label}: the API is unreachable ({type(exc).__name__})") from None
         if r.status_code in (404, 400):  # not ours (a market the exchange does not list) or malformed: logged, skipped
-            self.stats["confirmed"].skipped += 1
-            log.warning("relay: %s of %s refused by the API (%s): %s", event.name, body["order"], r.status_code, r.text[:300])
-            return
+            (stats or self.stats["confirmed"]).skipped += 1
+            log.warning("relay: %s (%s) refused by the API (%s): %s", event.name, label, r.status_code, r.text[:300])
+            return None
         if r.status_code != 200:
-            raise HandOverFailed(f"{route} {body['order']}: API answered {r.status_code} {r.text[:200]}")
+            raise HandOverFailed(f"{label}: API answered {r.status_code} {r.text[:200]}")
+        return r.json()
 
     # -- finalized: deposits ----------------------------------------------------------------------
     async def on_finalized(self, tx: FollowedTx, event: ProgramEvent) -> None:
         if event.name != "Deposited":
             return
         f = event.fields
-        from exchange.errors import InvalidRequest
-
         if f["is_collateral"]:
             asset, ticker = "cash", None
         else:
             asset = "yes" if f["outcome"] == "Yes" else "no"
             ticker = await self.ticker_of(f["market"], Finalized)
-        try:
-            result = await asyncio.to_thread(self.credit_deposit, tx.signature, event.instruction_index, f["account_ref"],
-                                             asset, ticker, f["amount"])
-        except InvalidRequest as exc:  # e.g. a market ticker the exchange cannot hold: stays on chain in custody
-            self.stats["finalized"].skipped += 1
-            log.error("relay: deposit %s/%d not credited: %s", tx.signature, event.instruction_index, exc.message)
-            return
-        if result.credited:
+        # Credited by the API, the process that owns the books: a token deposit changes positions
+        # it keeps in memory. Once per (signature, instruction index), however often handed over.
+        body = {"signature": tx.signature, "ix_index": event.instruction_index, "reference": f["account_ref"],
+                "asset": asset, "ticker": ticker, "amount": f["amount"]}
+        result = await self._hand_over("deposited", body, event, label=f"deposit {tx.signature}/{event.instruction_index}",
+                                       stats=self.stats["finalized"])
+        if result is not None and result.get("credited"):
             log.info("relay: deposit %s/%d credited (%s)", tx.signature, event.instruction_index, result)
 
     def status(self) -> dict[str, dict]:
@@ -201,14 +203,8 @@ def relay_task(config: RelayConfig):
     """A `tandem bridge` task (bridge/runner.py): the relay on the bridge's chain client and database."""
 
     async def task(bridge) -> None:
-        from exchange.service import ExchangeService
-
-        service = ExchangeService(bridge.config.db_url, migrate=False, restore=False)
-        relay = Relay(bridge.chain, RelayStore(bridge.db.writer), service.credit_deposit, config)
+        relay = Relay(bridge.chain, RelayStore(bridge.db.writer), config)
         bridge.relay = relay  # the console shows what it is doing
-        try:
-            await relay.run()
-        finally:
-            service.close()
+        await relay.run()
 
     return task

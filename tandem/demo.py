@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from rich.console import Console
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
@@ -47,14 +47,10 @@ class Trader:
     client: object  # kalshi_python_async.KalshiClient
 
     def headers(self, method: str, path: str) -> dict[str, str]:
-        """Kalshi's request signature (RSA-PSS SHA-256 over timestamp + METHOD + path), for the
-        custody endpoints that the SDK has no methods for."""
-        ts = str(int(time.time() * 1000))
-        signature = self.private_key.sign((ts + method + path).encode(),
-                                          padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH),
-                                          hashes.SHA256())
-        return {"KALSHI-ACCESS-KEY": self.key_id, "KALSHI-ACCESS-TIMESTAMP": ts,
-                "KALSHI-ACCESS-SIGNATURE": base64.b64encode(signature).decode()}
+        """Kalshi's request signature, for the custody endpoints the SDK has no methods for."""
+        from api.auth import sign
+
+        return {"KALSHI-ACCESS-KEY": self.key_id, **sign(self.private_key, int(time.time() * 1000), method, path)}
 
 
 class DemoWallet:

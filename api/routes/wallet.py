@@ -17,7 +17,7 @@ from exchange.units import count_fp, dollars, parse_count, parse_price
 
 from api.auth import operator
 from api.routes._common import ok, service
-from api.schemas.wallet import OrderRef, PlacedBody, WalletOrderBody
+from api.schemas.wallet import DepositedBody, OrderRef, PlacedBody, WalletOrderBody
 from api.wallet_chain import WalletChain, parse_address, parse_wallet
 
 router = APIRouter(prefix="/v1/wallet", tags=["wallet"])
@@ -113,3 +113,11 @@ async def relay_cancel_requested(request: Request, body: OrderRef):
 @relay.post("/force_closed", summary="OrderClosed by force_close seen: CLOB cancel, no close_order (idempotent)")
 async def relay_force_closed(request: Request, body: OrderRef):
     return ok(_state(W.force_closed(service(request), body.order, body.order_id)))
+
+
+@relay.post("/deposited", summary="Deposited seen at finalized: credited once per (signature, instruction index)")
+async def relay_deposited(request: Request, body: DepositedBody):
+    result = service(request).credit_deposit(body.signature, body.ix_index, body.reference, body.asset, body.ticker,
+                                             body.amount)
+    return ok({"credited": result.credited, "user_id": result.user_id, "suspense": result.suspense,
+               "message": result.message})

@@ -57,3 +57,15 @@ class OrderRef(_Body):
 
     order: Address = Field(max_length=64)
     order_id: int | None = Field(default=None, ge=0, le=2**64 - 1)  # None: the newest order at that PDA
+
+
+class DepositedBody(_Body):
+    """A `Deposited` event seen at finalized, handed over by the relay: credited once per
+    (signature, ix_index) by the process that owns the books (its positions follow)."""
+
+    signature: str = Field(min_length=1, max_length=100)
+    ix_index: int = Field(ge=0, lt=2**31)
+    reference: str = Field(min_length=32, max_length=32)  # 16 bytes, hex
+    asset: Literal["yes", "no", "cash"]
+    ticker: str | None = Field(default=None, max_length=64)
+    amount: int = Field(gt=0, le=2**63 - 1)
