@@ -10,7 +10,8 @@
 - `indexer_markets`, `indexer_orders`, `indexer_balances`: what the events say.
 - `indexer_balance_checks`: derived balances compared with account reads.
 - `indexer_violations`: permanent findings at ingestion (a fill beyond its order's limit).
-- `indexer_breaks`: reconciliation breaks, open and cleared; `indexer_samples`: history.
+- `indexer_breaks`: reconciliation breaks, open and cleared; `indexer_samples`: history;
+  `indexer_seq_progress`: how far invariant 3 has verified each stream.
 """
 from __future__ import annotations
 
@@ -136,6 +137,16 @@ breaks = Table(
     Column("opened_ms", BigInteger, nullable=False),
     Column("cleared_ms", BigInteger, nullable=True),
     Index("ix_indexer_breaks_open", "cleared_slot", "kind"),
+)
+
+# Invariant 3 per stream: every seq <= verified_through is settled for good (its one event seen,
+# or reverted and absent); passes check only above it.
+seq_progress = Table(
+    "indexer_seq_progress",
+    metadata,
+    Column("stream", String(64), primary_key=True),
+    Column("verified_through", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
 )
 
 samples = Table(

@@ -41,7 +41,7 @@ from indexer import models as T
 from indexer.chain_reads import WINDOW_BITS, ChainState, InconsistentRead, read_state, read_token_accounts
 from indexer.db import open_database
 from indexer.derive import MarketInfo
-from indexer.ingest import CONFIRMED, EXCHANGE_STREAM, FINALIZED, Store
+from indexer.ingest import CONFIRMED, EXCHANGE_STREAM, FINALIZED, Store, _insert
 from indexer.reconcile import (
     BRIDGE_LAG, CASH, CUSTODY_NO, CUSTODY_YES, SEQ_DUPLICATE, SEQ_MISSING, SEQ_UNKNOWN, SUPPLY, VAULT, WALLET_LIMIT,
     Break, Effect, MarketRow, Report, Window, bridge_lag, cash_backing, invariant_1, invariant_2, pending_effect,
@@ -127,7 +127,8 @@ class Indexer:
         self.last_timing = PassTiming()
         self.subscribers: set[asyncio.Queue] = set()
         self._ledger = _Ledger()
-        self._verified: dict[str, int] = {}  # stream -> seq verified for invariant 3
+        self._verified: dict[str, int] = self._load_verified()  # stream -> seq verified for invariant 3
+        self._verified_saved = dict(self._verified)
         self._dup_checked_event_id = 0
         self._dups: list[Break] = []
         self._last_sample = 0.0
@@ -174,6 +175,18 @@ class Indexer:
             if self._finalized_synced < slot:
                 await asyncio.sleep(0.05)
         return True
+
+    def _load_verified(self) -> dict[str, int]:
+        with self.db.reader.connect() as conn:
+            return {s: int(v) for s, v in conn.execute(select(T.seq_progress.c.stream, T.seq_progress.c.verified_through))}
+
+    def _save_verified(self, conn) -> None:
+        changed = {s: v for s, v in self._verified.items() if self._verified_saved.get(s) != v}
+        now = _now_ms()
+        for stream, through in changed.items():
+            stmt = _insert(conn, T.seq_progress).values(stream=stream, verified_through=through, updated_ms=now)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["stream"], set_={"verified_through": through, "updated_ms": now}))
+        self._verified_saved.update(changed)
 
     def _count_landed(self) -> int:
         with self.db.reader.connect() as conn:
@@ -350,12 +363,14 @@ class Indexer:
         found += [Break(WALLET_LIMIT, v["ticker"], f"{v['detail']} (slot {v['slot']}, {v['signature']})") for v in violations]
         found = [b for b in found if b.kind in checked]
         sample_due = time.monotonic() - self._last_sample >= self.config.sample_s
+        progressed = any(self._verified_saved.get(s) != v for s, v in self._verified.items())
         with self.db.reader.connect() as rconn:
-            write = sample_due or B.changes(rconn, found, checked)
+            write = sample_due or progressed or B.changes(rconn, found, checked)
             if not write:
                 report = Report(S, rows, state.custody_collateral, cash_ledger, B.open_breaks(rconn))
                 return report, [], full
         with self.db.writer.begin() as wconn:
+            self._save_verified(wconn)
             transitions = B.update_breaks(wconn, found, checked, S)
             report = Report(S, rows, state.custody_collateral, cash_ledger, B.open_breaks(wconn))
             if sample_due:

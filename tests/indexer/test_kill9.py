@@ -92,3 +92,17 @@ async def test_kill9_mid_stream_loses_nothing_and_counts_nothing_twice(indexer_s
     body = await s.settle()
     assert body["ok"], body["breaks"]
     assert s.get("/v1/bridge")["landed_total"] >= sequenced
+    # invariant 3's progress survives restarts: every seq of the streams verified, and stored
+    streams = s.applier.reader.streams()
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        engine = create_engine(s.db_url)
+        try:
+            with engine.connect() as conn:
+                progress = dict(conn.execute(select(T.seq_progress.c.stream, T.seq_progress.c.verified_through)).all())
+        finally:
+            engine.dispose()
+        if all(progress.get(st) == last for st, last in streams.items()) or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert {st: progress.get(st) for st in streams} == streams
