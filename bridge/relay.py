@@ -208,3 +208,23 @@ def relay_task(config: RelayConfig):
         await relay.run()
 
     return task
+
+
+def api_reverter(config: RelayConfig) -> Callable[[str, int, str], list]:
+    """How the bridge's outbox reader reverses a settle_fill the chain refused for good: by the
+    API (`POST /operator/outbox/{stream}/{seq}/revert`), the process that owns the books, so its
+    positions, holds and the users' `fill`/`user_orders` channels follow. Returns the
+    compensating records the bridge then sends."""
+    from exchange.outbox import stored_from_json
+
+    def revert(stream: str, seq: int, reason: str) -> list:
+        try:
+            r = httpx.post(f"{config.api_url}/operator/outbox/{stream}/{seq}/revert", json={"reason": reason[:200]},
+                           headers={"Authorization": f"Bearer {config.token()}"}, timeout=config.timeout)
+        except httpx.HTTPError as exc:
+            raise HandOverFailed(f"revert of {stream}/{seq}: the API is unreachable ({type(exc).__name__})") from None
+        if r.status_code != 200:
+            raise HandOverFailed(f"revert of {stream}/{seq}: API answered {r.status_code} {r.text[:200]}")
+        return [stored_from_json(record) for record in r.json()["records"]]
+
+    return revert

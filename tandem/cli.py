@@ -174,18 +174,23 @@ def bridge(
     import asyncio
     import logging
 
-    from bridge.relay import RelayConfig, relay_task
+    from bridge.relay import RelayConfig, api_reverter, relay_task
     from bridge.runner import BridgeConfig, run_bridge
+    from exchange.outbox_reader import OutboxReader
     from tandem.settings import get_settings
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     overrides = {} if lookup_tables is None else {"lookup_tables": lookup_tables}
     settings = get_settings()
-    relay = relay_task(RelayConfig.from_settings(settings))  # chain -> CLOB: wallet orders, deposits
+    api = RelayConfig.from_settings(settings)  # the API process owns the books: ledger changes go through it
+    relay = relay_task(api)  # chain -> CLOB: wallet orders, deposits
+    reader = OutboxReader.open(settings.db_url, reverter=api_reverter(api))
     try:
-        asyncio.run(run_bridge(BridgeConfig.from_settings(settings, **overrides), tasks=[relay]))
+        asyncio.run(run_bridge(BridgeConfig.from_settings(settings, **overrides), tasks=[relay], reader=reader))
     except KeyboardInterrupt:
         pass
+    finally:
+        reader.close()
 
 
 # -- the indexer (indexer/ does the work) ---------------------------------------------------

@@ -112,15 +112,18 @@ class Stack:
         self.task: asyncio.Task | None = None
 
     async def start_bridge(self) -> None:
-        from bridge.relay import RelayConfig, relay_task
+        from bridge.relay import RelayConfig, api_reverter, relay_task
         from bridge.runner import Bridge, BridgeConfig
         from chain.setup import ExchangeSettings
+        from exchange.outbox_reader import OutboxReader
         from tests.conftest import TEST_FORCE_CLOSE_SLOTS
 
         config = BridgeConfig(db_url=self.db_url, rpc_url=self.rpc_url, keys_dir=self.keys_dir, console=False,
                               poll_seconds=0.05, exchange_settings=ExchangeSettings(force_close_slots=TEST_FORCE_CLOSE_SLOTS))
-        self.bridge = Bridge(config)
-        relay = relay_task(RelayConfig(self.server.base, OPERATOR_TOKEN, poll_seconds=0.1))
+        api = RelayConfig(self.server.base, OPERATOR_TOKEN, poll_seconds=0.1)
+        # wired as `tandem bridge` wires it: reverts reach the API, the process that owns the books
+        self.bridge = Bridge(config, reader=OutboxReader.open(self.db_url, reverter=api_reverter(api)))
+        relay = relay_task(api)
         self.task = asyncio.create_task(self.bridge.run([relay]))
 
     async def stop_bridge(self) -> None:
@@ -376,8 +379,18 @@ async def test_a_fill_the_chain_refuses_after_force_close_is_reverted(stack):
             await c.send_and_confirm([ix.force_close_ix(c, owner=w.kp.pubkey(), order=Pubkey.from_string(order),
                                                         refund_account=collateral)])
         assert await w.token_balance(collateral) == before  # the owner has the whole escrow back
+        # The seller is told on the `fill` channel: the revert runs in the API (the bridge hands
+        # it over), the process whose WebSocket the seller listens to.
+        from tests.api.test_ws import connect
+
+        seller_ws = await connect(stack.server, seller)
+        await seller_ws.send("subscribe", channels=["fill"])
+        await seller_ws.recv_type("subscribed")
         await stack.start_bridge()
         status = await eventually(lambda: _reverted(w, order), timeout=90, what="the refused fill reverted")
+        notice = await seller_ws.recv_type("fill", timeout=30)
+        assert notice["msg"].get("reverted") is True and notice["msg"]["market_ticker"] == ticker, notice
+        await seller_ws.ws.close()
         assert status["fills"] == [] and status["reverted"][0]["count"] == "2.00"
         await stack.applied()
         assert (await seller.get_positions(ticker=ticker)).market_positions == []  # the trade is undone
