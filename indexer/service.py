@@ -245,7 +245,8 @@ class Indexer:
         for t in transitions:
             self._announce(t)
         self.publish("reconciliation", report.body())
-        self.publish("bridge", self.bridge_body())
+        if self.subscribers:
+            self.publish("bridge", await asyncio.to_thread(self.bridge_body))
         await self._proof_epoch(report.slot)
         now = time.monotonic()
         if now - self._last_balance_check >= self.config.balance_check_s:
