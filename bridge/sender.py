@@ -84,6 +84,7 @@ class Failure:
 
 @dataclass
 class StreamStats:
+    sends: int = 0
     landed_txs: int = 0
     landed_seqs: int = 0
     expired_txs: int = 0
@@ -157,6 +158,7 @@ class StreamSender:
         # highest + window (SequenceTooFarAhead beyond), so nothing above that is sent.
         self.chain_highest = 0
         self.split_group: str | None = None  # a group too large for one transaction, sent in parts
+        self.one_group_per_tx = False  # re-sending a failed head: each group in its own transaction
 
     # ------------------------------------------------------------------ recovery
     async def recover(self) -> None:
@@ -203,6 +205,8 @@ class StreamSender:
             self.placed.discard(self.persisted)
 
     def _advance_floor(self) -> None:
+        if self.floor + 1 in self.done:
+            self.one_group_per_tx = False
         while self.floor + 1 in self.done:
             self.floor += 1
             self.done.discard(self.floor)
@@ -389,9 +393,14 @@ class StreamSender:
 
     # ------------------------------------------------------------------ sending
     async def _send(self, f: Flight) -> None:
+        # The first send is simulated (preflight: a refusal comes back at once, nothing lands);
+        # resends of the same bytes are not: their simulation was done, and a node simulating a
+        # transaction that already landed does it twice (the status cache, then a twin).
+        resend = f.sent_at > 0
         f.sent_at = time.monotonic()
+        self.stats.sends += 1
         try:
-            await self.rpc.send_raw_transaction(f.raw, opts=TxOpts(skip_preflight=False, preflight_commitment=Processed))
+            await self.rpc.send_raw_transaction(f.raw, opts=TxOpts(skip_preflight=resend, preflight_commitment=Processed))
         except RPCException as exc:
             error = exc.args[0] if exc.args else None
             if isinstance(error, SendTransactionPreflightFailureMessage):
@@ -418,6 +427,10 @@ class StreamSender:
                 return True
             self.resign.update(self.blocked)
             self.blocked.clear()
+            # Later transactions of the stream may have landed first and used what the head
+            # needs (a merge after it took the sets a mint inside the failed transaction
+            # would have made): each group alone now, so the ones that can go first do.
+            self.one_group_per_tx = True
             self.backoff = min(max(self.backoff * 2, 0.2), 5.0)
             self.backoff_until = time.monotonic() + self.backoff
         # 2. expired seqs: re-sign at once
@@ -471,7 +484,8 @@ class StreamSender:
                         return await self._unbuildable(g, exc) or moved
                     break
                 n = sum(len(p.instructions) for p in parts.values())
-                if batch and (count + n > self.builder.max_instructions or sum(map(len, batch)) + len(g) > self.max_records_per_tx):
+                if batch and (count + n > self.builder.max_instructions or sum(map(len, batch)) + len(g) > self.max_records_per_tx
+                              or (resign and self.one_group_per_tx)):
                     break
                 batch.append(g)
                 built.update(parts)
@@ -672,6 +686,7 @@ class StreamSender:
             "applied_seq": self.floor,
             "landed_txs": self.stats.landed_txs,
             "landed_seqs": self.stats.landed_seqs,
+            "sends": self.stats.sends,
             "expired": self.stats.expired_txs,
             "failed": self.stats.failed_txs,
             "reverted": self.stats.reverted,
