@@ -28,6 +28,7 @@ from solana.rpc.commitment import Confirmed, Finalized
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from chain import pdas
 from chain.invariants import redeemable
@@ -205,6 +206,10 @@ class Indexer:
                     last = self.report.slot if self.report else slot
             except asyncio.CancelledError:
                 raise
+            except (OperationalError, ProgrammingError) as exc:
+                # the exchange has not migrated its tables yet (the indexer migrates only its own)
+                log.warning("reconciliation waits for the exchange's database: %s", str(exc).splitlines()[0])
+                await asyncio.sleep(1.0)
             except Exception:
                 log.exception("reconciliation pass failed; retrying")
                 await asyncio.sleep(1.0)
