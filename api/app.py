@@ -15,12 +15,11 @@ import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 
 from exchange.service import ExchangeService
-from tandem.settings import Settings, get_settings
 
 from api import errors, ws
 from api.auth import Authenticator, RateLimiter
@@ -31,6 +30,21 @@ from api.routes import api_keys, custody, exchange, markets, operator, order_gro
 log = logging.getLogger(__name__)
 
 PREFIX = "/trade-api/v2"
+
+
+class Settings(Protocol):
+    """What the API is handed of the settings (tandem/settings.py reads them; api never does)."""
+
+    tandem_home: Path
+    operator_token: str | None
+    api_auth_window_ms: int
+    api_rate_read_per_s: float
+    api_rate_write_per_s: float
+    rpc_url: str
+    program_id: str | None
+
+    @property
+    def db_url(self) -> str: ...
 HOUSEKEEPING_S = 1.0
 
 
@@ -65,11 +79,10 @@ async def _housekeeping(service: ExchangeService) -> None:
             log.exception("housekeeping failed")
 
 
-def create_app(settings: Settings | None = None, service: ExchangeService | None = None,
+def create_app(settings: Settings, service: ExchangeService | None = None,
                proof_reader: Callable[..., Any] | None = None) -> FastAPI:
     """`proof_reader(db, *, user_id, ticker, asset) -> Proof | None` serves GET /v1/custody/proof; it is
     the indexer's (indexer.epochs.latest_proof), handed in by `tandem api` since api never imports indexer."""
-    settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
