@@ -4,7 +4,7 @@ event loop that, per request, at the rates it is given:
 - drops: closes the client's connection without forwarding the request;
 - cuts: forwards the request (it takes effect on the chain), then closes the client's
   connection without the answer — the case where a sendTransaction landed but the bridge
-  never heard so;
+  never heard so (`cut_send`: an extra rate for sendTransaction alone);
 - delays: holds the request up to `max_delay` seconds before forwarding it;
 - errors: answers without forwarding, with an HTTP 503 or a JSON-RPC error (-32005, node behind);
 - blocks sends: while `block_sends` is set, every sendTransaction is dropped (its blockhash then
@@ -25,9 +25,10 @@ from aiohttp import web
 
 class FaultyProxy:
     def __init__(self, upstream: str, *, drop: float = 0.0, cut: float = 0.0, delay: float = 0.0, error: float = 0.0,
-                 max_delay: float = 0.3, seed: int = 7) -> None:
+                 cut_send: float = 0.0, max_delay: float = 0.3, seed: int = 7) -> None:
         self.upstream = upstream
         self.drop, self.cut, self.delay, self.error = drop, cut, delay, error
+        self.cut_send = cut_send  # extra: sendTransaction forwarded (it lands) but its answer lost
         self.max_delay = max_delay
         self.block_sends = False
         self.random = random.Random(seed)
@@ -41,7 +42,7 @@ class FaultyProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def quiet(self) -> None:
-        self.drop = self.cut = self.delay = self.error = 0.0
+        self.drop = self.cut = self.delay = self.error = self.cut_send = 0.0
         self.block_sends = False
 
     async def start(self) -> "FaultyProxy":
@@ -97,7 +98,7 @@ class FaultyProxy:
         async with self._session.post(self.upstream, data=body, headers={"Content-Type": "application/json"}) as resp:
             answer = await resp.read()
             status = resp.status
-        if roll < self.cut:
+        if roll < self.cut or ("sendTransaction" in methods and self.random.random() < self.cut_send):
             self.stats["cut"] += 1
             if "sendTransaction" in methods:
                 self.stats["cut_sends"] += 1

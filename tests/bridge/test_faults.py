@@ -106,7 +106,7 @@ async def test_faulty_network(world):
         try:
             while bridge.builder is None:  # started (exchange on chain, float account): faults from the first send on
                 await asyncio.sleep(0.05)
-            proxy.drop, proxy.cut, proxy.delay, proxy.error = 0.05, 0.05, 0.1, 0.05
+            proxy.drop, proxy.cut, proxy.delay, proxy.error, proxy.cut_send = 0.05, 0.05, 0.1, 0.05, 0.3
             for _ in range(6):
                 trade_mix(w, ticker, rounds=2)
                 w.svc.fund(w.users["b"], cents=500)
