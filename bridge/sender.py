@@ -265,6 +265,10 @@ class StreamSender:
                     continue  # processed only: wait for confirmed
                 if st.err is None:
                     await self._landed(f, st.slot)
+                elif _is_blockhash_error(st.err):
+                    # recorded but never executed (localnet records what its bank refused): it can
+                    # never land, its seqs are re-signed at once
+                    await self._expired(f, recorded=True)
                 else:
                     await self._failed(f, st.err, landed_slot=st.slot)
                 moved = True
@@ -345,8 +349,8 @@ class StreamSender:
         self._skip(f.seqs[0], f"chain already shows {recs[0].kind}")
         return True
 
-    async def _expired(self, f: Flight) -> None:
-        if not await self._not_landed(f):
+    async def _expired(self, f: Flight, recorded: bool = False) -> None:
+        if not recorded and not await self._not_landed(f):
             return  # it did land after all; the next poll sees it confirmed
         consumed = await self._consumed(f.seqs) if self._sequenced_any(f.seqs) else set()
         if consumed:
@@ -704,6 +708,10 @@ class _Refusal:
 
     def __str__(self) -> str:
         return str(self.err)
+
+
+def _is_blockhash_error(err: Any) -> bool:
+    return err == TransactionErrorFieldless.BlockhashNotFound or "BlockhashNotFound" in str(err)
 
 
 def _window_status(window, seq: int, bits: int) -> str:
