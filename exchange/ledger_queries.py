@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import BigInteger, Connection, String, and_, case, cast, func, select
 
 from exchange.db import Database
-from exchange.models import LedgerAccount, LedgerBalance, LedgerEntry, Market, OutboxEvent, OutboxStream, User
+from exchange.models import Deposit, LedgerAccount, LedgerBalance, LedgerEntry, Market, OutboxEvent, OutboxStream, User
 from exchange.models import ledger as L
 from exchange.outbox import APPLIED, PENDING, REVERTED, OutboxRecord, decode
 
@@ -228,3 +228,18 @@ def unsettled_streams(conn: Connection, at_slot: int) -> set[str]:
         .distinct()
     )
     return set(conn.execute(q).scalars())
+
+
+def recent_custodial_deposits(conn: Connection, since_ms: int) -> list[tuple[str, str, str | None, int]]:
+    """Deposits credited to custodial users since `since_ms`: (signature, asset, ticker, amount).
+
+    A deposit is credited once the chain has it finalized, so a reconciliation that read the
+    chain at an earlier finalized slot must take back those credits the read does not include
+    (custody lacks them at that slot, the ledger already has them)."""
+    d, u = Deposit.__table__, _users
+    rows = conn.execute(
+        select(d.c.signature, d.c.asset, d.c.ticker, d.c.amount)
+        .join(u, u.c.id == d.c.user_id)
+        .where(d.c.created_ms >= since_ms, u.c.kind == "custodial")
+    ).all()
+    return [(r.signature, r.asset, r.ticker, r.amount) for r in rows]

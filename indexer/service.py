@@ -95,6 +95,8 @@ def _now_ms() -> int:
 
 
 LOOKBACK = 1_000  # ledger entry ids read back each pass (see Indexer._ledger_totals)
+# Deposits credited this recently may postdate a pass's chain read (credited at finalized, after it).
+DEPOSIT_LOOKBACK_MS = 600_000
 
 
 @dataclass
@@ -299,6 +301,24 @@ class Indexer:
         led.counted = {i for i in led.counted if i > last - LOOKBACK}
         return led.totals, False
 
+    @staticmethod
+    def _deposits_after(iconn, deposits: list[tuple[str, str, str | None, int]], slot: int) -> dict[str | None, Effect]:
+        """The ledger's credits of deposits the chain read at `slot` does not include yet (their
+        transaction is later, or not ingested yet), per ticker (None: cash): taken back, as the
+        bridge's records not yet on chain are, so a deposit credited between the chain read and
+        the ledger read is no break."""
+        if not deposits:
+            return {}
+        signatures = {sig for sig, *_ in deposits}
+        slots = dict(iconn.execute(select(T.events.c.signature, T.events.c.slot)
+                                   .where(T.events.c.signature.in_(signatures), T.events.c.name == "Deposited")).all())
+        late: dict[str | None, Effect] = {}
+        for sig, asset, ticker, amount in deposits:
+            if slots.get(sig, slot + 1) > slot:
+                e = Effect(yes=amount) if asset == "yes" else Effect(no=amount) if asset == "no" else Effect(cash=amount)
+                late[ticker] = late.get(ticker, Effect()) + e
+        return late
+
     def _reconcile_sync(self, state: ChainState, markets: list[MarketInfo], checked: set[str]):
         found: list[Break] = []
         S = state.slot
@@ -310,6 +330,7 @@ class Indexer:
             empty = Window.empty(WINDOW_BITS)
             streams: dict[str, Window] = {t: (state.markets[t].window if t in state.markets else empty) for t in progress}
             streams[EXCHANGE_STREAM] = state.custody_window
+            deposits = LQ.recent_custodial_deposits(conn, now - DEPOSIT_LOOKBACK_MS)
             records: dict[str, list] = {}
             for stream, window in streams.items():
                 p = progress.get(stream)
@@ -324,7 +345,8 @@ class Indexer:
             violations = iconn.execute(select(T.violations)).mappings().all()
             if full:
                 self._dups = self._duplicates(iconn) + self._orphans(iconn, set(progress), S)
-        cash_pending = Effect()
+            late = self._deposits_after(iconn, deposits, S)
+        cash_pending = Effect(cash=late.get(None, Effect()).cash)
         rows: list[MarketRow] = []
         for m in markets:
             cm = state.markets.get(m.ticker)
@@ -332,7 +354,7 @@ class Indexer:
             recs = records.get(m.ticker, [])
             window = cm.window if cm else Window.empty(WINDOW_BITS)
             below = {s for s, evs in chain_seqs.get(m.ticker, {}).items() if s < window.start}
-            pend = pending_effect(recs, window, below)
+            pend = pending_effect(recs, window, below) + late.get(m.ticker, Effect())
             cash_pending = cash_pending + pend
             ledger_yes, ledger_no = totals.yes(m.ticker) - pend.yes, totals.no(m.ticker) - pend.no
             rows.append(MarketRow(
