@@ -37,9 +37,9 @@ def proof_of(stack, user: str, asset: str, after_epoch: int = -1):
     return proof
 
 
-async def settle_and_finalize(stack) -> None:
+async def settle_and_finalize(stack) -> int:
     """Everything applied (the stack's Applier), then reported finalized once the chain finalized it,
-    as the bridge reports it (mark_finalized): what an epoch waits for."""
+    as the bridge reports it (mark_finalized): what an epoch waits for. Returns the last applied slot."""
     await stack.settle()
     reader = stack.applier.reader
     applied = {stream: [r for r in reader.records(stream) if r.status == "applied"] for stream in reader.streams()}
@@ -48,16 +48,20 @@ async def settle_and_finalize(stack) -> None:
         await asyncio.sleep(0.05)
     for stream, recs in applied.items():
         reader.mark_finalized(stream, [r.seq for r in recs])
+    return last
 
 
-async def next_epoch(stack, after: int, what: str) -> dict:
-    return await stack.wait_for(lambda b: b["epoch"] > after, what, timeout=60, path="/v1/proof/latest")
+async def next_epoch(stack, after: int, what: str, min_slot: int = 0) -> dict:
+    """The first epoch after `after` taken at `min_slot` or later (the indexer publishes epochs from its
+    start: one taken before the test's positions were on chain has no roots for them)."""
+    return await stack.wait_for(lambda b: b["epoch"] > after and b["slot"] >= min_slot, what, timeout=60,
+                                path="/v1/proof/latest")
 
 
 async def test_epochs_are_backed_and_a_users_proof_verifies_on_chain(indexer_stack, tmp_path):
     s = indexer_stack
-    await settle_and_finalize(s)
-    body = await next_epoch(s, -1, "a first proof epoch")
+    last = await settle_and_finalize(s)
+    body = await next_epoch(s, -1, "a proof epoch over the test's positions", min_slot=last)
     roots = {(r["ticker"], r["asset"]): r for r in body["roots"]}
     assert roots[(s.ticker, "yes")]["sum"] == roots[(s.ticker, "no")]["sum"] == 10 * ONE  # stack: 10 sets of a and b
     db = connect(s.db_url)
