@@ -259,7 +259,9 @@ async def test_wallet_buys_yes_from_a_custodial_seller_and_sells_back(stack):
         assert status["filled_count"] == "10.00"
         yes_account = _ata(w.kp.pubkey(), m.yes_mint)
         await eventually(lambda: _equals(w.token_balance(yes_account), 10 * C), what="the wallet's YES")
-        fill = (await w.order(order))["fills"][0]
+        # the settle_fill's signature is recorded once the bridge has seen it confirmed (just after the wallet can)
+        body = await eventually(lambda: _signed_fills(w, order), what="the fill's settle_fill signature")
+        fill = body["fills"][0]
         assert fill["count"] == "10.00" and fill["price"] == "0.4000" and fill["signature"]
         positions = (await seller.get_positions(ticker=ticker)).market_positions
         assert positions[0].position_fp == "-10.00"
@@ -450,6 +452,11 @@ async def test_deposit_is_credited_once_and_a_withdrawal_lands(stack):
 async def _status(w: Wallet, order: str, status: str) -> dict | None:
     body = await w.order(order)
     return body if body["status"] == status else None
+
+
+async def _signed_fills(w: Wallet, order: str) -> dict | None:
+    body = await w.order(order)
+    return body if body["fills"] and all(f["signature"] for f in body["fills"]) else None
 
 
 async def _reverted(w: Wallet, order: str) -> dict | None:
