@@ -28,15 +28,20 @@ class Traffic:
         self.w, self.ticker = w, ticker
         self.stop = threading.Event()
         self.rounds = 0
+        self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        while not self.stop.is_set():
-            trade_mix(self.w, self.ticker, rounds=1)
-            if self.rounds % 5 == 0:
-                self.w.svc.fund(self.w.users["a"], cents=1_000)
-            self.rounds += 1
-            time.sleep(0.02)
+        try:
+            while not self.stop.is_set():
+                trade_mix(self.w, self.ticker, rounds=1)
+                if self.rounds % 5 == 0:  # cash funding (custody_fund records), enough to trade on
+                    for user in ("a", "b", "c"):  # a round costs b ~$2.65 net
+                        self.w.svc.fund(self.w.users[user], cents=2_000)
+                self.rounds += 1
+                time.sleep(0.02)
+        except BaseException as exc:  # the load must not die unseen: __exit__ fails the test with it
+            self.error = exc
 
     def __enter__(self) -> "Traffic":
         self.thread.start()
@@ -45,6 +50,8 @@ class Traffic:
     def __exit__(self, *exc) -> None:
         self.stop.set()
         self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise AssertionError(f"the trading load stopped after {self.rounds} rounds: {self.error!r}") from self.error
 
 
 def _row_count(store: S.Store) -> int:
