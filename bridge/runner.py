@@ -23,9 +23,8 @@ from bridge.mapper import Mapper
 from bridge.sender import ChainView, StreamSender
 from bridge.txbuild import TxBuilder
 from chain.client import LAMPORTS_PER_SOL, ChainClient
-from chain.idl import load_modern
+from chain.replay import REPLAY_WINDOW_BITS
 from chain.setup import ChainKeys, ExchangeSettings, init_chain
-from exchange import outbox as O
 
 log = logging.getLogger("tandem.bridge")
 
@@ -66,14 +65,6 @@ class BridgeConfig:
 Task = Callable[["Bridge"], Awaitable[None]]
 
 
-def replay_window_bits() -> int:
-    """The program's replay window, from the IDL constant (never retyped here)."""
-    for c in load_modern().get("constants", []):
-        if c["name"] == "REPLAY_WINDOW_BITS":
-            return int(c["value"])
-    raise RuntimeError("the IDL exports no REPLAY_WINDOW_BITS")
-
-
 def open_reader(db_url: str):
     from exchange.outbox_reader import OutboxReader
 
@@ -95,7 +86,7 @@ class Bridge:
         self.db = connect(config.db_url)
         self.store = S.Store(self.db.writer)
         self.reader = reader if reader is not None else open_reader(config.db_url)
-        self.window = replay_window_bits()
+        self.window = REPLAY_WINDOW_BITS  # the program's, from the IDL
         self.view = ChainView(self.chain.rpc)
         self.senders: dict[str, StreamSender] = {}
         self.mapper: Mapper | None = None

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -39,7 +38,6 @@ from solana.rpc.types import TxOpts
 from solders.hash import Hash
 from solders.rpc.errors import SendTransactionPreflightFailureMessage
 from solders.signature import Signature
-from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorFieldless, TransactionErrorInstructionError
 
 from bridge import store as S

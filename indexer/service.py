@@ -167,11 +167,10 @@ class Indexer:
             checkpoint, _ = await asyncio.to_thread(self.store.checkpoint, FINALIZED)
             try:
                 async for batch in self.finalized.pass_once(checkpoint):
-                    stored = await asyncio.to_thread(self.store.store, FINALIZED, batch)
+                    await asyncio.to_thread(self.store.store, FINALIZED, batch)
                     self._landed_total += sum(1 for tx in batch.txs for ev in tx.events if ev.fields.get("seq"))
                     if batch.synced_slot is not None:
                         self._finalized_synced = max(self._finalized_synced, batch.synced_slot)
-                    del stored
             except FollowError as exc:
                 log.warning("finalized follower: %s", exc)
                 return False

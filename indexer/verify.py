@@ -209,7 +209,7 @@ def render(report: Report, path: Path, console: Any) -> None:
         console.print(f"[green bold]OK[/]: {escape(str(path))} holds: the path rebuilds the root and custody holds at least root.sum",
                       soft_wrap=True)
     else:
-        console.print(f"[green bold]OK offline[/]: the path rebuilds the root; custody's balance was NOT read (--offline)",
+        console.print("[green bold]OK offline[/]: the path rebuilds the root; custody's balance was NOT read (--offline)",
                       soft_wrap=True)
 
 

@@ -34,6 +34,7 @@ from chain.setup import ChainKeys, ExchangeSettings, init_chain
 from exchange.outbox_reader import OutboxReader
 from exchange.schemas import OrderRequest
 from exchange.service import ExchangeService
+from tests.bridge.harness import BridgeProcess as HarnessBridgeProcess
 from tests.databases import BACKENDS, fresh_database
 from tests.indexer.applier import Applier
 
@@ -132,34 +133,11 @@ class IndexerProcess:
                 self.proc.wait()
 
 
-class BridgeProcess:
-    """The real `tandem bridge` as a child process (stopped to make the lag grow)."""
+class BridgeProcess(HarnessBridgeProcess):
+    """The real `tandem bridge` as a child process (stopped to make the lag grow), polling fast."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = {**env, "TANDEM_BRIDGE_POLL_MS": "20"}
-        self.log = log
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "BridgeProcess":
-        out = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "tandem.cli", "bridge"], env=self.env, cwd=REPO,
-                                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        out.close()
-        return self
-
-    def kill9(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__({**env, "TANDEM_BRIDGE_POLL_MS": "20"}, log)
 
 
 @dataclass
