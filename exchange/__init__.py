@@ -4,7 +4,7 @@ Where things live (pure modules do no I/O and are tested alone):
 
 | module | what it is |
 | --- | --- |
-| `engine/` | the matching engine, pure and deterministic (`engine_adapter` names it for the service) |
+| `engine/` | the matching engine, pure and deterministic |
 | `units`, `fees`, `holds`, `positions` | pure arithmetic: wire units, Kalshi fees, cash holds, position P&L |
 | `tickers` | the program's ticker rule (limit from the IDL), checked before anything is written |
 | `outbox` | the typed outbox contract with the bridge: one frozen record per kind, JSON codec, streams, groups (pure) |

@@ -35,7 +35,7 @@ from exchange import outbox as X
 from exchange import statements as Q
 from exchange import wallet_orders
 from exchange.db import Database, connect, open_database
-from exchange.engine_adapter import BookAdapter, EngineFill, EngineResult
+from exchange.engine import Book, EngineFill, EngineResult
 from exchange.fees import (
     ONE,
     FeeRates,
@@ -172,7 +172,7 @@ class OpenOrder:
 @dataclass(slots=True)
 class MarketState:
     row: dict
-    book: BookAdapter
+    book: Book
     rates: FeeRates
     book_seq: int = 0
     last_price: int | None = None
@@ -393,7 +393,7 @@ class ExchangeService:
             for order_id in self._user_market_orders.pop(key):
                 self._open.pop(order_id, None)
             self._holds[key[0]].pop(ticker, None)
-        book = BookAdapter(ticker, tick=row["tick"], lot=row["lot"])
+        book = Book(ticker, tick=row["tick"], lot=row["lot"])
         book.restore([(r["order_id"], r["user_id"], r["book_side"], r["price"], r["remaining_count"], r["engine_seq"],
                        r["self_trade_prevention"], r["post_only"], r["expiration_ms"]) for r in resting])
         old = self._markets.get(ticker)
@@ -1726,7 +1726,7 @@ class ExchangeService:
         """Cancel every resting order past its expiration time (call periodically)."""
         now = now_ms() if now is None else now
         with self._lock:
-            ids = [order_id for state in self._markets.values() for order_id, _left in _expiring(state.book, now)]
+            ids = [order_id for state in self._markets.values() for order_id, _left in state.book.expiring(now)]
             events = self._cancel_many(ids, reason="expired")[1] if ids else []
         self._publish(events)
         return ids
@@ -2057,8 +2057,3 @@ def _withdrawal_view(r) -> WithdrawalView:
     return WithdrawalView(r["withdrawal_id"], r["user_id"], r["ticker"], r["asset"], r["amount"], r["wallet"], r["status"],
                           r["signature"], r["created_ms"], r["updated_ms"])
 
-
-def _expiring(book: BookAdapter, now: int):
-    gone = [(n.order_id, n.remaining) for n in list(book._orders.values())
-            if n.expiration_ms is not None and n.expiration_ms <= now]
-    return gone

@@ -18,11 +18,12 @@ Interface (`Book(ticker, tick, lot)`):
   where it meets its own order; fills before it stand) | maker (the taker's own resting orders
   met are cancelled, reported in `cancelled_makers`, and matching goes on).
 - `cancel(order_id) -> remaining | None`; `decrease(order_id, new_remaining) -> reduction` (keeps
-  priority); `amend(order_id, price, remaining, now_ms)` (smaller size at the same price keeps
-  priority, otherwise re-queued and possibly matched); `expire(now_ms) -> [(order_id, remaining)]`;
-  `restore(rows)` re-inserts saved resting orders with their priority (`seq`) without matching.
+  priority); `restore(rows)` re-inserts saved resting orders with their priority (`seq`) without
+  matching. (An amend to a new price or a larger size is a new order: the service cancels and
+  submits in one transaction, Kalshi's new order id.)
 - reads: `preview(side, price, count, user_id, stp, now_ms)` (what a taker would fill now, as
-  [(maker price, contracts)]), `top()`, `levels(depth)`, `queue_position(order_id)` (contracts ahead at its level),
+  [(maker price, contracts)]), `expiring(now_ms)` (the orders due to expire, [(order_id,
+  remaining)]; the service commits their cancellation, then cancels them here), `top()`, `levels(depth)`, `queue_position(order_id)` (contracts ahead at its level),
   `has(order_id)`, `order(order_id)`, `resting_orders()`, `len(book)`.
 Invalid input (unknown side, off-tick price, non-lot count, duplicate id) raises ValueError and
 changes nothing.

@@ -161,39 +161,18 @@ class Book:
         node.level.size -= reduction
         return reduction
 
-    def amend(self, order_id: str, price: int, remaining: int, now_ms: int = 0, *, post_only: bool = False,
-              stp: str = "taker_at_cross") -> EngineResult:
-        """Change a resting order's price and/or remaining size, Kalshi's way: a smaller size at the
-        same price keeps the order's place in the queue; a new price or a larger size is a fresh
-        order (same id, user and expiration) that loses priority and may match at once.
-        A post-only amend that would cross is rejected and leaves the order as it was."""
-        node = self._orders.get(order_id)
-        if node is None:
-            raise KeyError(f"order {order_id!r} is not on the book")
-        if price == node.price and remaining <= node.remaining:
-            result = EngineResult()
-            result.seq = node.seq
-            self.decrease(order_id, remaining)
-            result.resting = remaining
-            return result
-        if price <= 0 or price % self.tick or remaining <= 0 or remaining % self.lot:
-            raise ValueError("amend needs a positive on-tick price and a positive whole-lot size")
-        s = _SIDE_INDEX[node.side]
-        okeys = self._keys[1 - s]
-        if post_only and okeys and (price if s == 0 else -price) + okeys[-1] >= 0:
-            result = EngineResult()
-            result.rejected = "post-only order would cross the book"
-            result.reject_code = "post_only_cross"
-            return result
-        self._remove(node)
-        return self.submit(order_id, node.user_id, node.side, price, remaining, GOOD_TILL_CANCELED, post_only, stp,
-                           node.expiration_ms, now_ms)
-
-    def expire(self, now_ms: int) -> list[tuple[str, int]]:
-        """Remove every order whose expiration is at or before now_ms; [(order_id, what it had left)]."""
-        if self._expiries and self._expiries[0][0] <= now_ms:
-            return self._sweep(now_ms)
-        return []
+    def expiring(self, now_ms: int) -> list[tuple[str, int]]:
+        """The resting orders whose expiration is at or before `now_ms`, soonest first, as
+        [(order_id, remaining)]: a read (nothing leaves the book), so a caller can commit their
+        cancellation first and then `cancel` each."""
+        heap, orders, due = self._expiries, self._orders, []
+        if not heap or heap[0][0] > now_ms:  # the usual case, once a second per market: nothing due
+            return due
+        for _exp, seq, order_id in sorted(e for e in heap if e[0] <= now_ms):
+            node = orders.get(order_id)
+            if node is not None and node.seq == seq:
+                due.append((order_id, node.remaining))
+        return due
 
     def restore(self, rows) -> None:
         """Re-insert resting orders [(order_id, user_id, side, price, remaining, seq, stp, post_only,

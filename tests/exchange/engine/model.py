@@ -96,20 +96,6 @@ class ModelBook:
         o.remaining = new_remaining
         return reduction
 
-    def amend(self, order_id, price, remaining, now_ms, post_only=False, stp="taker_at_cross"):
-        o = self.find(order_id)
-        if price == o.price and remaining <= o.remaining:
-            o.remaining = remaining
-            return {"seq": o.seq, "fills": [], "resting": remaining, "cancelled_makers": [], "expired_makers": [],
-                    "cancel_reason": None, "rejected": False}
-        other = "ask" if o.side == "bid" else "bid"
-        if post_only and any(_crosses(o.side, price, m.price) for m in self.orders if m.side == other):
-            return {"seq": 0, "fills": [], "resting": 0, "cancelled_makers": [], "expired_makers": [],
-                    "cancel_reason": None, "rejected": True}
-        self.orders.remove(o)
-        return self.submit(order_id, o.user, o.side, price, remaining, "good_till_canceled", post_only, stp,
-                           o.expiration_ms, now_ms)
-
     def expire(self, now_ms):
         return self._sweep(now_ms)
 

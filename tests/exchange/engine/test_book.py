@@ -94,7 +94,9 @@ def test_expiration_is_an_input_makers_past_it_are_removed_first(book):
     r = book.submit("b", 3, "bid", 41 * P, C, now_ms=1_000)  # a1 expires exactly at 1_000
     assert r.expired_makers == ["a1"] and fills(r) == [("a2", 2, 41 * P, C)]
     book.submit("a3", 2, "ask", 45 * P, C, expiration_ms=6_000, now_ms=1_000)
-    assert book.expire(5_999) == [] and book.expire(6_000) == [("a3", C)] and len(book) == 0
+    assert book.expiring(5_999) == [] and book.expiring(6_000) == [("a3", C)]
+    assert len(book) == 1 and book.has("a3")  # a read: the caller cancels what it committed
+    assert book.cancel("a3") == C and book.expiring(6_000) == [] and len(book) == 0
     late = book.submit("late", 1, "bid", 40 * P, C, expiration_ms=7_000, now_ms=7_000)
     assert late.cancel_reason == "expired" and late.resting == 0 and not book.has("late")
 
@@ -102,23 +104,27 @@ def test_expiration_is_an_input_makers_past_it_are_removed_first(book):
 def test_cancelled_order_with_expiration_does_not_expire_again(book):
     book.submit("a", 1, "ask", 40 * P, C, expiration_ms=1_000)
     assert book.cancel("a") == C and book.cancel("a") is None
-    assert book.expire(2_000) == []
+    assert book.expiring(2_000) == []
 
 
-def test_decrease_keeps_priority_and_amend_follows_kalshi(book):
+def test_decrease_keeps_priority(book):
     book.submit("b1", 1, "bid", 40 * P, 5 * C)
     book.submit("b2", 2, "bid", 40 * P, 5 * C)
     assert book.decrease("b1", 2 * C) == 3 * C and book.queue_position("b2") == 2 * C
-    r = book.amend("b1", 40 * P, C)  # smaller at the same price: stays first
-    assert r.seq == 1 and book.queue_position("b1") == 0 and book.queue_position("b2") == C
-    r = book.amend("b1", 40 * P, 4 * C)  # larger: to the back of the queue
-    assert r.seq == 3 and book.queue_position("b1") == 5 * C
-    book.submit("a", 3, "ask", 42 * P, C)
-    r = book.amend("b1", 43 * P, 4 * C)  # a new price that crosses trades at once, at the maker's price
-    assert fills(r) == [("a", 3, 42 * P, C)] and r.resting == 3 * C and book.top()[:2] == (43 * P, 3 * C)
-    book.submit("a2", 3, "ask", 50 * P, C)
-    r = book.amend("b1", 50 * P, 3 * C, post_only=True)
-    assert r.rejected and book.order("b1").price == 43 * P  # rejected amend leaves the order as it was
+    assert book.decrease("b1", C) == C and book.queue_position("b1") == 0 and book.queue_position("b2") == C
+    assert book.top()[:2] == (40 * P, 6 * C)
+
+
+def test_expiring_lists_due_orders_soonest_first_and_skips_ones_gone(book):
+    book.submit("late", 1, "bid", 40 * P, C, expiration_ms=3_000)
+    book.submit("soon", 2, "bid", 41 * P, 2 * C, expiration_ms=2_000)
+    book.submit("gone", 3, "ask", 60 * P, C, expiration_ms=1_000)
+    book.submit("never", 4, "ask", 61 * P, C)
+    book.cancel("gone")
+    assert book.expiring(999) == [] and book.expiring(2_500) == [("soon", 2 * C)]
+    assert book.expiring(3_000) == [("soon", 2 * C), ("late", C)]
+    book.decrease("late", C)  # what is left is what it reports
+    assert len(book) == 3 and book.top() == (41 * P, 2 * C, 61 * P, C)  # nothing left the book
 
 
 def test_bad_input_raises_and_changes_nothing(book):
@@ -144,7 +150,7 @@ def test_restore_keeps_priority_and_refuses_a_crossed_book():
     book.restore([("b2", 2, "bid", 40 * P, C, 7, "maker", False, None),
                   ("b1", 1, "bid", 40 * P, 2 * C, 3, "taker_at_cross", False, 9_000)])
     assert book.queue_position("b2") == 2 * C and book.submit("n", 5, "bid", 40 * P, C).seq == 8
-    assert book.expire(9_000) == [("b1", 2 * C)]
+    assert book.expiring(9_000) == [("b1", 2 * C)]
     with pytest.raises(ValueError, match="crossed"):
         Book("T", P, 1).restore([("b", 1, "bid", 50 * P, C, 1, "", False, None),
                                  ("a", 2, "ask", 50 * P, C, 2, "", False, None)])

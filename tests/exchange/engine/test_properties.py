@@ -30,10 +30,9 @@ submit_cmd = st.tuples(
 )
 cancel_cmd = st.tuples(st.just("cancel"), st.integers(0, 1000))
 decrease_cmd = st.tuples(st.just("decrease"), st.integers(0, 1000), st.integers(1, 5))
-amend_cmd = st.tuples(st.just("amend"), st.integers(0, 1000), st.integers(1, 9), st.integers(1, 6), st.booleans())
 tick_cmd = st.tuples(st.just("time"), st.integers(1, 3))
 expire_cmd = st.tuples(st.just("expire"))
-commands = st.lists(st.one_of(submit_cmd, submit_cmd, submit_cmd, cancel_cmd, decrease_cmd, amend_cmd, tick_cmd,
+commands = st.lists(st.one_of(submit_cmd, submit_cmd, submit_cmd, cancel_cmd, decrease_cmd, tick_cmd,
                               expire_cmd), min_size=10, max_size=120)
 
 
@@ -110,7 +109,7 @@ def run(cmds, check: bool = True) -> list:
                 for maker_id, maker_user, fill_price, traded in got["fills"]:
                     assert maker_user != user and traded > 0 and fill_price == prices[maker_id]
                     assert fill_price <= price if side == "bid" else fill_price >= price
-        elif kind in ("cancel", "decrease", "amend"):
+        elif kind in ("cancel", "decrease"):
             if not ids:
                 continue
             order_id = ids[cmd[1] % len(ids)]
@@ -129,23 +128,12 @@ def run(cmds, check: bool = True) -> list:
                 log.append(("decrease", reduction))
                 if check:
                     assert reduction == model.decrease(order_id, new)
-            else:
-                if not book.has(order_id):
-                    continue
-                _, _, price_ticks, lots, post_only = cmd
-                r = book.amend(order_id, price_ticks * TICK, lots * LOT, now, post_only=post_only)
-                got = _result(r)
-                log.append(got)
-                prices[order_id] = price_ticks * TICK if not got["rejected"] else prices[order_id]
-                if check:
-                    assert got == model.amend(order_id, price_ticks * TICK, lots * LOT, now, post_only=post_only)
-                    for f in got["fills"]:
-                        assert f[1] != users[order_id]
         elif kind == "time":
             now += cmd[1]
             continue
         else:
-            gone = book.expire(now)
+            gone = book.expiring(now)  # what the service does: list what is due, then cancel it
+            assert [book.cancel(order_id) for order_id, _left in gone] == [left for _id, left in gone]
             log.append(("expire", gone))
             if check:
                 assert gone == model.expire(now)
@@ -216,10 +204,8 @@ def _random_commands(rng, n: int) -> list:
                         rng.choice([None, None, None, rng.randint(1, 20)])))
         elif r < 0.70:
             out.append(("cancel", rng.randrange(1000)))
-        elif r < 0.78:
+        elif r < 0.82:
             out.append(("decrease", rng.randrange(1000), rng.randint(1, 5)))
-        elif r < 0.86:
-            out.append(("amend", rng.randrange(1000), rng.randint(3, 7), rng.randint(1, 6), rng.random() < 0.2))
         elif r < 0.96:
             out.append(("time", rng.randint(1, 3)))
         else:
