@@ -163,10 +163,6 @@ def request_path(request: Request) -> str:
     return request.url.path
 
 
-def authenticator(request: Request) -> Authenticator:
-    return request.app.state.auth
-
-
 def authorize(auth: Authenticator, headers, method: str, path: str) -> Principal:
     """The signed-in user of a Kalshi-prefixed request: signature, write scope, rate limit."""
     principal = auth.verify(headers, method, path)

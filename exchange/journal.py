@@ -113,16 +113,13 @@ def cash_value(price: int, count: int) -> int:
 
 @dataclass(slots=True)
 class MatchPosting:
-    """What one match did to its two holders (contract and cash deltas, set creation)."""
+    """What one match did: its two holders' positions after it, and the sets it created or retired
+    (the cash moved is in the journal)."""
 
     bid_pos_after: int
     ask_pos_after: int
-    bid_cash: int  # cash delta of the bid side (negative = paid)
-    ask_cash: int
     minted: int
     merged: int
-    bid_closed: int  # contracts of the bid side's NO position closed
-    ask_closed: int  # contracts of the ask side's YES position closed
 
 
 def post_match(
@@ -169,15 +166,4 @@ def post_match(
     if transfer_no:
         move(L.TRANSFER, ref, no, bid_account, ask_account, transfer_no)
         move(L.TRANSFER, ref, L.CASH, ask_account, bid_account, cash_value(ONE - price, transfer_no))
-    bid_cash = cash_value(ONE - price, bid_close) - cash_value(price, count - bid_close)
-    ask_cash = cash_value(price, ask_close) - cash_value(ONE - price, count - ask_close)
-    return MatchPosting(
-        bid_pos_after=bid_pos + count,
-        ask_pos_after=ask_pos - count,
-        bid_cash=bid_cash,
-        ask_cash=ask_cash,
-        minted=minted,
-        merged=merged,
-        bid_closed=bid_close,
-        ask_closed=ask_close,
-    )
+    return MatchPosting(bid_pos_after=bid_pos + count, ask_pos_after=ask_pos - count, minted=minted, merged=merged)
