@@ -5,10 +5,12 @@ from fastapi import APIRouter, Query, Request
 
 from exchange.errors import InvalidRequest
 
+from api.routes import candlesticks
 from api.routes._common import UnixSecondsQuery, csv, ms, ms_end, ok, service
 from api.schemas import wire
 
 router = APIRouter(tags=["market data"])
+router.include_router(candlesticks.router)  # first: /markets/candlesticks before /markets/{ticker}
 
 
 @router.get("/series", summary="Series list")
