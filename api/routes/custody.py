@@ -3,13 +3,16 @@ as Kalshi requests: the deposit reference wallets name in `deposit_*`, and withd
 YES/NO positions or cash to a Solana wallet (`custody_withdraw`, sent by the bridge)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+
+from exchange import custody_history as H
 
 from exchange.tickers import check_ticker
-from exchange.units import parse_count, parse_dollars
+from exchange.units import count_fp, dollars, parse_count, parse_dollars
 
 from api.auth import Principal, current_user
 from api.routes._common import ok, service
+from api.schemas.convert import rfc3339
 from api.schemas.wallet import WithdrawalBody
 from api.wallet_chain import parse_wallet
 
@@ -37,3 +40,30 @@ async def create_withdrawal(request: Request, body: WithdrawalBody, user: Princi
 async def get_withdrawal(request: Request, withdrawal_id: str, user: Principal = Depends(current_user)):
     view = service(request).get_withdrawal(user.user_id, withdrawal_id)
     return ok({"status": view.status, "signature": view.signature})
+
+
+def _amount(asset: str, amount: int) -> str:
+    """The way POST /withdrawals takes `count`: contracts for yes/no, dollars for cash."""
+    return dollars(amount) if asset == "cash" else count_fp(amount)
+
+
+@router.get("/deposits", summary="Your deposits seen on chain (every asset), newest first")
+async def list_deposits(request: Request, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
+                        user: Principal = Depends(current_user)):
+    page = H.chain_deposits(service(request).db.reader, user.user_id, cursor=cursor, limit=limit)
+    return ok({"deposits": [{"signature": d["signature"], "ix_index": d["ix_index"], "side": d["asset"],
+                             "ticker": d["ticker"], "count": _amount(d["asset"], d["amount"]),
+                             "created_time": rfc3339(d["created_ms"])} for d in page.items],
+               "cursor": page.cursor})
+
+
+@router.get("/withdrawals", summary="Your withdrawals to wallets (every asset and status), newest first")
+async def list_withdrawals(request: Request, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
+                           user: Principal = Depends(current_user)):
+    page = H.chain_withdrawals(service(request).db.reader, user.user_id, cursor=cursor, limit=limit)
+    return ok({"withdrawals": [{"withdrawal_id": w["withdrawal_id"], "status": w["status"], "side": w["asset"],
+                                "ticker": w["ticker"], "count": _amount(w["asset"], w["amount"]),
+                                "wallet": w["wallet"], "signature": w["signature"],
+                                "created_time": rfc3339(w["created_ms"]), "updated_time": rfc3339(w["updated_ms"])}
+                               for w in page.items],
+               "cursor": page.cursor})
