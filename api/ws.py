@@ -4,9 +4,13 @@ Commands `{"id": n, "cmd": "subscribe" | "unsubscribe" | "update_subscription" |
 "list_subscriptions", "params": {...}}`. Channels: `orderbook_delta` (an
 `orderbook_snapshot`, then `orderbook_delta`s; `seq` counts the subscription's messages
 without gaps, so a client that sees a gap resubscribes), `ticker`, `trade`,
-`market_lifecycle_v2`, and the private `fill` and `user_orders` (the connection's own user only). The handshake is signed with the REST
-headers over `GET /trade-api/ws/v2`; a connection without them gets the public channels
-only (`ticker`, `trade`, `market_lifecycle_v2`), as on Kalshi; a bad signature is refused with 401.
+`market_lifecycle_v2`, `ticker_v2` (only what changed since the subscription's last
+message: prices and top of book when they moved, volume and open interest as deltas), and the
+private `fill`, `user_orders`, `market_positions` (the position after each fill or settlement)
+and `order_group_updates` (created, triggered, reset, deleted, limit_updated) — the
+connection's own user only. The handshake is signed with the REST headers over
+`GET /trade-api/ws/v2`; a connection without them gets the public channels only (`ticker`,
+`ticker_v2`, `trade`, `market_lifecycle_v2`), as on Kalshi; a bad signature is refused with 401.
 
 Events come from `ExchangeService.subscribe` after each commit. Routes call the service
 on the event loop's thread, so a snapshot and the deltas that follow it are ordered
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from exchange.errors import ExchangeError
+from exchange.position_reads import market_position
 from exchange.schemas import BookDelta, FillEvent, MarketEvent, MarketView, OrderEvent, TickerUpdate, TradeEvent
 
 from api.errors import ApiError, error_response
@@ -33,8 +38,8 @@ from api.schemas.convert import ONE, count_fp, dollars, rfc3339, seconds
 log = logging.getLogger(__name__)
 
 WS_PATH = "/trade-api/ws/v2"
-PUBLIC_CHANNELS = {"ticker", "trade", "market_lifecycle_v2"}
-PRIVATE_CHANNELS = {"orderbook_delta", "fill", "user_orders"}
+PUBLIC_CHANNELS = {"ticker", "ticker_v2", "trade", "market_lifecycle_v2"}
+PRIVATE_CHANNELS = {"orderbook_delta", "fill", "user_orders", "market_positions", "order_group_updates"}
 # Tandem's lifecycle changes -> Kalshi's market_lifecycle_v2 event types.
 LIFECYCLE = {"created": "created", "halted": "deactivated", "resumed": "activated", "open": "activated",
              "closed": "closed", "determined": "determined", "finalized": "settled"}
@@ -55,6 +60,7 @@ class Subscription:
     tickers: set[str] | None  # None: every market
     seq: int = 0
     book_seq: dict[str, int] = field(default_factory=dict)  # orderbook_delta: market seq of the last snapshot
+    quotes: dict[str, tuple] = field(default_factory=dict)  # ticker_v2: the market as this subscription last saw it
 
     def wants(self, ticker: str) -> bool:
         return self.tickers is None or ticker in self.tickers
@@ -162,6 +168,11 @@ class Connection:
             if channel == "orderbook_delta":
                 for ticker in tickers or []:
                     self._snapshot(sub, ticker)
+            elif channel == "ticker_v2":
+                for ticker in tickers or []:
+                    sub.quotes[ticker] = _quote_state(self.hub.service.get_market(ticker))
+            elif channel == "order_group_updates":  # groups already triggered are not news
+                self.hub.seen_triggered(self.user_id)
 
     def _snapshot(self, sub: Subscription, ticker: str) -> None:
         book = self.hub.service.orderbook(ticker)
@@ -207,12 +218,16 @@ class Connection:
             if sub.channel == "orderbook_delta":
                 for ticker in new:
                     self._snapshot(sub, ticker)
+            elif sub.channel == "ticker_v2":
+                for ticker in new:
+                    sub.quotes[ticker] = _quote_state(self.hub.service.get_market(ticker))
         else:
             if sub.tickers is None:
                 raise CommandError(E_PARAM, "this subscription covers every market")
             sub.tickers.difference_update(tickers)
             for ticker in tickers:
                 sub.book_seq.pop(ticker, None)
+                sub.quotes.pop(ticker, None)
         self.send({"id": cmd_id, "sid": sub.sid, "seq": self.next_seq(sub), "type": "ok",
                    "msg": {"market_tickers": sorted(sub.tickers or [])}})
 
@@ -225,6 +240,41 @@ def _ticker_msg(m: MarketView, ts_ms: int) -> dict:
             "ts": seconds(ts_ms), "ts_ms": ts_ms, "time": rfc3339(ts_ms)}
 
 
+def _quote_state(m: MarketView) -> tuple:
+    """What ticker_v2 compares: (last price, yes bid, yes ask, bid size, ask size, volume, open interest)."""
+    return (m.last_price or 0, m.yes_bid or 0, m.yes_ask if m.yes_ask is not None else ONE, m.yes_bid_size,
+            m.yes_ask_size, m.volume, m.open_interest)
+
+
+def _ticker_v2_msg(m: MarketView, prev: tuple | None, trade_deltas: tuple[int, int], ts_ms: int) -> dict | None:
+    """The fields that changed since `prev` (all of them when the subscription saw none yet;
+    then volume and open interest move by this commit's trades). None: nothing changed."""
+    now = _quote_state(m)
+    body: dict = {}
+    if prev is None or now[0] != prev[0]:
+        body["price_dollars"] = dollars(now[0])
+    if prev is None or now[1:5] != prev[1:5]:
+        body.update(yes_bid_dollars=dollars(now[1]), yes_ask_dollars=dollars(now[2]),
+                    yes_bid_size_fp=count_fp(now[3]), yes_ask_size_fp=count_fp(now[4]))
+    volume, oi = (now[5] - prev[5], now[6] - prev[6]) if prev is not None else trade_deltas
+    if volume:
+        body["volume_delta_fp"] = count_fp(volume)
+    if oi:
+        body["open_interest_delta_fp"] = count_fp(oi)
+    if not body:
+        return None
+    return {"market_ticker": m.ticker, "market_id": m.ticker, **body, "ts": seconds(ts_ms), "ts_ms": ts_ms,
+            "time": rfc3339(ts_ms)}
+
+
+def _position_msg(p) -> dict:
+    # Kalshi's legacy money fields here are centi-cents (1/10,000 dollar); base units are 1/1,000,000.
+    return {"user_id": str(p.user_id), "market_ticker": p.ticker, "position": p.position // ONE,
+            "position_cost": p.exposure // 100, "realized_pnl": p.realized_pnl // 100, "fees_paid": p.fees_paid // 100,
+            "position_fp": count_fp(p.position), "position_cost_dollars": dollars(p.exposure),
+            "realized_pnl_dollars": dollars(p.realized_pnl), "fees_paid_dollars": dollars(p.fees_paid), "subaccount": 0}
+
+
 class Hub:
     """Fans the service's events out to the WebSocket connections."""
 
@@ -233,6 +283,12 @@ class Hub:
         self.auth = auth
         self.connections: set[Connection] = set()
         self._sid = 0
+        self._trade_deltas: dict[str, list[int]] = {}  # ticker_v2: this commit's (volume, open interest) per market
+        # market_positions / order_group_updates read the database once per loop turn, not per event.
+        self._pending_positions: set[tuple[int, str]] = set()
+        self._pending_groups: set[int] = set()  # users
+        self._flush_scheduled = False
+        self._groups_triggered: set[str] = set()  # told "triggered" already (until reset)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._unsubscribe = None
@@ -275,8 +331,12 @@ class Hub:
                     "no_price_dollars": dollars(ONE - t.price), "count_fp": count_fp(t.count), "taker_side": t.taker_side,
                     "taker_book_side": t.taker_book_side, "ts": seconds(t.created_ms), "ts_ms": t.created_ms}
             self._fan_out("trade", t.ticker, body)
+            acc = self._trade_deltas.setdefault(t.ticker, [0, 0])
+            acc[0] += t.count
+            acc[1] += t.minted - t.merged
         elif isinstance(event, TickerUpdate):
             self._fan_out("ticker", event.market.ticker, _ticker_msg(event.market, ts_ms))
+            self._ticker_v2(event.market, ts_ms)
         elif isinstance(event, FillEvent):
             f = event.fill
             body = {"trade_id": f.trade_id, "order_id": f.order_id, "client_order_id": f.client_order_id or "",
@@ -288,6 +348,12 @@ class Hub:
             if f.reverted_ms is not None:  # the chain refused its settle_fill: the ledger reversed it
                 body.update(reverted=True, revert_reason=f.revert_reason, reverted_ts_ms=f.reverted_ms)
             self._fan_out("fill", f.ticker, body, user_id=f.user_id)
+            if self._subscribed(f.user_id, "market_positions", f.ticker):
+                self._pending_positions.add((f.user_id, f.ticker))
+                self._schedule_flush()
+            if self._subscribed(f.user_id, "order_group_updates"):
+                self._pending_groups.add(f.user_id)  # did this fill trigger one of the user's groups?
+                self._schedule_flush()
         elif isinstance(event, OrderEvent):
             o = event.order
             self._fan_out("user_orders", o.ticker, wire.order(o), user_id=o.user_id, message_type="user_order")
@@ -299,6 +365,74 @@ class Hub:
                 body["result"] = m.result or "scalar"
                 body["settlement_value_dollars"] = dollars(m.yes_payout)
             self._fan_out("market_lifecycle_v2", m.ticker, body)
+            if event.kind == "finalized":  # settlement pays holders out: their positions change
+                for conn in self.connections:
+                    if conn.user_id is not None and self._subscribed(conn.user_id, "market_positions", m.ticker):
+                        self._pending_positions.add((conn.user_id, m.ticker))
+                        self._schedule_flush()
+
+    def _ticker_v2(self, m: MarketView, ts_ms: int) -> None:
+        trades = tuple(self._trade_deltas.pop(m.ticker, (0, 0)))
+        for conn in self.connections:
+            for sub in conn.subs.values():
+                if sub.channel == "ticker_v2" and sub.wants(m.ticker):
+                    body = _ticker_v2_msg(m, sub.quotes.get(m.ticker), trades, ts_ms)
+                    sub.quotes[m.ticker] = _quote_state(m)
+                    if body is not None:
+                        conn.send({"type": "ticker_v2", "sid": sub.sid, "seq": conn.next_seq(sub), "msg": body})
+
+    def _subscribed(self, user_id: int, channel: str, ticker: str | None = None) -> bool:
+        return any(conn.user_id == user_id and sub.channel == channel and (ticker is None or sub.wants(ticker))
+                   for conn in self.connections for sub in conn.subs.values())
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled and self._loop is not None:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """The reads the private channels wait for, once per loop turn: each touched position,
+        and whether the fills triggered an order group of their user."""
+        self._flush_scheduled = False
+        positions, self._pending_positions = self._pending_positions, set()
+        groups, self._pending_groups = self._pending_groups, set()
+        try:
+            if positions:
+                with self.service.db.reader.connect() as db:
+                    for user_id, ticker in sorted(positions):
+                        p = market_position(db, user_id, ticker)
+                        if p is not None:
+                            self._fan_out("market_positions", ticker, _position_msg(p), user_id=user_id,
+                                          message_type="market_position")
+            for user_id in sorted(groups):
+                for group in self.service.list_order_groups(user_id):
+                    if group.is_auto_cancel_enabled and group.order_group_id not in self._groups_triggered:
+                        self.order_group_event(user_id, "triggered", group.order_group_id, group.contracts_limit)
+        except Exception:  # a failed read must not stop the loop; the next event retries
+            log.exception("websocket position / order group read failed")
+
+    def seen_triggered(self, user_id: int) -> None:
+        self._groups_triggered.update(g.order_group_id for g in self.service.list_order_groups(user_id)
+                                      if g.is_auto_cancel_enabled)
+
+    def order_group_event(self, user_id: int, event_type: str, group_id: str, contracts_limit: int) -> None:
+        """An order_group_updates message (the order group routes call this after each command).
+        The channel ignores market filters: every group of the user."""
+        if event_type == "triggered":
+            if group_id in self._groups_triggered:
+                return
+            self._groups_triggered.add(group_id)
+        elif event_type in ("reset", "created", "deleted"):
+            self._groups_triggered.discard(group_id)
+        ts_ms = int(time.time() * 1000)
+        body = {"event_type": event_type, "order_group_id": group_id, "contracts_limit_fp": count_fp(contracts_limit),
+                "ts_ms": ts_ms}
+        for conn in self.connections:
+            if conn.user_id != user_id:
+                continue
+            for sub in conn.subs.values():
+                if sub.channel == "order_group_updates":
+                    conn.send({"type": "order_group_updates", "sid": sub.sid, "seq": conn.next_seq(sub), "msg": body})
 
     def _fan_out(self, channel: str, ticker: str, body: dict, user_id: int | None = None,
                  message_type: str | None = None) -> None:

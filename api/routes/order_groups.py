@@ -13,9 +13,15 @@ from api.schemas import wire
 router = APIRouter(tags=["order groups"])
 
 
+def _tell(request: Request, user_id: int, event_type: str, group_id: str, contracts_limit: int) -> None:
+    """The WebSocket order_group_updates channel hears of every command that changed a group."""
+    request.app.state.hub.order_group_event(user_id, event_type, group_id, contracts_limit)
+
+
 @router.post("/portfolio/order_groups/create", status_code=201, summary="Create an order group")
 async def create_order_group(request: Request, body: rq.CreateOrderGroup, user: Principal = Depends(current_user)):
     group = service(request).create_order_group(user.user_id, body.limit())
+    _tell(request, user.user_id, "created", group.order_group_id, group.contracts_limit)
     return ok({"order_group_id": group.order_group_id, "subaccount": 0}, 201)
 
 
@@ -36,7 +42,10 @@ async def get_order_group(request: Request, order_group_id: str, subaccount: int
 async def delete_order_group(request: Request, order_group_id: str, subaccount: int | None = None,
                              exchange_index: int | None = None, user: Principal = Depends(current_user)):
     check_subaccount(subaccount)
-    service(request).delete_order_group(user.user_id, order_group_id)
+    svc = service(request)
+    limit = svc.get_order_group(user.user_id, order_group_id).contracts_limit
+    svc.delete_order_group(user.user_id, order_group_id)
+    _tell(request, user.user_id, "deleted", order_group_id, limit)
     return ok({})
 
 
@@ -44,7 +53,8 @@ async def delete_order_group(request: Request, order_group_id: str, subaccount: 
 async def reset_order_group(request: Request, order_group_id: str, subaccount: int | None = None,
                             exchange_index: int | None = None, user: Principal = Depends(current_user)):
     check_subaccount(subaccount)
-    service(request).reset_order_group(user.user_id, order_group_id)
+    group = service(request).reset_order_group(user.user_id, order_group_id)
+    _tell(request, user.user_id, "reset", order_group_id, group.contracts_limit)
     return ok({})
 
 
@@ -52,7 +62,9 @@ async def reset_order_group(request: Request, order_group_id: str, subaccount: i
 async def trigger_order_group(request: Request, order_group_id: str, subaccount: int | None = None,
                               exchange_index: int | None = None, user: Principal = Depends(current_user)):
     check_subaccount(subaccount)
-    service(request).trigger_order_group(user.user_id, order_group_id)
+    svc = service(request)
+    svc.trigger_order_group(user.user_id, order_group_id)
+    _tell(request, user.user_id, "triggered", order_group_id, svc.get_order_group(user.user_id, order_group_id).contracts_limit)
     return ok({})
 
 
@@ -61,5 +73,8 @@ async def update_order_group_limit(request: Request, order_group_id: str, body: 
                                    subaccount: int | None = None, exchange_index: int | None = None,
                                    user: Principal = Depends(current_user)):
     check_subaccount(subaccount)
-    service(request).update_order_group_limit(user.user_id, order_group_id, body.limit())
+    group = service(request).update_order_group_limit(user.user_id, order_group_id, body.limit())
+    _tell(request, user.user_id, "limit_updated", order_group_id, group.contracts_limit)
+    if group.is_auto_cancel_enabled:  # what the window already matched reaches the new limit
+        _tell(request, user.user_id, "triggered", order_group_id, group.contracts_limit)
     return ok({})
