@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +46,8 @@ class Settings(Protocol):
     @property
     def db_url(self) -> str: ...
 HOUSEKEEPING_S = 1.0
+# Started with app.state (service, auth, group_commit) inside the lifespan; returns its stop.
+Companion = Callable[[Any], Awaitable[Callable[[], Awaitable[None]]]]
 
 
 def operator_token(settings: Settings) -> str:
@@ -80,9 +82,12 @@ async def _housekeeping(service: ExchangeService) -> None:
 
 
 def create_app(settings: Settings, service: ExchangeService | None = None,
-               proof_reader: Callable[..., Any] | None = None) -> FastAPI:
+               proof_reader: Callable[..., Any] | None = None,
+               companions: Sequence[Companion] = ()) -> FastAPI:
     """`proof_reader(db, *, user_id, ticker, asset) -> Proof | None` serves GET /v1/custody/proof; it is
-    the indexer's (indexer.epochs.latest_proof), handed in by `tandem api` since api never imports indexer."""
+    the indexer's (indexer.epochs.latest_proof), handed in by `tandem api` since api never imports indexer.
+    `companions` run beside the API on its loop, on its service: each is started with app.state once the
+    service is open and returns its stop (the FIX gateway, wired by `tandem api --fix-port`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -97,9 +102,12 @@ def create_app(settings: Settings, service: ExchangeService | None = None,
         app.state.group_commit = GroupCommit(svc)
         app.state.settings, app.state.wallet_chain = settings, None  # the wallet routes' RPC, opened on first use
         task = asyncio.create_task(_housekeeping(svc))
+        stops = [await start(app.state) for start in companions]
         try:
             yield
         finally:
+            for stop in reversed(stops):
+                await stop()
             task.cancel()
             hub.stop()
             if app.state.wallet_chain is not None:

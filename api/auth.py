@@ -137,15 +137,20 @@ class Authenticator:
         if abs(now - ts) > self.window_ms:
             raise ApiError(401, f"{TIMESTAMP_HEADER} is {abs(now - ts)} ms from the server clock "
                                 f"(allowed {self.window_ms} ms)", code="authentication_error", details="stale timestamp")
+        return self.verify_message(key_id, f"{timestamp}{method.upper()}{path}".encode(), signature,
+                                   hint="sign timestamp + METHOD + path (no query) with RSA-PSS SHA-256")
+
+    def verify_message(self, key_id: str, message: bytes, signature: str, *, hint: str = "") -> Principal:
+        """The principal whose API key signed `message` (base64 RSA-PSS SHA-256), or ApiError(401).
+        REST's headers and the FIX gateway's Logon (fix/session.py, handed this by `tandem api`) both end here."""
         key = self._key(key_id)
         if key is None:
             raise ApiError(401, "unknown API key", code="authentication_error")
         try:
             raw = base64.b64decode(signature, validate=True)
-            key.public_key.verify(raw, f"{timestamp}{method.upper()}{path}".encode(), _PSS_VERIFY, hashes.SHA256())
+            key.public_key.verify(raw, message, _PSS_VERIFY, hashes.SHA256())
         except (InvalidSignature, binascii.Error, ValueError):
-            raise ApiError(401, "signature does not verify", code="authentication_error",
-                           details="sign timestamp + METHOD + path (no query) with RSA-PSS SHA-256") from None
+            raise ApiError(401, "signature does not verify", code="authentication_error", details=hint) from None
         return Principal(key.user_id, key_id, key.scopes, key.is_operator)
 
     def is_operator_token(self, headers) -> bool:

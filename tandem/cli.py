@@ -79,8 +79,11 @@ def market_create(ticker: str, title: str = typer.Option(..., "--title"), close:
 def api(
     port: int = typer.Option(None, "--port", help="Port (default TANDEM_API_PORT or 8000)."),
     host: str = typer.Option(None, "--host", help="Interface (default TANDEM_API_HOST or 127.0.0.1)."),
+    fix_port: int = typer.Option(None, "--fix-port", help="Also serve FIX (TLS) on this port (default TANDEM_FIX_PORT; unset: no FIX)."),
+    cert: Path = typer.Option(None, "--cert", help="FIX TLS certificate, PEM (default TANDEM_FIX_CERT, else one generated under TANDEM_HOME/fix)."),
+    key: Path = typer.Option(None, "--key", help="FIX TLS private key, PEM (default TANDEM_FIX_KEY)."),
 ) -> None:
-    """The exchange API: REST under /trade-api/v2, WebSocket at /trade-api/ws/v2, docs at /docs."""
+    """The exchange API: REST under /trade-api/v2, WebSocket at /trade-api/ws/v2, docs at /docs; FIX with --fix-port."""
     import uvicorn
 
     from api.app import create_app
@@ -88,9 +91,21 @@ def api(
     from tandem.settings import get_settings
 
     settings = get_settings()
+    companions = []
+    fix_port = fix_port or settings.fix_port
+    if fix_port:
+        from tandem.fix_gateway import companion
+
+        cert, key = cert or settings.fix_cert, key or settings.fix_key
+        if (cert is None) != (key is None):
+            err.print("error: give both --cert and --key (or neither: a self-signed pair is generated)")
+            raise typer.Exit(2)
+        companions.append(companion(settings.fix_host, fix_port, settings.tandem_home, settings.api_auth_window_ms,
+                                    cert, key))
     # One process: it owns the in-memory books of the exchange (exchange/service.py). The
     # API serves clients directly (no proxy headers to trust) and says nothing of its server.
-    uvicorn.run(create_app(settings, proof_reader=latest_proof), host=host or settings.api_host, port=port or settings.api_port,
+    uvicorn.run(create_app(settings, proof_reader=latest_proof, companions=companions),
+                host=host or settings.api_host, port=port or settings.api_port,
                 log_level="warning", access_log=False, proxy_headers=False, server_header=False)
 
 

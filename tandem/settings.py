@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     api_auth_window_ms: int = Field(default=30_000, alias="TANDEM_API_AUTH_WINDOW_MS")
     api_rate_read_per_s: float = Field(default=100.0, alias="TANDEM_API_RATE_READ")
     api_rate_write_per_s: float = Field(default=100.0, alias="TANDEM_API_RATE_WRITE")
+    # FIX gateway (fix/, served by `tandem api` when a port is set): its port and interface, and its TLS
+    # certificate and key (unset: a self-signed pair generated once under TANDEM_HOME/fix/).
+    fix_port: int | None = Field(default=None, alias="TANDEM_FIX_PORT")
+    fix_host: str = Field(default="127.0.0.1", alias="TANDEM_FIX_HOST")
+    fix_cert: Path | None = Field(default=None, alias="TANDEM_FIX_CERT")
+    fix_key: Path | None = Field(default=None, alias="TANDEM_FIX_KEY")
     # Indexer (`tandem indexer`): its port (it also serves the dashboard), how often it polls the
     # finalized slot, how often the custodial sums are recomputed in full (between, they are kept
     # from the ledger entries added), when the bridge's lag is a break, how long a gap in a

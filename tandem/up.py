@@ -34,6 +34,13 @@ def _tandem(*args: str) -> list[str]:
     return [sys.executable, "-m", "tandem.cli", *args]
 
 
+UP_FIX_PORT = 8230  # `up` always serves FIX (DESIGN.md, Command line); TANDEM_FIX_PORT moves it
+
+
+def fix_port(settings: Settings) -> int:
+    return settings.fix_port or UP_FIX_PORT
+
+
 def parts(settings: Settings, *, demo: bool = True) -> list[Part]:
     """What `up` runs, in start order. The demo market is created in the exchange; the bridge
     mirrors it onto the chain, the indexer follows and reconciles both, `demo` trades in it."""
@@ -42,7 +49,7 @@ def parts(settings: Settings, *, demo: bool = True) -> list[Part]:
         # The native program's msg! lines go to localnet's stdout, one per instruction: to a file.
         Part("localnet", _tandem("localnet", "--port", str(settings.localnet_port)), rpc,
              {"jsonrpc": "2.0", "id": 1, "method": "getHealth"}, to_log_file=True),
-        Part("api", _tandem("api", "--port", str(settings.api_port)),
+        Part("api", _tandem("api", "--port", str(settings.api_port), "--fix-port", str(fix_port(settings))),
              f"http://{settings.api_host}:{settings.api_port}/trade-api/v2/exchange/status"),
         Part("bridge", _tandem("bridge")),
         Part("indexer", _tandem("indexer", "--port", str(settings.indexer_port)),
@@ -134,6 +141,7 @@ def run(settings: Settings, console: Console, demo_ticker: str = "DEMO-YES", *, 
         console.print("[green]Tandem is up.[/] Ctrl-C stops everything.")
         console.print(f"  Solana JSON-RPC  http://127.0.0.1:{settings.localnet_port}")
         console.print(f"  Kalshi API       http://{settings.api_host}:{settings.api_port}/trade-api/v2  (docs: /docs)")
+        console.print(f"  FIX (TLS)        {settings.fix_host}:{fix_port(settings)}  (TargetCompID KalshiRT, KalshiNR, KalshiMD)")
         console.print(f"  Dashboard        [bold]http://{settings.indexer_host}:{settings.indexer_port}/[/]  "
                       f"(reconciliation: /v1/reconciliation)")
         essential = [p for p in running if p.essential]
