@@ -5,12 +5,13 @@ from fastapi import APIRouter, Query, Request
 
 from exchange.errors import InvalidRequest
 
-from api.routes import candlesticks
+from api.routes import candlesticks, historical
 from api.routes._common import UnixSecondsQuery, csv, ms, ms_end, ok, service
 from api.schemas import wire
 
 router = APIRouter(tags=["market data"])
 router.include_router(candlesticks.router)  # first: /markets/candlesticks before /markets/{ticker}
+router.include_router(historical.router)
 
 
 @router.get("/series", summary="Series list")
