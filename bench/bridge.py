@@ -13,13 +13,19 @@ process. Phases:
 2. latency, custodial: matches placed at a steady BENCH_RATE per second while the bridge runs;
    per record, fill (its ledger commit, `created_ms`) -> the bridge saw its transaction
    confirmed, and -> finalized (polled).
-3. wallet fills per transaction, with lookup tables (v0) and without (legacy): wallet orders
-   placed on chain, taken by custodial takers; each fill is a settle_fill.
+   Where the time goes, per record: fill -> its transaction persisted (the bridge noticed it,
+   packed, signed and stored it), persisted -> the slot after the one it landed in began (send,
+   execution, the chain's one slot to `confirmed`; slot starts sampled by this process), and
+   that slot's start -> the bridge saw it confirmed (status polling, mark_applied).
+3. wallet fills per transaction, with lookup tables (v0) and without (legacy): (a) wallet
+   orders of one fill each (distinct orders, 7 taken per custodial command: one settle_fill
+   per order), (b) one wallet order filled BENCH_ONE_ORDER_FILLS times by as many custodial
+   commands (several fills of one order: one settle_fills where the program has it).
 
 A "fill mirrored" is one outbox record applied on chain: a custodial match's
 custody_mint_set / custody_merge_set, or a wallet fill's settle_fill.
 Environment: BENCH_SLOT_MS (400), BENCH_MARKETS (8), BENCH_BACKLOG (4000), BENCH_RATE (400),
-BENCH_SECONDS (10), BENCH_WALLET_ORDERS (60).
+BENCH_SECONDS (10), BENCH_WALLET_ORDERS (60), BENCH_ONE_ORDER_FILLS (40).
 """
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ import time
 import uuid
 from pathlib import Path
 
-from solana.rpc.commitment import Confirmed
+from solana.rpc.commitment import Confirmed, Processed
 from solders.keypair import Keypair
 from solders.signature import Signature
 
@@ -62,14 +68,46 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+class SlotClock:
+    """When each slot began, as this process sees it (getSlot at processed every 10 ms)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.starts: dict[int, float] = {}
+        self.round_trips: list[float] = []  # getSlot's, seconds: how long the node takes to answer anything
+        self._task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        async with ChainClient(self.url, Keypair()) as c:
+            while True:
+                asked = time.time()
+                slot = (await c.rpc.get_slot(Processed)).value
+                now = time.time()
+                self.round_trips.append(now - asked)
+                self.starts.setdefault(slot, asked)  # the slot began at most a round trip before we asked
+                await asyncio.sleep(0.01)
+
+    def start(self) -> "SlotClock":
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
 class Recorder:
     """Landed transactions as the bridge reports them (on_landed hook)."""
 
     def __init__(self) -> None:
         self.landed: list[tuple[float, str, str, list[O.OutboxRecord]]] = []
+        self.with_slots: list[tuple[float, str, str, list[O.OutboxRecord], int]] = []
 
     def __call__(self, stream: str, records: list, signature: str, slot: int) -> None:
-        self.landed.append((time.time(), stream, signature, records))
+        now = time.time()
+        self.landed.append((now, stream, signature, records))
+        self.with_slots.append((now, stream, signature, records, slot))
 
 
 def _start_localnet(tmp: Path, keys: ChainKeys, slot_ms: int) -> Localnet:
@@ -102,6 +140,20 @@ def _match(svc: ExchangeService, users: list[int], ticker: str, i: int) -> None:
     else:
         svc.place_order(a, OrderRequest.legacy(ticker, "yes", "sell", ONE, yes_price=55 * CENT))
         svc.place_order(b, OrderRequest.legacy(ticker, "no", "sell", ONE, no_price=45 * CENT))
+
+
+def _steady_load(db_url: str, users: list[int], tickers: list[str], rate: int, seconds: int) -> None:
+    """`rate` matches per second for `seconds` (a process of its own)."""
+    svc = ExchangeService(db_url)
+    t_start = time.perf_counter()
+    n = 0
+    while n < rate * seconds:
+        due = int((time.perf_counter() - t_start) * rate)
+        while n < due and n < rate * seconds:
+            _match(svc, users, tickers[n % len(tickers)], n // len(tickers))
+            n += 1
+        time.sleep(0.002)
+    svc.close()
 
 
 async def _finalized_latency(c: ChainClient, landed: list[tuple[float, str, str, list]]) -> list[float]:
@@ -182,22 +234,41 @@ async def _bench(tmp: Path) -> None:
         rec = Recorder()
         bridge = Bridge(config(max_in_flight=32, max_records_per_tx=64))
         bridge.on_landed.append(rec)
+        clock = SlotClock(chain.url).start()
         task = asyncio.create_task(bridge.run())
         await asyncio.sleep(1.0)
-        t_start = time.perf_counter()
-        n = 0
-        while time.perf_counter() - t_start < seconds:
-            due = int((time.perf_counter() - t_start) * rate)
-            while n < due:
-                _match(svc, users, tickers[n % markets], n // markets)
-                n += 1
-            await asyncio.sleep(0.005)
+        # The trading load runs in a process of its own, as the API does beside `tandem bridge`
+        # (in this one it would hold the bridge's event loop for every order it places).
+        svc.close()
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        load = ctx.Process(target=_steady_load, args=(db_url, users, tickers, rate, seconds))
+        load.start()
+        await asyncio.get_running_loop().run_in_executor(None, load.join)
+        if load.exitcode != 0:
+            raise RuntimeError(f"the load process failed (exit {load.exitcode})")
+        svc = ExchangeService(db_url)  # the books as the load left them
+        reader = OutboxReader(svc)
+        n = rate * seconds
         deadline = time.monotonic() + 60
         while not all(reader.applied_seq(s) >= last for s, last in reader.streams().items()) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         bridge.stop()
         await asyncio.wait_for(task, 30)
+        await clock.stop()
         confirmed = [t - r.created_ms / 1000 for t, _, _, recs in rec.landed for r in recs]
+        persisted_ms = {row.signature: row.created_ms for row in bridge.store.rows() if row.signature}
+        picked, chain_wait, seen = [], [], []
+        for t, _, sig, recs, slot in rec.with_slots:
+            next_slot = clock.starts.get(slot + 1)
+            if sig not in persisted_ms or next_slot is None:
+                continue
+            persisted = persisted_ms[sig] / 1000
+            for r in recs:
+                picked.append(persisted - r.created_ms / 1000)
+                chain_wait.append(next_slot - persisted)
+                seen.append(t - next_slot)
         async with ChainClient(chain.url, Keypair()) as c:
             finalized = await _finalized_latency(c, rec.landed)
         slot = slot_ms / 1000
@@ -205,30 +276,39 @@ async def _bench(tmp: Path) -> None:
               f"({_pct(confirmed, 50) / slot:.1f} slots) p99 {_pct(confirmed, 99) * 1000:,.0f} ms; fill -> finalized p50 "
               f"{_pct(finalized, 50) * 1000:,.0f} ms p99 {_pct(finalized, 99) * 1000:,.0f} ms; "
               f"{sum(len(r) for *_, r in rec.landed) / max(1, len(rec.landed)):.1f} records per transaction", flush=True)
+        print(f"  where it goes (p50 / p99, ms): fill -> persisted {_pct(picked, 50) * 1000:,.0f} / {_pct(picked, 99) * 1000:,.0f}; "
+              f"persisted -> next slot began (send, execution, one slot to confirmed) {_pct(chain_wait, 50) * 1000:,.0f} / "
+              f"{_pct(chain_wait, 99) * 1000:,.0f}; that slot -> bridge saw it {_pct(seen, 50) * 1000:,.0f} / {_pct(seen, 99) * 1000:,.0f}; "
+              f"localnet answers getSlot in {_pct(clock.round_trips, 50) * 1000:,.1f} / {_pct(clock.round_trips, 99) * 1000:,.0f}",
+              flush=True)
         verdict = "meets" if _pct(confirmed, 50) < 2 * slot else "misses"
         print(f"  bar fill -> confirmed p50 < 2 slots ({2 * slot_ms} ms): {verdict}", flush=True)
 
         # 3. wallet fills
         for lookup in (False, True):
-            await _wallet_phase(chain, svc, reader, keys, config, users, _env("BENCH_WALLET_ORDERS", 48), lookup)
+            await _wallet_phase(chain, svc, reader, keys, config, users, _env("BENCH_WALLET_ORDERS", 60), lookup)
+        for lookup in (False, True):
+            await _wallet_phase(chain, svc, reader, keys, config, users, _env("BENCH_ONE_ORDER_FILLS", 40), lookup, one_order=True)
     finally:
         svc.close()
         chain.stop()
 
 
 async def _wallet_phase(chain: Localnet, svc: ExchangeService, reader: OutboxReader, keys: ChainKeys, config,
-                        users: list[int], orders: int, lookup: bool) -> None:
-    """`orders` wallet buy-YES orders on one market, each taken by a custodial seller of YES
-    (holding YES: a transfer, so each fill is one settle_fill); figure = settle_fills per
-    transaction and fills mirrored per second once they are in the CLOB."""
+                        users: list[int], fills: int, lookup: bool, one_order: bool = False) -> None:
+    """Wallet buy-YES fills on one market, each taken by a custodial seller of YES (holding YES:
+    a transfer, so each fill is one settle_fill record). Distinct orders: `fills` wallet orders
+    of 1 contract, taken 7 per custodial command. One order: a wallet order of `fills`
+    contracts, taken 1 per command (`fills` groups of one fill of the same order). Figure =
+    settle_fill records per transaction and fills mirrored per second once they are in the CLOB."""
     from exchange import wallet_orders as WO
 
     ticker = f"BW-{uuid.uuid4().hex[:8].upper()}"
     svc.create_market(ticker, title="bench wallet", close_ms=int(time.time() * 1000) + 3_600_000)
     seller = users[2]
     # the seller holds YES: a mint match against users[3] first
-    svc.place_order(seller, OrderRequest.legacy(ticker, "yes", "buy", orders * ONE, yes_price=50 * CENT))
-    svc.place_order(users[3], OrderRequest.legacy(ticker, "no", "buy", orders * ONE, no_price=50 * CENT))
+    svc.place_order(seller, OrderRequest.legacy(ticker, "yes", "buy", fills * ONE, yes_price=50 * CENT))
+    svc.place_order(users[3], OrderRequest.legacy(ticker, "no", "buy", fills * ONE, no_price=50 * CENT))
     await _run_until_applied(Bridge(config(lookup_tables=lookup)), reader, 120)
     async with ChainClient(chain.url, keys.admin, poll_seconds=0.05) as c:
         from chain import pdas
@@ -236,13 +316,13 @@ async def _wallet_phase(chain: Localnet, svc: ExchangeService, reader: OutboxRea
         mint = (await c.fetch("Exchange", pdas.exchange(c.program_id))).collateral_mint
         m = ix.market_of(c, ticker)
         rates = WO.market_rates(svc, ticker)
-        size, limit = ONE, 600_000
+        size, limit = (fills * ONE if one_order else ONE), 600_000
         max_fee = WO.fee_budget(size, limit, "buy", rates)
-        wallets = [Keypair() for _ in range(orders)]
+        wallets = [Keypair() for _ in range(1 if one_order else fills)]
 
         async def one(w: Keypair) -> WO.PlacedOrder:
             await c.airdrop(w.pubkey(), LAMPORTS_PER_SOL)
-            await fund_collateral(c, keys, w.pubkey(), 10 * ONE, mint)
+            await fund_collateral(c, keys, w.pubkey(), size * 2, mint)
             await c.send_and_confirm([create_ata_ix(c.payer.pubkey(), w.pubkey(), m.yes_mint)])
             res = await ix.place_order(c, w, ticker, nonce=1, side=OrderSide.BUY_YES, limit_price=limit, size=size,
                                        max_fee=max_fee, collateral_mint=mint)
@@ -251,24 +331,28 @@ async def _wallet_phase(chain: Localnet, svc: ExchangeService, reader: OutboxRea
                                   ev.data.escrowed, order_id=getattr(ev.data, "order_id", 0))
 
         placed = []
-        for start in range(0, orders, 8):
+        for start in range(0, len(wallets), 8):
             placed += await asyncio.gather(*[one(w) for w in wallets[start:start + 8]])
     for p in placed:
         WO.place(svc, p)
     rec = Recorder()
     bridge = Bridge(config(lookup_tables=lookup, max_in_flight=32))
     bridge.on_landed.append(rec)
-    # the seller takes them all: one command per 7 orders (a group of 7 settle_fills fits the program's bound)
-    for start in range(0, orders, 7):
-        n = min(7, orders - start)
-        svc.place_order(seller, OrderRequest.legacy(ticker, "yes", "sell", n * ONE, yes_price=60 * CENT))
+    if one_order:  # one custodial command per fill: `fills` groups, each one fill of the same order
+        for _ in range(fills):
+            svc.place_order(seller, OrderRequest.legacy(ticker, "yes", "sell", ONE, yes_price=60 * CENT))
+    else:  # one command per 7 orders: groups of 7 settle_fills
+        for start in range(0, fills, 7):
+            n = min(7, fills - start)
+            svc.place_order(seller, OrderRequest.legacy(ticker, "yes", "sell", n * ONE, yes_price=60 * CENT))
     elapsed = await _run_until_applied(bridge, reader, 300)
-    fills = [r for *_, recs in rec.landed for r in recs if r.kind == "settle_fill"]
+    settled = [r for *_, recs in rec.landed for r in recs if r.kind == "settle_fill"]
     txs = [recs for *_, recs in rec.landed if any(r.kind == "settle_fill" for r in recs)]
     confirmed = [t - r.created_ms / 1000 for t, _, _, recs in rec.landed for r in recs if r.kind == "settle_fill"]
-    print(f"wallet fills ({'v0 + lookup table' if lookup else 'legacy'}): {len(fills)} settle_fills in {len(txs)} transactions = "
-          f"{len(fills) / max(1, len(txs)):.1f} per transaction (most {max((sum(r.kind == 'settle_fill' for r in t) for t in txs), default=0)}); "
-          f"{len(fills) / elapsed:,.0f} fills/s; fill -> confirmed p50 {_pct(confirmed, 50) * 1000:,.0f} ms", flush=True)
+    what = f"one order x {fills} fills" if one_order else f"{fills} orders x 1 fill"
+    print(f"wallet fills, {what} ({'v0 + lookup table' if lookup else 'legacy'}): {len(settled)} fills in {len(txs)} transactions = "
+          f"{len(settled) / max(1, len(txs)):.1f} per transaction (most {max((sum(r.kind == 'settle_fill' for r in t) for t in txs), default=0)}); "
+          f"{len(settled) / elapsed:,.0f} fills/s; fill -> confirmed p50 {_pct(confirmed, 50) * 1000:,.0f} ms", flush=True)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ owner and side never change.
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from solana.rpc.commitment import Confirmed, Processed
@@ -44,12 +45,38 @@ class WalletOrderInfo:
     order_id: int | None  # the program's id of the order (hardened program), None before it existed
 
 
+# What each record's instruction costs of a transaction's instruction trace (the runtime's
+# max_instruction_trace_length: top-level instructions, their CPIs and emit_cpi! events all
+# count): the program's figures (events-cpi-interface.md, section 5). A settle_fills of N
+# fills costs SETTLE_FILLS_TRACE + N.
+TRACE_COST = {"custody_mint_set": 5, "custody_merge_set": 5, "custody_withdraw": 3, "custody_fund": 3, "settle_fill": 4,
+              "close_order": 4}
+SETTLE_FILLS_TRACE = 3
+LIFECYCLE_TRACE = 16  # sent alone anyway
+# Order inside one transaction of records from several groups: a custody_mint_set before the
+# fills that may hand its tokens out, merges after the fills that bring custody the tokens they
+# retire, a close_order after every fill (its refund is what the fills left). Within one group
+# the outbox already writes this order; minting earlier and merging later is always safe.
+RANK = {"custody_mint_set": 0, "custody_merge_set": 2, "close_order": 3}
+
+
 @dataclass
 class Built:
     """The instructions of one record, and who must sign them besides the fee payer."""
 
     instructions: list[Instruction]
     signers: list[Keypair]
+    trace: int = LIFECYCLE_TRACE  # its cost of the transaction's instruction trace
+
+
+@dataclass
+class Step:
+    """Instructions of a transaction and the seqs they apply (several: one settle_fills)."""
+
+    instructions: list[Instruction]
+    seqs: list[int]
+    signers: list[Keypair]
+    trace: int
 
 
 class Mapper:
@@ -70,6 +97,16 @@ class Mapper:
         # sequences custody_fund; the IDL says which program this is.
         self.order_ids = "order_id" in args.get("settle_fill", [])
         self.sequenced_fund = "custody_fund" in args
+        # v1.2: settle_fills (several fills of one order in one instruction) and events by emit_cpi!
+        self.batched_fills = "settle_fills" in args
+        self._templates: dict[tuple[str, str], Instruction] = {}
+        # instructions whose arguments are all u64: discriminator ++ little-endian u64s
+        self._packers = {}
+        self._arg_names = {i.name: [a.name for a in i.args] for i in chain.idl.instructions}
+        for i in chain.idl.instructions:
+            if i.name in ("custody_mint_set", "custody_merge_set", "custody_fund", "settle_fill") and all(
+                    str(a.ty) in ("u64", "IdlTypeSimple.U64") for a in i.args):
+                self._packers[i.name] = _packer(chain.program.coder.instruction.sighashes[i.name], [a.name for a in i.args])
         self.sequenced = SEQUENCED if self.sequenced_fund else SEQUENCED - {"custody_fund"}
 
     def market(self, ticker: str) -> MarketAddresses:
@@ -144,6 +181,83 @@ class Mapper:
 
     # -- one record -----------------------------------------------------------------------
     def build(self, rec: O.OutboxRecord) -> Built:
+        built = self._from_template(rec)
+        if built is None:
+            built = self._build(rec)
+            self._remember_template(rec, built)
+        if rec.kind in TRACE_COST:
+            built.trace = TRACE_COST[rec.kind] if rec.kind != "custody_fund" or self.sequenced_fund else 1
+        return built
+
+    # The frequent records' instructions differ from one another only in their data (u64
+    # arguments) as long as they name the same accounts (same market; same wallet order): the
+    # first is built in full (anchorpy, PDA derivations), the next ones reuse its accounts with
+    # their own data packed directly. Same bytes as a full build (tests/bridge/test_packing.py).
+    def _template_key(self, rec: O.OutboxRecord) -> tuple[str, str, dict[str, int]] | None:
+        r = rec.record
+        if isinstance(r, (O.CustodyMintSet, O.CustodyMergeSet)):
+            return rec.kind, r.ticker, {"seq": rec.seq, "amount": r.amount}
+        if isinstance(r, O.CustodyFund) and self.sequenced_fund:
+            return "custody_fund", "", {"seq": rec.seq, "amount": r.amount}
+        if isinstance(r, O.SettleFill) and self.order_ids:
+            return "settle_fill", r.wallet_order, {"seq": rec.seq, "order_id": split_key(r.wallet_order)[1], "size": r.size,
+                                                   "price": r.price, "fee": r.fee}
+        return None
+
+    def _from_template(self, rec: O.OutboxRecord) -> Built | None:
+        key = self._template_key(rec)
+        if key is None:
+            return None
+        name, scope, values = key
+        template = self._templates.get((name, scope))
+        if template is None:
+            return None
+        return Built([Instruction(template.program_id, self._packers[name](values), list(template.accounts))], [])
+
+    def _remember_template(self, rec: O.OutboxRecord, built: Built) -> None:
+        key = self._template_key(rec)
+        if key is None or len(built.instructions) != 1 or built.signers or key[0] not in self._packers \
+                or set(key[2]) != set(self._arg_names[key[0]]):
+            return
+        self._templates[(key[0], key[1])] = built.instructions[0]
+
+    def plan(self, records: list[O.OutboxRecord], built: dict[int, Built]) -> list[Step]:
+        """The instructions of one transaction carrying `records` (whole groups, seq order), in
+        the order the program can apply them (RANK), several fills of one wallet order merged
+        into one settle_fills (in seq order: each fill is checked against what the previous left)."""
+        steps: list[Step] = []
+        fills: dict[str, list[O.OutboxRecord]] = {}
+        slots: list[tuple[int, str | None]] = []  # (rank, wallet order) placeholders, in order
+        for r in sorted(records, key=lambda r: (RANK.get(r.kind, 1), r.seq)):
+            if r.kind == "settle_fill" and self.batched_fills:
+                key = r.record.wallet_order
+                if key not in fills:
+                    fills[key] = []
+                    slots.append((len(steps), key))
+                    steps.append(None)  # filled in below
+                fills[key].append(r)
+                continue
+            b = built[r.seq]
+            steps.append(Step(list(b.instructions), [r.seq], list(b.signers), b.trace))
+        for index, key in slots:
+            group = fills[key]
+            if len(group) == 1:
+                b = built[group[0].seq]
+                steps[index] = Step(list(b.instructions), [group[0].seq], list(b.signers), b.trace)
+            else:
+                steps[index] = Step([self._settle_fills(group, built[group[0].seq])], [r.seq for r in group], [],
+                                    SETTLE_FILLS_TRACE + len(group))
+        return steps
+
+    def _settle_fills(self, group: list[O.OutboxRecord], first: Built) -> Instruction:
+        """One settle_fills for several fills of one order: settle_fill's accounts, the fills in seq order."""
+        _pda, order_id = split_key(group[0].record.wallet_order)
+        fills = [{"seq": r.seq, "size": r.record.size, "price": r.record.price, "fee": r.record.fee} for r in group]
+        template = first.instructions[-1]
+        data = self.c.program.coder.instruction.encode("settle_fills", {"order_id": order_id, "fills": fills})
+        return Instruction(template.program_id, data, list(template.accounts))
+
+    def _build(self, rec: O.OutboxRecord) -> Built:
         r = rec.record
         seq = rec.seq
         k = self.keys
@@ -205,6 +319,11 @@ class Mapper:
             return Built([ix.close_order_ix(c, bridge=self.bridge, ticker=r.ticker, order=Pubkey.from_string(pda),
                                             owner=info.owner, seq=seq, refund_account=refund, **extra)], [])
         raise TypeError(f"no instruction for outbox record {r!r}")
+
+
+def _packer(discriminator: bytes, names: list[str]):
+    layout = struct.Struct("<" + "Q" * len(names))
+    return lambda values: discriminator + layout.pack(*(values[n] for n in names))
 
 
 def split_key(wallet_order: str) -> tuple[str, int]:

@@ -42,7 +42,9 @@ class BridgeConfig:
     max_in_flight: int = 16  # transactions per stream
     max_records_per_tx: int = 64
     lookup_tables: bool = False  # v0 transactions with a lookup table per market
-    poll_seconds: float = 0.05
+    poll_seconds: float = 0.05  # a stream with nothing to do looks again after this (resends, expiry)
+    watch_seconds: float = 0.01  # the outbox's streams table is read this often (new records wake their stream)
+    status_seconds: float = 0.01  # the statuses of every signature in flight are read this often
     resend_seconds: float = 1.0
     console: bool = True
     exchange_settings: ExchangeSettings = field(default_factory=ExchangeSettings)
@@ -87,7 +89,7 @@ class Bridge:
         self.store = S.Store(self.db.writer)
         self.reader = reader if reader is not None else open_reader(config.db_url)
         self.window = REPLAY_WINDOW_BITS  # the program's, from the IDL
-        self.view = ChainView(self.chain.rpc)
+        self.view = ChainView(self.chain.rpc, status_every=config.status_seconds)
         self.senders: dict[str, StreamSender] = {}
         self.mapper: Mapper | None = None
         self.builder: TxBuilder | None = None
@@ -146,6 +148,7 @@ class Bridge:
         sender = self.sender(stream)
         delay = 0.0
         while not self._stop.is_set():
+            sender.wake.clear()  # before the step: a wake-up during it is not lost
             try:
                 moved = await sender.step()
                 delay = 0.0
@@ -159,8 +162,11 @@ class Bridge:
                 log.warning("%s: %s (retrying in %.1fs)", stream, sender.stats.last_error, delay)
                 await asyncio.sleep(delay)
                 continue
-            if not moved:
-                await asyncio.sleep(self.config.poll_seconds)
+            if not moved:  # until new records or a new status (or the poll period: resends, expiry)
+                try:
+                    await asyncio.wait_for(sender.wake.wait(), self.config.poll_seconds)
+                except asyncio.TimeoutError:
+                    pass
 
     async def run(self, tasks: Iterable[Task] = ()) -> None:
         await self._retry(self.prepare)
@@ -171,27 +177,39 @@ class Bridge:
             from bridge.console import run_console
 
             console = asyncio.create_task(run_console(self))
+        seen: dict[str, int] = {}
+        warned = 0.0
         try:
             while not self._stop.is_set():
+                # The outbox watcher: a stream whose last seq grew is woken at once (one cheap
+                # read of the streams table every `watch_seconds`), not at its next poll.
                 try:
                     streams = self.reader.streams()
                 except Exception as exc:
-                    log.warning("outbox unreachable: %s", exc)
+                    if time.monotonic() - warned > 5:
+                        log.warning("outbox unreachable: %s", exc)
+                        warned = time.monotonic()
                     streams = {}
-                for stream in streams:
+                for stream, last in streams.items():
                     if stream not in running:
                         running[stream] = asyncio.create_task(self.run_stream(stream))
+                    if last > seen.get(stream, 0):
+                        seen[stream] = last
+                        sender = self.sender(stream)
+                        sender.outbox_last = last
+                        sender.wake.set()
                 for t in list(running.values()) + extra:
                     if t.done() and not t.cancelled() and t.exception() is not None:
                         raise t.exception()
                 try:
-                    await asyncio.wait_for(self._stop.wait(), timeout=0.5)
+                    await asyncio.wait_for(self._stop.wait(), timeout=self.config.watch_seconds)
                 except asyncio.TimeoutError:
                     pass
         finally:
             for t in [*running.values(), *extra, *([console] if console else [])]:
                 t.cancel()
             await asyncio.gather(*running.values(), *extra, *([console] if console else []), return_exceptions=True)
+            await self.view.close()
             await self.chain.close()
             self.db.dispose()
 

@@ -92,15 +92,27 @@ class StreamStats:
 
 
 class ChainView:
-    """Block height and a recent blockhash, shared by every stream and cached briefly."""
+    """Block height, a recent blockhash, and the statuses of every stream's signatures in
+    flight, shared by every stream.
 
-    def __init__(self, rpc, *, height_ttl: float = 0.1, blockhash_ttl: float = 1.0) -> None:
+    Statuses: one poller asks getSignatureStatuses for all signatures in flight (256 per call)
+    every `status_every` seconds and wakes the streams whose transactions changed, so each
+    stream reads a status no older than that without a request of its own. A status only moves
+    forward (none -> processed -> confirmed -> finalized, its error fixed), so an answer a few
+    milliseconds old is never wrong, only late; what it does not show yet (expiry) is checked
+    afresh before anything is decided on it (`StreamSender._not_landed`)."""
+
+    def __init__(self, rpc, *, height_ttl: float = 0.1, blockhash_ttl: float = 1.0, status_every: float = 0.01) -> None:
         self.rpc = rpc
         self.height_ttl = height_ttl
         self.blockhash_ttl = blockhash_ttl
+        self.status_every = status_every
         self._height: tuple[float, int] | None = None
         self._blockhash: tuple[float, Hash, int] | None = None
         self._lock = asyncio.Lock()
+        self._watched: dict[Signature, asyncio.Event] = {}  # signature -> its stream's wake-up
+        self._statuses: dict[Signature, Any] = {}  # the last answer for each watched signature
+        self._poller: asyncio.Task | None = None
 
     async def height(self) -> int:
         now = time.monotonic()
@@ -119,6 +131,57 @@ class ChainView:
                     return self._blockhash[1], self._blockhash[2]
                 await asyncio.sleep(0.05)
             raise RuntimeError("no new blockhash")
+
+    # -- statuses ----------------------------------------------------------------------------
+    def watch(self, signature: Signature, wake: asyncio.Event) -> None:
+        self._watched[signature] = wake
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.get_running_loop().create_task(self._poll_statuses())
+
+    async def close(self) -> None:
+        """Stop the status poller (the bridge is stopping)."""
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
+
+    def unwatch(self, signature: Signature) -> None:
+        self._watched.pop(signature, None)
+        self._statuses.pop(signature, None)
+
+    def status(self, signature: Signature) -> Any:
+        """The poller's last answer for a watched signature (None: no status yet)."""
+        return self._statuses.get(signature)
+
+    async def statuses(self, signatures: list[Signature]) -> list[Any]:
+        """Statuses of signatures in flight: the poller's, or read now for ones it does not watch."""
+        unwatched = [s for s in signatures if s not in self._watched]
+        fresh: dict[Signature, Any] = {}
+        for start in range(0, len(unwatched), 256):
+            chunk = unwatched[start:start + 256]
+            fresh.update(zip(chunk, (await self.rpc.get_signature_statuses(chunk)).value))
+        return [fresh[s] if s in fresh else self._statuses.get(s) for s in signatures]
+
+    async def _poll_statuses(self) -> None:
+        delay = self.status_every
+        while self._watched:
+            sigs = list(self._watched)
+            try:
+                for start in range(0, len(sigs), 256):
+                    chunk = sigs[start:start + 256]
+                    answers = (await self.rpc.get_signature_statuses(chunk)).value
+                    for sig, st in zip(chunk, answers):
+                        if st is None or sig not in self._watched:
+                            continue
+                        old = self._statuses.get(sig)
+                        if old is None or old.confirmation_status != st.confirmation_status or old.err != st.err:
+                            self._statuses[sig] = st
+                            self._watched[sig].set()
+                delay = self.status_every
+            except Exception as exc:  # the node unreachable: the senders' own reads fail and rebuild; keep trying
+                log.debug("status poller: %s", exc)
+                delay = min(max(delay * 2, 0.05), 1.0)
+            await asyncio.sleep(delay)
 
 
 class StreamSender:
@@ -157,6 +220,11 @@ class StreamSender:
         self.chain_highest = 0
         self.split_group: str | None = None  # a group too large for one transaction, sent in parts
         self.one_group_per_tx = False  # re-sending a failed head: each group in its own transaction
+        # set when the stream has something to do: new outbox records (the runner's watcher) or a
+        # new status of one of its transactions (the view's poller)
+        self.wake = asyncio.Event()
+        self._built: dict[int, Built] = {}  # seq -> its instructions (mapper.build), until the seq is done
+        self.outbox_last: int | None = None  # the stream's last seq as the runner's watcher saw it (None: unknown, read)
 
     # ------------------------------------------------------------------ recovery
     async def recover(self) -> None:
@@ -171,7 +239,8 @@ class StreamSender:
         self.persisted = self.floor
         self.placed = set(latest)
         self._place([])
-        self.flights.clear()
+        for f in list(self.flights.values()):
+            self._drop(f)
         self.done.clear()
         self.resign.clear()
         self.blocked.clear()
@@ -180,8 +249,8 @@ class StreamSender:
                 self.done.add(s)
             elif row.status == S.SENT:
                 if row.id not in self.flights:
-                    self.flights[row.id] = Flight(row.id, row.seqs, Signature.from_string(row.signature), row.raw, row.blockhash,
-                                                  row.last_valid_height, row.attempt)
+                    self._track(Flight(row.id, row.seqs, Signature.from_string(row.signature), row.raw, row.blockhash,
+                                       row.last_valid_height, row.attempt))
             elif row.status == S.EXPIRED:
                 self.resign.add(s)
             else:  # FAILED: the reason is found again when it is re-sent at the head
@@ -202,6 +271,22 @@ class StreamSender:
             self.persisted += 1
             self.placed.discard(self.persisted)
 
+    def _build(self, rec: O.OutboxRecord) -> Built:
+        """A record's instructions, built once (they depend on nothing that changes: not the
+        blockhash, not the lookup table; a wallet order's owner and side are fixed)."""
+        b = self._built.get(rec.seq)
+        if b is None:
+            b = self._built[rec.seq] = self.mapper.build(rec)
+        return b
+
+    def _track(self, f: Flight) -> None:
+        self.flights[f.row_id] = f
+        self.view.watch(f.signature, self.wake)
+
+    def _drop(self, f: Flight) -> None:
+        self.flights.pop(f.row_id, None)
+        self.view.unwatch(f.signature)
+
     def _advance_floor(self) -> None:
         if self.floor + 1 in self.done:
             self.one_group_per_tx = False
@@ -209,6 +294,7 @@ class StreamSender:
             self.floor += 1
             self.done.discard(self.floor)
             self.records.pop(self.floor, None)
+            self._built.pop(self.floor, None)
 
     # ------------------------------------------------------------------ bookkeeping
     def lowest_open(self) -> int:
@@ -251,10 +337,7 @@ class StreamSender:
             return False
         moved = False
         flights = list(self.flights.values())
-        statuses = []
-        for start in range(0, len(flights), 256):
-            chunk = flights[start:start + 256]
-            statuses += (await self.rpc.get_signature_statuses([f.signature for f in chunk])).value
+        statuses = await self.view.statuses([f.signature for f in flights])
         height = await self.view.height()
         now = time.monotonic()
         for f, st in zip(flights, statuses):
@@ -292,7 +375,7 @@ class StreamSender:
     async def _landed(self, f: Flight, slot: int) -> None:
         self.reader.mark_applied(self.stream, f.seqs, str(f.signature), slot)
         self.store.set_status(f.row_id, S.LANDED, slot=slot)
-        del self.flights[f.row_id]
+        self._drop(f)
         self.finalizing[f.row_id] = (f.seqs, str(f.signature))
         if self.on_landed is not None:
             self.on_landed(self.stream, [self.records[s] for s in f.seqs if s in self.records], str(f.signature), slot)
@@ -310,7 +393,7 @@ class StreamSender:
         if consumed:
             await self._applied_elsewhere(sorted(consumed))
         self.store.set_status(f.row_id, S.FAILED, error=failure.message)
-        del self.flights[f.row_id]
+        self._drop(f)
         for s in f.seqs:
             if s not in consumed and s not in self.done:
                 self.blocked[s] = failure
@@ -343,7 +426,7 @@ class StreamSender:
         if not await self.builder.already_applied(recs[0].record):
             return False
         self.store.set_status(f.row_id, S.FAILED, error=f"refused: {f.refused}")
-        del self.flights[f.row_id]
+        self._drop(f)
         self._skip(f.seqs[0], f"chain already shows {recs[0].kind}")
         return True
 
@@ -354,7 +437,7 @@ class StreamSender:
         if consumed:
             await self._applied_elsewhere(sorted(consumed))
         self.store.set_status(f.row_id, S.EXPIRED)
-        del self.flights[f.row_id]
+        self._drop(f)
         for s in f.seqs:
             if s not in consumed and s not in self.done:
                 self.resign.add(s)
@@ -448,6 +531,8 @@ class StreamSender:
         limit = self.highest_allowed() - self.persisted
         if limit <= 0:
             return moved
+        if self.outbox_last is not None and self.outbox_last <= self.persisted:
+            return moved  # the outbox watcher saw nothing new: no read
         fresh = self.reader.pending(self.stream, after_seq=self.persisted, limit=min(limit, self.max_records_per_tx * self.max_in_flight))
         fresh = [r for r in fresh if r.seq > self.persisted and r.seq not in self.placed]
         if not fresh:
@@ -458,83 +543,105 @@ class StreamSender:
         moved |= await self._send_groups(_groups(fresh), resign=False)
         return moved
 
+    def _at_head(self, group: list[O.OutboxRecord]) -> bool:
+        """Everything before this group is done and nothing is in flight."""
+        return group[0].seq == self.floor + 1 and not self.flights
+
     async def _send_groups(self, groups: list[list[O.OutboxRecord]], *, resign: bool) -> bool:
         """Pack whole groups into transactions (a barrier alone) and persist + send each."""
         moved = False
         i = 0
         while i < len(groups) and len(self.flights) < self.max_in_flight:
             head = groups[i]
-            if (any(r.kind == "close_order" for r in head) or _is_barrier(head) or head[0].group == self.split_group) \
-                    and (head[0].seq != self.floor + 1 or self.flights):
+            if (_has_close(head) or _is_barrier(head) or head[0].group == self.split_group) and not self._at_head(head):
                 # a barrier goes alone once everything before it is done; a close_order refunds
                 # what is left in escrow, so only once every fill before it settled (a fill retried
                 # after it would find the order gone); the rest of a split group follows its first part
                 return moved
             if head[-1].seq > self.highest_allowed():
                 return moved
+            # The candidates: whole groups in seq order, as far as the rules allow; then the
+            # longest prefix of them that fits one transaction (bytes, trace, accounts).
             built: dict[int, Built] = {}
-            batch: list[list[O.OutboxRecord]] = []
+            candidates: list[list[O.OutboxRecord]] = []
             count = 0
             for g in groups[i:]:
-                if batch and (_is_barrier(g) or _is_barrier(batch[0]) or any(r.kind == "close_order" for r in g)
-                              or g[-1].seq > self.highest_allowed()):
+                if candidates and (_is_barrier(g) or _is_barrier(candidates[0]) or g[-1].seq > self.highest_allowed()
+                                   or count + len(g) > self.max_records_per_tx or (resign and self.one_group_per_tx)
+                                   or (_has_close(g) and not self._at_head(candidates[0]))):
                     break
                 try:
-                    parts = {r.seq: self.mapper.build(r) for r in g}
+                    parts = {r.seq: self._build(r) for r in g}
                 except OrderUnknown as exc:
-                    if not batch:
+                    if not candidates:
                         return await self._unbuildable(g, exc) or moved
                     break
-                n = sum(len(p.instructions) for p in parts.values())
-                if batch and (count + n > self.builder.max_instructions or sum(map(len, batch)) + len(g) > self.max_records_per_tx
-                              or (resign and self.one_group_per_tx)):
-                    break
-                batch.append(g)
+                candidates.append(g)
                 built.update(parts)
-                count += n
-            await self.mapper.setup([r for g in batch for r in g])
+                count += len(g)
+            await self.mapper.setup([r for g in candidates for r in g])
             if self.builder.use_lookup_tables and self.stream != O.EXCHANGE_STREAM:
                 await self.builder.ensure_table(self.stream, [m.pubkey for b in built.values() for ins in b.instructions
                                                               for m in ins.accounts if not m.is_signer
                                                               and m.pubkey not in self.builder.static_keys(self.stream)])
-            taken, split = await self._persist_and_send(batch, built, resign=resign)
+            take = self._longest_fit(candidates, built)
+            taken, split = await self._persist_and_send(candidates[:max(take, 1)], built, resign=resign)
             moved = True
             if split:
                 return moved  # the rest of that group goes once this part landed
             i += taken
-            if _is_barrier(batch[0]):
+            if _is_barrier(candidates[0]):
                 return moved
         return moved
 
+    def _fits(self, records: list[O.OutboxRecord], built: dict[int, Built]) -> bool:
+        return self.builder.fits(self.stream, self.mapper.plan(records, built))
+
+    def _longest_fit(self, groups: list[list[O.OutboxRecord]], built: dict[int, Built]) -> int:
+        """How many of `groups` (a prefix) fit one transaction; 0 if not even the first does.
+        A prefix that fits stays fitting when shortened, so a binary search finds it in a few compiles."""
+        flat = lambda k: [r for g in groups[:k] for r in g]  # noqa: E731
+        if self._fits(flat(len(groups)), built):
+            return len(groups)
+        low, high = 0, len(groups)  # fits(low) (0 trivially), not fits(high)
+        while high - low > 1:
+            mid = (low + high) // 2
+            if self._fits(flat(mid), built):
+                low = mid
+            else:
+                high = mid
+        return low
+
     async def _persist_and_send(self, batch: list[list[O.OutboxRecord]], built: dict[int, Built], *,
                                 resign: bool) -> tuple[int, bool]:
-        """Build the largest prefix of `batch` (whole groups) that fits one transaction; persist;
-        send. Returns (groups taken, whether the one group was too large and only its first part went)."""
+        """Build the transaction of `batch` (whole groups that fit, or one group too large for a
+        transaction: its longest prefix); persist; send. Returns (groups taken, whether the one
+        group was too large and only its first part went)."""
         avoid: set[str] = set()
         if resign:
             for g in batch:
                 for r in g:
                     avoid.update(self.store.blockhashes_of(self.stream, r.seq))
         blockhash, last_valid = await self.view.blockhash(avoid)
-        take, cut = len(batch), None
-        while True:
-            recs = [r for g in batch[:take] for r in g][:cut]
-            try:
-                tx = await self.builder.build(self.stream, [built[r.seq] for r in recs], blockhash)
-                break
-            except TooLarge:
-                if take > 1:
-                    take = take // 2 if take > 4 else take - 1
-                    continue
-                # One group larger than a transaction (program bound: MAX_BRIDGE_TX_INSTRUCTIONS):
-                # split it in seq order, each part sent alone after the previous landed. The
-                # outbox orders a group so that custody never runs short part way (mint first,
-                # then fills, merge last), so applying it in consecutive parts is equivalent.
-                cut = len(recs) - 1 if cut is None else cut - 1
-                if cut < 1:
-                    raise
+        recs = [r for g in batch for r in g]
+        split = False
+        if len(batch) == 1 and not self._fits(recs, built):
+            # One group larger than a transaction: split it in seq order, each part sent alone
+            # after the previous landed. The outbox orders a group so that custody never runs
+            # short part way (mint first, then fills, merge last), so applying it in consecutive
+            # parts is equivalent.
+            low, high = 0, len(recs)
+            while high - low > 1:
+                mid = (low + high) // 2
+                if self._fits(recs[:mid], built):
+                    low = mid
+                else:
+                    high = mid
+            if low < 1:
+                raise TooLarge(f"seq {recs[0].seq} ({recs[0].kind}) alone does not fit a transaction")
+            recs, split = recs[:low], True
+        tx = await self.builder.build(self.stream, self.mapper.plan(recs, built), blockhash)
         seqs = [r.seq for r in recs]
-        split = cut is not None
         if split:
             self.split_group = batch[0][0].group
         elif batch[0][0].group == self.split_group:
@@ -543,7 +650,7 @@ class StreamSender:
         attempt = self.store.attempts_of(self.stream, seqs[0]) + 1 if resign else 1
         row_id = self.store.insert_tx(self.stream, seqs, str(tx.signatures[0]), str(blockhash), last_valid, raw, attempt=attempt)
         f = Flight(row_id, seqs, tx.signatures[0], raw, str(blockhash), last_valid, attempt)
-        self.flights[row_id] = f
+        self._track(f)
         for s in seqs:
             self.resign.discard(s)
             self.blocked.pop(s, None)
@@ -552,7 +659,7 @@ class StreamSender:
             await self._send(f)
         except Exception as exc:  # the row is persisted: the next poll resends it
             log.debug("%s: send failed (%s); it will be resent", self.stream, exc)
-        return take, split
+        return len(batch), split
 
     async def _unbuildable(self, group: list[O.OutboxRecord], exc: OrderUnknown) -> bool:
         """A record names a wallet order the chain does not show. Not at the head: wait (it may
@@ -664,19 +771,23 @@ class StreamSender:
 
     # ------------------------------------------------------------------ finality
     async def _finality(self) -> None:
-        """Report finalized transactions (a withdrawal's status becomes finalized)."""
+        """Report finalized transactions (a withdrawal's status becomes finalized): one status
+        read and one write of each kind per round, whatever the number of transactions."""
         now = time.monotonic()
         if not self.finalizing or now - self._last_final_check < 1.0:
             return
         self._last_final_check = now
         items = list(self.finalizing.items())[:256]
         statuses = (await self.rpc.get_signature_statuses([Signature.from_string(sig) for _, (_, sig) in items])).value
-        for (row_id, (seqs, _sig)), st in zip(items, statuses):
-            if st is not None and st.confirmation_status is not None and int(st.confirmation_status) >= 2:
-                if hasattr(self.reader, "mark_finalized"):
-                    self.reader.mark_finalized(self.stream, seqs)
-                self.store.set_status(row_id, S.FINAL)
-                del self.finalizing[row_id]
+        final = [(row_id, seqs) for (row_id, (seqs, _sig)), st in zip(items, statuses)
+                 if st is not None and st.confirmation_status is not None and int(st.confirmation_status) >= 2]
+        if not final:
+            return
+        if hasattr(self.reader, "mark_finalized"):
+            self.reader.mark_finalized(self.stream, [s for _, seqs in final for s in seqs])
+        self.store.set_statuses([row_id for row_id, _ in final], S.FINAL)
+        for row_id, _ in final:
+            del self.finalizing[row_id]
 
     # ------------------------------------------------------------------ status
     def snapshot(self, outbox_last: int) -> dict:
@@ -725,6 +836,10 @@ def _window_status(window, seq: int, bits: int) -> str:
 
 def _is_barrier(group: list[O.OutboxRecord]) -> bool:
     return any(r.kind in BARRIERS for r in group)
+
+
+def _has_close(group: list[O.OutboxRecord]) -> bool:
+    return any(r.kind == "close_order" for r in group)
 
 
 def _groups(records: list[O.OutboxRecord]) -> list[list[O.OutboxRecord]]:

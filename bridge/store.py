@@ -134,6 +134,13 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(update(txs).where(txs.c.id == row_id).values(**values))
 
+    def set_statuses(self, row_ids: list[int], status: str) -> None:
+        """Several rows to one status, in one transaction."""
+        if not row_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(update(txs).where(txs.c.id.in_(row_ids)).values(status=status, updated_ms=now_ms()))
+
     def open_rows(self, stream: str) -> list[TxRow]:
         """Rows still in flight (sent, not yet known landed or not)."""
         with self.engine.connect() as conn:

@@ -26,11 +26,13 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.transaction import VersionedTransaction
 
 from bridge import store as S
-from bridge.mapper import Built, Mapper
+from bridge.mapper import Mapper, Step
 from chain import pdas
 from exchange import outbox as O
 
 PACKET_DATA_SIZE = 1232  # the most a Solana transaction may take on the wire
+MAX_INSTRUCTION_TRACE = 64  # the runtime's max_instruction_trace_length (top level + CPIs + events)
+MAX_TX_ACCOUNTS = 64  # the runtime's account lock limit per transaction
 MAX_LOOKUP_ADDRESSES = 256
 EXTEND_CHUNK = 20  # addresses per extend instruction (fits one legacy transaction)
 
@@ -72,17 +74,23 @@ class TxBuilder:
         self.use_lookup_tables = use_lookup_tables
         self._tables: dict[str, _Table] = {}
         self._static: dict[str, set[Pubkey]] = {}
-        # The program's bound on a bridge transaction (v1.1: instructions per transaction, its
-        # own and ComputeBudget only); read from the IDL, never retyped.
-        self.max_instructions = idl_constant("MAX_BRIDGE_TX_INSTRUCTIONS") or 64
+        # The program's bound on a bridge transaction, if it has one (v1.1: instructions per
+        # transaction, because its events were logs, cut at 10 kB); read from the IDL, never
+        # retyped. v1.2 (events by emit_cpi!) has none: bytes, trace and accounts bound it.
+        self.max_instructions = idl_constant("MAX_BRIDGE_TX_INSTRUCTIONS")
 
     # -- building ---------------------------------------------------------------------------
-    async def build(self, stream: str, parts: list[Built], blockhash: Hash) -> VersionedTransaction:
-        instructions = [i for p in parts for i in p.instructions]
-        if len(instructions) > self.max_instructions:
+    def _compile(self, stream: str, steps: list[Step], blockhash: Hash) -> tuple[Message | MessageV0, dict[Pubkey, Keypair]]:
+        """The message of these steps, or TooLarge: past the program's bound, the instruction
+        trace, the account lock limit or 1232 bytes."""
+        instructions = [i for p in steps for i in p.instructions]
+        if self.max_instructions is not None and len(instructions) > self.max_instructions:
             raise TooLarge(f"{len(instructions)} instructions")
+        trace = sum(p.trace for p in steps)
+        if trace > MAX_INSTRUCTION_TRACE:
+            raise TooLarge(f"instruction trace {trace}")
         signers: dict[Pubkey, Keypair] = {self.payer.pubkey(): self.payer}
-        for p in parts:
+        for p in steps:
             for kp in p.signers:
                 signers.setdefault(kp.pubkey(), kp)
         table = self._tables.get(stream) if self.use_lookup_tables else None
@@ -90,13 +98,31 @@ class TxBuilder:
             if table is not None and table.addresses:
                 message = MessageV0.try_compile(self.payer.pubkey(), instructions,
                                                 [AddressLookupTableAccount(table.address, table.addresses)], blockhash)
+                accounts = len(message.account_keys) + sum(len(t.writable_indexes) + len(t.readonly_indexes)
+                                                           for t in message.address_table_lookups)
             else:
                 message = Message.new_with_blockhash(instructions, self.payer.pubkey(), blockhash)
+                accounts = len(message.account_keys)
         except Exception as exc:  # too many accounts for the message format
             raise TooLarge(str(exc)) from exc
+        if accounts > MAX_TX_ACCOUNTS:
+            raise TooLarge(f"{accounts} accounts")
         size = 1 + 64 * message.header.num_required_signatures + len(bytes(message)) + (1 if isinstance(message, MessageV0) else 0)
         if size > PACKET_DATA_SIZE:
             raise TooLarge(f"{size} bytes")
+        return message, signers
+
+    def fits(self, stream: str, steps: list[Step]) -> bool:
+        """Whether these steps fit one transaction (compiled against a placeholder blockhash:
+        every blockhash is 32 bytes)."""
+        try:
+            self._compile(stream, steps, Hash.default())
+            return True
+        except TooLarge:
+            return False
+
+    async def build(self, stream: str, steps: list[Step], blockhash: Hash) -> VersionedTransaction:
+        message, signers = self._compile(stream, steps, blockhash)
         keypairs = [signers[k] for k in message.account_keys[: message.header.num_required_signatures]]
         return VersionedTransaction(message, keypairs)
 
@@ -152,16 +178,18 @@ class TxBuilder:
         return False
 
     def seq_at(self, index: int, records: list[O.OutboxRecord]) -> int | None:
-        """The seq whose record produced instruction `index` of a transaction built from `records`."""
+        """The seq whose record produced instruction `index` of a transaction built from
+        `records` (the plan is deterministic: the same records give the same instructions); for
+        a settle_fills, whose error does not say which fill, its lowest seq."""
+        try:
+            steps = self.mapper.plan(records, {r.seq: self.mapper.build(r) for r in records})
+        except Exception:
+            return None
         n = 0
-        for r in records:
-            try:
-                count = len(self.mapper.build(r).instructions)
-            except Exception:
-                return None
-            if index < n + count:
-                return r.seq
-            n += count
+        for step in steps:
+            if index < n + len(step.instructions):
+                return min(step.seqs)
+            n += len(step.instructions)
         return None
 
     # -- lookup tables ---------------------------------------------------------------------

@@ -169,8 +169,12 @@ class ChainClient:
             if status is not None and status.err is not None:
                 logs = await self.logs_of(sig, commitment)
                 raise program_error(self.idl, str(self.program_id), status.err, logs, signature=str(sig))
-            logs = await self.logs_of(sig, commitment) if fetch_logs else []
-            return TxResult(sig, status.slot if status else None, logs, self.decode_events(logs))
+            if not fetch_logs:
+                return TxResult(sig, status.slot if status else None)
+            got = await self.transaction(sig, commitment)
+            meta = got.transaction.meta if got is not None else None
+            return TxResult(sig, status.slot if status else None, list(meta.log_messages or []) if meta else [],
+                            self.transaction_events(got))
         raise TransactionExpired(f"not landed after {attempts} blockhashes: {last}")
 
     def _remember(self, sig: Signature) -> None:
@@ -251,23 +255,36 @@ class ChainClient:
         return self._blockhash[1]
 
     # -- reading -------------------------------------------------------------------------
-    async def logs_of(self, signature: Signature, commitment: Commitment | None = None) -> list[str]:
+    async def transaction(self, signature: Signature, commitment: Commitment | None = None) -> Any | None:
+        """getTransaction (json, v0 allowed), waiting briefly for a node that lists it but cannot serve it yet."""
         # getTransaction serves only confirmed or finalized transactions
         commitment = Confirmed if (commitment or self.commitment) == Processed else (commitment or self.commitment)
         for _ in range(50):
             resp = await self.rpc.get_transaction(signature, commitment=commitment, max_supported_transaction_version=0)
             if resp.value is not None:
-                meta = resp.value.transaction.meta
-                return list(meta.log_messages or []) if meta else []
+                return resp.value
             await asyncio.sleep(self.poll_seconds)
-        return []
+        return None
+
+    async def logs_of(self, signature: Signature, commitment: Commitment | None = None) -> list[str]:
+        tx = await self.transaction(signature, commitment)
+        meta = tx.transaction.meta if tx is not None else None
+        return list(meta.log_messages or []) if meta else []
 
     def decode_events(self, logs: list[str]) -> list[Event]:
-        """The program's Anchor events in `logs`, in emission order."""
+        """The program's Anchor events that `emit!` wrote in `logs`, in emission order."""
         return self._events.decode(logs)
 
+    def transaction_events(self, tx: Any) -> list[Event]:
+        """The program's events of a getTransaction answer, in order: from its inner instructions
+        (emit_cpi!) and its logs (emit!), one decoder (chain/events.py). A failed transaction has none."""
+        meta = tx.transaction.meta if tx is not None else None
+        if meta is None or meta.err is not None:
+            return []
+        return self._events.transaction_events(meta, getattr(tx.transaction.transaction, "message", None))
+
     async def events_of(self, signature: Signature, commitment: Commitment | None = None) -> list[Event]:
-        return self.decode_events(await self.logs_of(signature, commitment))
+        return self.transaction_events(await self.transaction(signature, commitment))
 
     async def fetch(self, account_type: str, address: Pubkey, commitment: Commitment | None = None) -> Any | None:
         """Decode one program account of `account_type`; None if it does not exist."""

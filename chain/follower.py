@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Sequence
 
@@ -26,7 +25,7 @@ from solana.rpc.commitment import Commitment, Confirmed, Finalized
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from chain.events import EventDecoder
+from chain.events import EventDecoder, account_keys, instruction_indexes, program_ids, top_level_segments
 from chain.idl import load_modern
 
 log = logging.getLogger(__name__)
@@ -89,43 +88,9 @@ class Batch:
 # -- decoding --------------------------------------------------------------------------------
 
 
-_INVOKE = re.compile(r"^Program (\S+) invoke \[\d+\]$")
-_DONE = re.compile(r"^Program (\S+) (success$|failed)")
-
-
-def _top_level_segments(logs: Sequence[str]) -> list[tuple[str, list[str]]]:
-    """(program id, log lines) of each top-level instruction that logged, in order.
-
-    Depth is counted from invoke/success/failed lines, not from the "[n]" a line prints:
-    solana-program-test's native mode writes a native program's invoke and success lines twice
-    and numbers a native program's CPIs from 1, while pushes and pops still pair up."""
-    segments: list[tuple[str, list[str]]] = []
-    depth = 0
-    for line in logs:
-        invoke = _INVOKE.match(line)
-        if invoke and depth == 0:
-            segments.append((invoke.group(1), []))
-        if segments:
-            segments[-1][1].append(line)
-        if invoke:
-            depth += 1
-        elif _DONE.match(line):
-            depth = max(0, depth - 1)
-    return segments
-
-
-def _instruction_indexes(segments: list[tuple[str, list[str]]], program_ids: Sequence[str] | None) -> list[int]:
-    """The message index of each segment. Instructions that log nothing (precompiles such as the
-    ed25519 program) are skipped by matching each segment to the next instruction of its program."""
-    if program_ids is None:
-        return list(range(len(segments)))
-    out, k = [], 0
-    for program, _ in segments:
-        while k < len(program_ids) and program_ids[k] != program:
-            k += 1
-        out.append(k if k < len(program_ids) else len(out))
-        k += 1
-    return out
+# the log splitter lives with the decoder (chain/events.py); these names are kept for callers
+_top_level_segments = top_level_segments
+_instruction_indexes = instruction_indexes
 
 
 class _Plain:
@@ -163,30 +128,21 @@ class _Plain:
 
 
 def decode_transaction_events(decoder: EventDecoder, plain: "_Plain", logs: Sequence[str],
-                              program_ids: Sequence[str] | None = None) -> tuple[ProgramEvent, ...]:
-    """The program's events of one transaction with their top-level instruction index;
-    `program_ids`: the program of each instruction of the message, in order."""
+                              program_ids: Sequence[str] | None = None, inner_instructions: Any = None,
+                              keys: Sequence[str] = ()) -> tuple[ProgramEvent, ...]:
+    """The program's events of one transaction with their top-level instruction index, from its
+    logs (emit!) and its inner instructions (emit_cpi!); `program_ids`: the program of each
+    instruction of the message, in order; `keys`: the account list inner instructions index."""
     out: list[ProgramEvent] = []
-    segments = _top_level_segments(logs)
-    for ix_index, (_, segment) in zip(_instruction_indexes(segments, program_ids), segments):
-        events: list[Event] = decoder.decode(segment)
+    for ix_index, events in decoder.by_instruction(logs, inner_instructions, keys, program_ids).items():
         for ev_index, ev in enumerate(events):
             out.append(ProgramEvent(ix_index, ev_index, ev.name, ev.data, plain.event(ev.name, ev.data)))
     return tuple(out)
 
 
-def _program_ids(tx: Any) -> list[str] | None:
+def _program_ids(tx: Any, keys: Sequence[str] | None = None) -> list[str] | None:
     """The program of each top-level instruction of a transaction as getTransaction (json) serves it."""
-    message = getattr(tx, "message", None)
-    keys = getattr(message, "account_keys", None)
-    instructions = getattr(message, "instructions", None)
-    if keys is None or instructions is None:
-        return None
-    keys = [str(k) for k in keys]
-    try:
-        return [keys[i.program_id_index] for i in instructions]
-    except (AttributeError, IndexError):
-        return None
+    return program_ids(getattr(tx, "message", None), keys)
 
 
 # -- following -------------------------------------------------------------------------------
@@ -259,8 +215,10 @@ class ProgramFollower:
         if meta is None:
             raise FollowError(f"{signature} (slot {slot}) has no status meta")
         failed = meta.err is not None
+        message = getattr(resp.value.transaction.transaction, "message", None)
+        keys = account_keys(message, meta)
         events = () if failed else decode_transaction_events(self._decoder, self._plain, list(meta.log_messages or []),
-                                                             _program_ids(resp.value.transaction.transaction))
+                                                             program_ids(message, keys), meta.inner_instructions, keys)
         return FollowedTx(resp.value.slot, signature, resp.value.block_time, failed, events)
 
     async def pass_once(self, after: Checkpoint | None) -> AsyncIterator[Batch]:
