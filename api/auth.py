@@ -15,6 +15,7 @@ import base64
 import binascii
 import hmac
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
@@ -50,6 +51,7 @@ class Principal:
     key_id: str
     scopes: tuple[str, ...]
     is_operator: bool = False
+    builder_code: str | None = None  # bound to the key: credited on its orders that name none
 
 
 @dataclass(slots=True)
@@ -58,6 +60,7 @@ class _Key:
     public_key: rsa.RSAPublicKey
     scopes: tuple[str, ...]
     is_operator: bool
+    builder_code: str | None = None
 
 
 @dataclass
@@ -95,11 +98,14 @@ class RateLimiter:
 class Authenticator:
     """Verifies signed requests against the keys stored by the exchange (cached once loaded)."""
 
-    def __init__(self, service, *, window_ms: int, operator_token: str | None, limiter: RateLimiter) -> None:
+    def __init__(self, service, *, window_ms: int, operator_token: str | None, limiter: RateLimiter,
+                 builder_of: Callable[[str], str | None] | None = None) -> None:
+        """`builder_of(key_id)`: the builder bound to a key (api/app.py hands in exchange/api_access.py's)."""
         self.service = service
         self.window_ms = window_ms
         self.operator_token = operator_token
         self.limiter = limiter
+        self.builder_of = builder_of or (lambda _key_id: None)
         self._keys: dict[str, _Key] = {}
 
     def forget(self, key_id: str) -> None:
@@ -117,7 +123,8 @@ class Authenticator:
         if not isinstance(public_key, rsa.RSAPublicKey):
             return None
         user = self.service.get_user(view.user_id)
-        key = _Key(view.user_id, public_key, tuple(view.scopes), user.kind == "operator")
+        key = _Key(view.user_id, public_key, tuple(view.scopes), user.kind == "operator",
+                   self.builder_of(key_id))
         self._keys[key_id] = key
         return key
 
@@ -151,7 +158,7 @@ class Authenticator:
             key.public_key.verify(raw, message, _PSS_VERIFY, hashes.SHA256())
         except (InvalidSignature, binascii.Error, ValueError):
             raise ApiError(401, "signature does not verify", code="authentication_error", details=hint) from None
-        return Principal(key.user_id, key_id, key.scopes, key.is_operator)
+        return Principal(key.user_id, key_id, key.scopes, key.is_operator, key.builder_code)
 
     def is_operator_token(self, headers) -> bool:
         auth = headers.get("authorization") or ""

@@ -13,7 +13,7 @@ from exchange.keys import check_rsa_public_key
 from exchange.units import parse_iso8601_ms
 
 from api.auth import operator
-from api.routes import historical
+from api.routes import access, historical
 from api.routes._common import ok, service
 from api.schemas import wire
 from api.schemas.convert import MAX_UNITS, ONE, dollars, from_cents, parse_count, parse_dollars
@@ -21,6 +21,7 @@ from api.schemas.requests import Count, Dollars, Fraction, UnixSeconds
 
 router = APIRouter(prefix="/operator", tags=["operator"], dependencies=[Depends(operator)])
 router.include_router(historical.operator_router)  # PUT /operator/historical/cutoff
+router.include_router(access.operator_router)  # PUT /operator/api_keys/{key_id}/builder
 
 
 class _Body(BaseModel):

@@ -36,11 +36,18 @@ def _v2_result(order: OrderView, fills: list[FillView]) -> dict:
             "average_fill_price": avg_price, "average_fee_paid": avg_fee, "ts_ms": order.updated_ms or _now_ms()}
 
 
+def _attributed(req, user: Principal):
+    """An order naming no builder is credited to the builder bound to the signing key, if any."""
+    if req.builder_code is None:
+        req.builder_code = user.builder_code
+    return req
+
+
 # ---------------------------------------------------------------------------------- V2
 # The hottest routes are also served by api/fast_lane.py, straight off ASGI; both ways run
 # these handlers (place_v2, batch_place_v2, batch_cancel_v2, place_legacy), so they cannot drift apart.
 async def place_v2(state, user: Principal, body: rq.CreateOrderV2) -> dict:
-    svc, req = state.service, body.to_request()
+    svc, req = state.service, _attributed(body.to_request(), user)
     order, fills = await state.group_commit.run(lambda: svc.place_order(user.user_id, req))
     return _v2_result(order, fills)
 
@@ -85,7 +92,7 @@ async def _batch_place(state, user: Principal, items) -> list:
     converted: list = []
     for item in items:
         try:
-            converted.append(item.to_request())
+            converted.append(_attributed(item.to_request(), user))
         except ExchangeError as exc:
             converted.append(exc)
     good = [c for c in converted if not isinstance(c, ExchangeError)]
@@ -155,7 +162,7 @@ async def decrease_order_v2(request: Request, order_id: str, body: rq.DecreaseOr
 
 # ---------------------------------------------------------------------------------- legacy
 async def place_legacy(state, user: Principal, body: rq.CreateOrderLegacy) -> dict:
-    svc, req = state.service, body.to_request()
+    svc, req = state.service, _attributed(body.to_request(), user)
     order, _fills = await state.group_commit.run(lambda: svc.place_order(user.user_id, req))
     return {"order": wire.order(order)}
 

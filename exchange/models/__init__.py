@@ -1,6 +1,7 @@
 """The ledger's tables (SQLModel), one module per concern. `metadata` is what Alembic migrates."""
 from sqlmodel import SQLModel
 
+from .access import ApiKeyBuilder, ApiUsageTier
 from .custody import CustodyWithdrawal, Deposit
 from .ledger import LedgerAccount, LedgerBalance, LedgerEntry, PositionStats
 from .markets import Builder, Event, FeeSchedule, Market, Series
@@ -12,7 +13,7 @@ from .users import ApiKey, User
 metadata = SQLModel.metadata
 
 __all__ = [
-    "ApiKey", "Builder", "CustodyWithdrawal", "Deposit", "Event", "FeeSchedule", "Fill", "LedgerAccount", "LedgerBalance",
+    "ApiKey", "ApiKeyBuilder", "ApiUsageTier", "Builder", "CustodyWithdrawal", "Deposit", "Event", "FeeSchedule", "Fill", "LedgerAccount", "LedgerBalance",
     "LedgerEntry", "Market", "Order", "OrderGroup", "OutboxEvent", "OutboxStream",
     "PositionStats", "Series", "Settlement", "Trade", "User", "metadata",
 ]
