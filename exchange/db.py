@@ -6,6 +6,13 @@ power loss can drop the last transactions). Write transactions start with BEGIN 
 so the writer holds SQLite's write lock from its first read — balances read inside an
 order's transaction cannot change under it. PostgreSQL is reached through psycopg 3.
 
+On PostgreSQL every statement is a round trip, so the writer defers the order path's writes
+(exchange/statements.py queues them on the connection, `pending_writes`) and sends them in
+ONE psycopg pipeline with whatever needs an answer next: the next read, or the COMMIT (one
+round trip for a command's or a group's writes, its BEGIN and its COMMIT). Anything else the
+connection runs (a SQLAlchemy statement) sends the queue first, and a rollback drops it, so
+the transaction sees and undoes exactly what it would have without the queue.
+
 The schema is owned by Alembic (`exchange/migrations/`); `migrate()` applies
 `upgrade head`. Nothing in a production path calls `create_all`.
 """
@@ -16,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import psycopg.errors
 import sqlalchemy.exc
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from exchange.mirror import Mirror, Staged, StaleMirror
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -67,6 +77,115 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+PENDING = "tandem_pending_writes"  # key in a connection's info: [(sql, rows)] not yet sent
+STAGED = "tandem_mirror_staged"  # key in a connection's info: its transaction's mirror changes
+
+
+def pending_writes(info: dict) -> list[tuple[str, list[dict]]]:
+    """The deferred writes of the connection whose `info` this is (PostgreSQL writer only)."""
+    pending = info.get(PENDING)
+    if pending is None:
+        pending = info[PENDING] = []
+    return pending
+
+
+def staged(conn) -> Staged | None:
+    """The mirror changes of `conn`'s open transaction (exchange/mirror.py); None off PostgreSQL."""
+    mirror = getattr(conn.dialect, "tandem_mirror", None)
+    if mirror is None:
+        return None
+    info = conn.info
+    changes = info.get(STAGED)
+    if changes is None:
+        changes = info[STAGED] = Staged(mirror)
+    return changes
+
+
+def send_pending(driver, pending: list[tuple[str, list[dict]]]) -> None:
+    """Queue the deferred writes on `driver` (a psycopg connection inside `pipeline()`)."""
+    writes = list(pending)
+    pending.clear()  # sent or failed, never sent twice
+    cursor = driver.cursor()
+    for sql, rows in writes:
+        cursor.executemany(sql, rows)
+    cursor.close()
+
+
+def run_pipeline(driver, pending: list, mirror: Mirror | None, then=None) -> None:
+    """The deferred writes, then `then()` (a read, the COMMIT), in one pipeline: one round trip.
+    The first error raises at the pipeline's Sync; a failed balance guard (the only statement
+    that can break ledger_balances' key, exchange/mirror.py) drops the mirror: StaleMirror."""
+    try:
+        with driver.pipeline():
+            send_pending(driver, pending)
+            if then is not None:
+                then()
+    except psycopg.errors.UniqueViolation as exc:
+        if mirror is not None and exc.diag.table_name == "ledger_balances":
+            mirror.clear()
+            raise StaleMirror("a cached balance differed from the database; the transaction rolled back") from exc
+        raise
+
+
+def _info_of(dbapi_connection) -> dict | None:
+    try:
+        return dbapi_connection.info
+    except NotImplementedError:  # SQLAlchemy's ad-hoc connection of the first connect has no info
+        return None
+
+
+def _defer_writes(engine: Engine) -> None:
+    """Hooks of the PostgreSQL writer for deferred writes and the mirror (module docstring)."""
+    dialect = engine.dialect
+    mirror = dialect.tandem_mirror = Mirror()
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection) -> None:
+        info = _info_of(dbapi_connection) or {}
+        pending = info.get(PENDING)
+        if pending:
+            driver = dbapi_connection.driver_connection
+            try:
+                run_pipeline(driver, pending, mirror, lambda: driver.execute(b"COMMIT"))
+            except BaseException:
+                do_rollback(dbapi_connection)  # out of the failed transaction now, whoever called
+                raise
+        commit(dbapi_connection)  # after the pipeline nothing is left to commit: no round trip
+        changes = info.get(STAGED)
+        if changes is not None:
+            mirror.commit(changes)
+
+    def do_rollback(dbapi_connection) -> None:
+        info = _info_of(dbapi_connection) or {}
+        if info.get(PENDING):
+            info[PENDING].clear()
+        if info.get(STAGED) is not None:
+            mirror.rollback(info[STAGED])
+        rollback(dbapi_connection)
+
+    # Instance attributes: only this engine's dialect (SQLAlchemy has no hook around the DBAPI
+    # commit that would let its errors be wrapped as usual).
+    dialect.do_commit = do_commit
+    dialect.do_rollback = do_rollback
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _send_first(conn, cursor, statement, parameters, context, executemany):  # pragma: no cover - trivial
+        info = conn.info
+        pending = info.get(PENDING)
+        if pending:
+            run_pipeline(conn.connection.driver_connection, pending, mirror)
+        if statement.startswith(("UPDATE", "DELETE", "INSERT")):  # written behind the mirror's back
+            head = statement[:40]
+            if " orders" in head:
+                mirror.orders.clear()
+                if info.get(STAGED):
+                    info[STAGED].orders.clear()
+            elif " ledger_balances" in head:
+                mirror.balances.clear()
+                if info.get(STAGED):
+                    info[STAGED].balances.clear()
+
+
 @dataclass
 class Database:
     """A writer engine (serialised, BEGIN IMMEDIATE on SQLite) and a reader engine."""
@@ -78,6 +197,11 @@ class Database:
     @property
     def sqlite(self) -> bool:
         return self.writer.dialect.name == "sqlite"
+
+    @property
+    def mirror(self) -> Mirror | None:
+        """The PostgreSQL writer's mirror of balances and resting orders (exchange/mirror.py)."""
+        return getattr(self.writer.dialect, "tandem_mirror", None)
 
     def dispose(self) -> None:
         self.writer.dispose()
@@ -92,6 +216,7 @@ def connect(url: str) -> Database:
     if is_sqlite(url):
         return Database(url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False))
     engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    _defer_writes(engine)
     return Database(url, engine, engine)
 
 

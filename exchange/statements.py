@@ -17,6 +17,9 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
 
+from exchange.db import PENDING, pending_writes, run_pipeline, staged
+from exchange.mirror import Staged
+
 
 class Prepared:
     """One statement, or one per dialect name when built by `build(dialect_name)`."""
@@ -42,16 +45,34 @@ class Prepared:
         return sql
 
     def execute(self, conn: Connection, params: dict | None = None):
-        """Run once; returns the DBAPI cursor (fetch RETURNING / SELECT rows from it)."""
-        cursor = conn.connection.driver_connection.cursor()
-        cursor.execute(self.sql(conn), params or {})
+        """Run once; returns the DBAPI cursor (fetch RETURNING / SELECT rows from it). On
+        PostgreSQL the writes deferred before it go in the same round trip (exchange/db.py)."""
+        driver = conn.connection.driver_connection
+        cursor = driver.cursor()
+        pending = conn.info.get(PENDING)
+        if pending:  # the rows are in the cursor once the pipeline has synced
+            run_pipeline(driver, pending, conn.dialect.tandem_mirror,
+                         lambda: cursor.execute(self.sql(conn), params or {}))
+        else:
+            cursor.execute(self.sql(conn), params or {})
         return cursor
 
     def executemany(self, conn: Connection, rows: list[dict]) -> None:
-        if rows:
-            cursor = conn.connection.driver_connection.cursor()
-            cursor.executemany(self.sql(conn), rows)
-            cursor.close()
+        """A write whose answer nobody reads: on PostgreSQL deferred to the next round trip
+        (the next read or the commit, exchange/db.py), elsewhere run now."""
+        if not rows:
+            return
+        changes = staged(conn)
+        if changes is not None:
+            self.defer(conn, changes, rows)
+            return
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.executemany(self.sql(conn), rows)
+        cursor.close()
+
+    def defer(self, conn: Connection, changes: Staged, rows: list[dict]) -> None:
+        # Copies: a caller may reuse its parameter dicts once this returns.
+        pending_writes(conn.info).append((self.sql(conn), [dict(r) for r in rows]))
 
     def rows(self, conn: Connection, params: dict | None = None) -> list[tuple]:
         cursor = self.execute(conn, params)
@@ -101,43 +122,123 @@ def _insert_row(table: Table) -> Prepared:
     return Prepared(insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name != "id"}))
 
 
-def _upsert(table: Table, keys: list[str], set_: Callable) -> Prepared:
+def _upsert(table: Table, keys: list[str], set_: Callable, cls: type[Prepared] = Prepared) -> Prepared:
     def build(dialect_name: str):
         stmt = (sqlite_insert if dialect_name == "sqlite" else pg_insert)(table).values(
             {c.name: bindparam(c.name) for c in table.c})
         return stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=set_(stmt.excluded))
-    return Prepared(build)
+    return cls(build)
 
 
-INSERT_ORDER = _insert_row(_orders)
+class _InsertOrder(Prepared):
+    def defer(self, conn: Connection, changes: Staged, rows: list[dict]) -> None:
+        super().defer(conn, changes, rows)
+        for r in rows:
+            changes.put_order(r)
+
+
+INSERT_ORDER = _InsertOrder(insert(_orders).values({c.name: bindparam(c.name) for c in _orders.c if c.name != "id"}))
 INSERT_TRADE = _insert_row(Trade.__table__)
 INSERT_FILL = _insert_row(Fill.__table__)
 INSERT_ENTRY = _insert_row(LedgerEntry.__table__)
 INSERT_OUTBOX = _insert_row(OutboxEvent.__table__)
 
-# One user's cash and position in one market.
-HOLDINGS = Prepared(select(_balances.c.asset, _balances.c.amount).where(
+
+
+class _Holdings(Prepared):
+    """One user's cash and position in one market: [(asset, amount)]. On PostgreSQL answered
+    from the writer's mirror when it knows all three, with a guard in the transaction
+    (exchange/mirror.py)."""
+
+    def rows(self, conn: Connection, params: dict | None = None) -> list[tuple]:
+        changes = staged(conn)
+        if changes is None:
+            return super().rows(conn, params)
+        account = params["account"]
+        keys = [(account, params["cash"]), (account, params["yes"]), (account, params["no"])]
+        amounts = [changes.balance(k) for k in keys]
+        if None in amounts:
+            out = super().rows(conn, params)
+            seen = dict(out)
+            for key in keys:
+                changes.saw_balance(key, seen.get(key[1], 0))
+            return out
+        BALANCE_GUARD.defer(conn, changes, [{"account": a, "asset": s, "expected": amount}
+                                            for (a, s), amount in zip(keys, amounts)])
+        changes.served.update(keys)
+        return [(key[1], amount) for key, amount in zip(keys, amounts) if amount]
+
+
+class _AddBalance(Prepared):
+    def defer(self, conn: Connection, changes: Staged, rows: list[dict]) -> None:
+        super().defer(conn, changes, rows)
+        for r in rows:
+            changes.add_balance((r["account_id"], r["asset"]), r["amount"])
+
+
+HOLDINGS = _Holdings(select(_balances.c.asset, _balances.c.amount).where(
     _balances.c.account_id == bindparam("account"),
     _balances.c.asset.in_([bindparam("cash"), bindparam("yes"), bindparam("no")])))
-ADD_BALANCE = _upsert(_balances, ["account_id", "asset"], lambda new: {"amount": _balances.c.amount + new.amount})
+ADD_BALANCE = _upsert(_balances, ["account_id", "asset"], lambda new: {"amount": _balances.c.amount + new.amount},
+                      cls=_AddBalance)
+# Fails its transaction (a duplicate key) when the database holds another amount than the one
+# the mirror answered: sent with the commit, it costs no round trip (exchange/mirror.py).
+BALANCE_GUARD = Prepared(insert(_balances).from_select(
+    ["account_id", "asset", "amount"],
+    select(_balances.c.account_id, _balances.c.asset, _balances.c.amount).where(
+        _balances.c.account_id == bindparam("account"), _balances.c.asset == bindparam("asset"),
+        _balances.c.amount != bindparam("expected"))))
 
 ORDER_BY_CLIENT_ID = Prepared(select(_orders.c.id).where(
     _orders.c.user_id == bindparam("user_id"), _orders.c.client_order_id == bindparam("client_order_id")))
 ORDER_GROUP = Prepared(select(OrderGroup.__table__).where(OrderGroup.__table__.c.order_group_id == bindparam("order_group_id")))
 
+_CLOSED_COLUMNS = ("remaining_count", "status", "cancel_reason", "updated_ms")
+
+
+class _OrderFilled(Prepared):
+    def defer(self, conn: Connection, changes: Staged, rows: list[dict]) -> None:
+        super().defer(conn, changes, rows)
+        for r in rows:
+            changes.update_order(r["b_order_id"], {
+                "remaining_count": r["remaining_count"], "status": r["status"], "updated_ms": r["updated_ms"],
+                "fee_units": r["fee_units"], "rebate_units": r["rebate_units"]}, {
+                "fill_count": r["fill"], "maker_fill_count": r["fill"], "maker_fill_cost": r["cost"],
+                "maker_fees": r["fees"], "rebates": r["rebates"]})
+
+
+class _OrderClosed(Prepared):
+    def defer(self, conn: Connection, changes: Staged, rows: list[dict]) -> None:
+        super().defer(conn, changes, rows)
+        for r in rows:
+            changes.update_order(r["b_order_id"], {c: r[c] for c in _CLOSED_COLUMNS})
+
+
+class _CancelOrder(Prepared):
+    """A cancel, returning the order as it now stands (the reply needs it). On PostgreSQL a
+    mirrored order's row comes from the mirror and the UPDATE is deferred (ORDER_CLOSED)."""
+
+    def mappings(self, conn: Connection, params: dict | None = None) -> list[dict]:
+        changes = staged(conn)
+        row = changes.order(params["b_order_id"]) if changes is not None else None
+        if row is None:
+            return super().mappings(conn, params)
+        ORDER_CLOSED.defer(conn, changes, [params])
+        return [{**row, **{c: params[c] for c in _CLOSED_COLUMNS}}]
+
+
 # A maker's fills in one command (b_ names: SQLAlchemy reserves a column's own name in UPDATE).
-ORDER_FILLED = Prepared(update(_orders).where(_orders.c.order_id == bindparam("b_order_id")).values(
+ORDER_FILLED = _OrderFilled(update(_orders).where(_orders.c.order_id == bindparam("b_order_id")).values(
     remaining_count=bindparam("remaining_count"), status=bindparam("status"), updated_ms=bindparam("updated_ms"),
     fill_count=_orders.c.fill_count + bindparam("fill"),
     maker_fill_count=_orders.c.maker_fill_count + bindparam("fill"),
     maker_fill_cost=_orders.c.maker_fill_cost + bindparam("cost"),
     maker_fees=_orders.c.maker_fees + bindparam("fees"), rebates=_orders.c.rebates + bindparam("rebates"),
     fee_units=bindparam("fee_units"), rebate_units=bindparam("rebate_units")))
-ORDER_CLOSED = Prepared(update(_orders).where(_orders.c.order_id == bindparam("b_order_id")).values(
+ORDER_CLOSED = _OrderClosed(update(_orders).where(_orders.c.order_id == bindparam("b_order_id")).values(
     remaining_count=bindparam("remaining_count"), status=bindparam("status"),
     cancel_reason=bindparam("cancel_reason"), updated_ms=bindparam("updated_ms")))
-# A cancel, returning the order as it now stands (the reply needs it: no second read).
-CANCEL_ORDER = Prepared(update(_orders).where(_orders.c.order_id == bindparam("b_order_id")).values(
+CANCEL_ORDER = _CancelOrder(update(_orders).where(_orders.c.order_id == bindparam("b_order_id")).values(
     remaining_count=bindparam("remaining_count"), status=bindparam("status"), cancel_reason=bindparam("cancel_reason"),
     updated_ms=bindparam("updated_ms")).returning(*_orders.c))
 
