@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Request
 
+from api import limits
 from api.errors import ApiError
 
 KEY_HEADER = "KALSHI-ACCESS-KEY"
@@ -52,6 +53,7 @@ class Principal:
     scopes: tuple[str, ...]
     is_operator: bool = False
     builder_code: str | None = None  # bound to the key: credited on its orders that name none
+    tier: str | None = None  # the user's API usage tier (None: the venue's default)
 
 
 @dataclass(slots=True)
@@ -61,6 +63,7 @@ class _Key:
     scopes: tuple[str, ...]
     is_operator: bool
     builder_code: str | None = None
+    tier: str | None = None
 
 
 @dataclass
@@ -71,46 +74,61 @@ class _Bucket:
 
 @dataclass
 class RateLimiter:
-    """One token bucket per (key, read|write): `rate` per second, bursts up to twice that."""
+    """Kalshi's token buckets (api/limits.py): one per (account, read|write), refilled at the
+    account's tier budget; a request takes its endpoint's cost in tokens or is refused with 429.
+    `read_per_s` / `write_per_s` are the default tier, in requests per second at the default cost."""
 
     read_per_s: float
     write_per_s: float
     buckets: dict[tuple[str, bool], _Bucket] = field(default_factory=dict)
 
-    def check(self, key_id: str, write: bool) -> None:
-        rate = self.write_per_s if write else self.read_per_s
-        if rate <= 0:
+    def check(self, key: str, write: bool, cost: int = limits.DEFAULT_COST, tier: str | None = None) -> None:
+        budget = limits.budget(tier, self.read_per_s, self.write_per_s)
+        rate = budget.refill(write)
+        if rate <= 0 or cost <= 0:
             return
         now = time.monotonic()
-        burst = max(1.0, 2 * rate)
-        bucket = self.buckets.get((key_id, write))
+        capacity = budget.capacity(write)
+        bucket = self.buckets.get((key, write))
         if bucket is None:
-            bucket = self.buckets[(key_id, write)] = _Bucket(burst, now)
-        bucket.tokens = min(burst, bucket.tokens + (now - bucket.stamp) * rate)
+            bucket = self.buckets[(key, write)] = _Bucket(capacity, now)
+        bucket.tokens = min(capacity, bucket.tokens + (now - bucket.stamp) * rate)
         bucket.stamp = now
-        if bucket.tokens < 1.0:
-            retry = (1.0 - bucket.tokens) / rate
-            raise ApiError(429, f"rate limit of {rate:g} {'write' if write else 'read'} requests/s exceeded for this key",
-                           code="too_many_requests", headers={"Retry-After": str(max(1, round(retry + 0.5)))})
-        bucket.tokens -= 1.0
+        if bucket.tokens < cost:
+            if cost > capacity:  # a batch bigger than the bucket can ever hold
+                raise ApiError(429, f"this request costs {cost} tokens, more than the {capacity:g} the "
+                                    f"{'write' if write else 'read'} bucket holds", code="too_many_requests")
+            retry = (cost - bucket.tokens) / rate
+            raise ApiError(429, f"rate limit of {rate:g} {'write' if write else 'read'} tokens/s ({budget.tier} tier) "
+                                f"exceeded; this request costs {cost}", code="too_many_requests",
+                           headers={"Retry-After": str(max(1, round(retry + 0.5)))})
+        bucket.tokens -= cost
 
 
 class Authenticator:
     """Verifies signed requests against the keys stored by the exchange (cached once loaded)."""
 
     def __init__(self, service, *, window_ms: int, operator_token: str | None, limiter: RateLimiter,
-                 builder_of: Callable[[str], str | None] | None = None) -> None:
-        """`builder_of(key_id)`: the builder bound to a key (api/app.py hands in exchange/api_access.py's)."""
+                 builder_of: Callable[[str], str | None] | None = None,
+                 tier_of: Callable[[int], str | None] | None = None) -> None:
+        """`builder_of(key_id)`: the builder bound to a key; `tier_of(user_id)`: the user's API usage
+        tier (api/app.py hands in exchange/api_access.py's)."""
         self.service = service
         self.window_ms = window_ms
         self.operator_token = operator_token
         self.limiter = limiter
         self.builder_of = builder_of or (lambda _key_id: None)
+        self.tier_of = tier_of or (lambda _user_id: None)
         self._keys: dict[str, _Key] = {}
 
     def forget(self, key_id: str) -> None:
         """Drop a cached key (after it was deleted)."""
         self._keys.pop(key_id, None)
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop the cached keys of a user (after its tier changed)."""
+        for key_id in [k for k, v in self._keys.items() if v.user_id == user_id]:
+            self._keys.pop(key_id, None)
 
     def _key(self, key_id: str) -> _Key | None:
         key = self._keys.get(key_id)
@@ -124,7 +142,7 @@ class Authenticator:
             return None
         user = self.service.get_user(view.user_id)
         key = _Key(view.user_id, public_key, tuple(view.scopes), user.kind == "operator",
-                   self.builder_of(key_id))
+                   self.builder_of(key_id), self.tier_of(view.user_id))
         self._keys[key_id] = key
         return key
 
@@ -158,7 +176,7 @@ class Authenticator:
             key.public_key.verify(raw, message, _PSS_VERIFY, hashes.SHA256())
         except (InvalidSignature, binascii.Error, ValueError):
             raise ApiError(401, "signature does not verify", code="authentication_error", details=hint) from None
-        return Principal(key.user_id, key_id, key.scopes, key.is_operator, key.builder_code)
+        return Principal(key.user_id, key_id, key.scopes, key.is_operator, key.builder_code, key.tier)
 
     def is_operator_token(self, headers) -> bool:
         auth = headers.get("authorization") or ""
@@ -181,8 +199,19 @@ def authorize(auth: Authenticator, headers, method: str, path: str) -> Principal
     write = method in WRITE_METHODS
     if write and "write" not in principal.scopes and not any(s.startswith("write") for s in principal.scopes):
         raise ApiError(403, "this API key has no write scope", code="forbidden")
-    auth.limiter.check(principal.key_id, write)
+    auth.limiter.check(_bucket(principal), write, limits.endpoint_cost(method, path), principal.tier)
     return principal
+
+
+def _bucket(principal: Principal) -> str:
+    return f"user:{principal.user_id}"  # Kalshi's budgets are the account's, across its keys
+
+
+def charge_items(auth: Authenticator, principal: Principal, method: str, path: str, items: int) -> None:
+    """Batch endpoints bill every item: `authorize` took one item's cost; this takes the rest."""
+    if items > 1:
+        auth.limiter.check(_bucket(principal), method in WRITE_METHODS,
+                           limits.endpoint_cost(method, path) * (items - 1), principal.tier)
 
 
 async def current_user(request: Request) -> Principal:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from exchange.errors import ExchangeError, InvalidRequest
 from exchange.schemas import FillView, OrderView
 
-from api.auth import Principal, current_user
+from api.auth import Principal, charge_items, current_user
 from api.errors import error_item
 from api.routes._common import UnixSecondsQuery, check_subaccount, csv, grouped, ms, ms_end, no_content, ok, service
 from api.schemas import requests as rq
@@ -36,6 +36,9 @@ def _v2_result(order: OrderView, fills: list[FillView]) -> dict:
             "average_fill_price": avg_price, "average_fee_paid": avg_fee, "ts_ms": order.updated_ms or _now_ms()}
 
 
+BATCH_V2 = "/trade-api/v2/portfolio/events/orders/batched"  # its cost per item (api/limits.py)
+
+
 def _attributed(req, user: Principal):
     """An order naming no builder is credited to the builder bound to the signing key, if any."""
     if req.builder_code is None:
@@ -54,6 +57,7 @@ async def place_v2(state, user: Principal, body: rq.CreateOrderV2) -> dict:
 
 async def batch_cancel_v2(state, user: Principal, body: rq.BatchCancelV2) -> dict:
     svc, ids = state.service, [o.order_id for o in body.orders]
+    charge_items(state.auth, user, "DELETE", BATCH_V2, len(ids))  # every cancel is billed
     results = await state.group_commit.run(lambda: svc.batch_cancel(user.user_id, ids))
     out = []
     for item, result in zip(body.orders, results):
@@ -89,6 +93,7 @@ async def batch_create_orders_v2(request: Request, body: rq.BatchCreateV2, user:
 
 async def _batch_place(state, user: Principal, items) -> list:
     """Convert each item (a bad one becomes its own error), then place the good ones in one go."""
+    charge_items(state.auth, user, "POST", BATCH_V2, len(items))  # every order is billed
     converted: list = []
     for item in items:
         try:
@@ -202,6 +207,7 @@ async def batch_create_orders(request: Request, body: rq.BatchCreateLegacy, user
 async def batch_cancel_orders(request: Request, body: rq.BatchCancelLegacy = Body(...),
                               user: Principal = Depends(current_user)):
     ids, svc = body.order_ids(), service(request)
+    charge_items(request.app.state.auth, user, "DELETE", "/trade-api/v2/portfolio/orders/batched", len(ids))
     results = await grouped(request, lambda: svc.batch_cancel(user.user_id, ids))
     out = []
     for order_id, result in zip(ids, results):

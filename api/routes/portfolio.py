@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from exchange.errors import InvalidRequest
 
 from api.auth import Principal, current_user
-from api.routes import history
+from api.routes import access, history
 from api.routes._common import UnixSecondsQuery, check_subaccount, csv, ms, ms_end, ok, service
 from api.schemas import wire
 from api.schemas.convert import dollars
 
 router = APIRouter(tags=["portfolio"])
 router.include_router(history.router)  # deposits and withdrawals
+router.include_router(access.router)  # /account/limits, /account/endpoint_costs
 
 
 @router.get("/portfolio/balance", summary="Cash available to trade and portfolio value, in cents")
