@@ -8,7 +8,7 @@ Where things live (pure modules do no I/O and are tested alone):
 | `units`, `fees`, `holds`, `positions` | pure arithmetic: wire units, Kalshi fees, cash holds, position P&L |
 | `tickers` | the program's ticker rule (limit from the IDL), checked before anything is written |
 | `outbox` | the typed outbox contract with the bridge: one frozen record per kind, JSON codec, streams, groups (pure) |
-| `service` | `ExchangeService`, the one entry point: every write in its one unit of work (`_transaction`) |
+| `service/` | `ExchangeService`, the one entry point, split by concern behind that one facade: order commands (`orders`, `fills`, `order_groups`), `cash`, market `lifecycle`, `reference` data, `fill_reversal`, reader-only `queries`; what they share: `book_state` (memory and its restore), `holdings`, `unit_of_work` (every write's one transaction), `outbox_writer`, `events` (its package docstring has the map) |
 | `outbox_reader` | what the bridge reads (pending whole groups) and reports (applied, finalized, reverted) |
 | `wallet_orders` | wallet orders seen on chain: escrow into their own ledger account + a CLOB order |
 | `ledger_queries` | the ledger as the indexer reads it |

@@ -4,7 +4,7 @@ what the chain did with them. The exchange keeps that report in its own `outbox`
 (status, signature, slot, finalized); the bridge's in-flight bookkeeping (signed bytes,
 blockhashes) is the bridge's own.
 
-Every write here goes through the service's one unit of work (`ExchangeService._transaction`).
+Every write here goes through the service's one unit of work (`ExchangeService.unit_of_work`).
 """
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ class OutboxReader:
         seqs = sorted(set(seqs))
         if not seqs:
             return 0
-        with self.service._transaction() as conn:
+        with self.service.unit_of_work.transaction() as conn:
             rows = conn.execute(select(_outbox.c.seq, _outbox.c.status, _outbox.c.kind).where(
                 _outbox.c.stream == stream, _outbox.c.seq.in_(seqs))).all()
             missing = set(seqs) - {r.seq for r in rows}
@@ -136,7 +136,7 @@ class OutboxReader:
         seqs = sorted(set(seqs))
         if not seqs:
             return 0
-        with self.service._transaction() as conn:
+        with self.service.unit_of_work.transaction() as conn:
             pending = conn.execute(select(_outbox.c.seq).where(_outbox.c.stream == stream, _outbox.c.seq.in_(seqs),
                                                                _outbox.c.status != X.APPLIED)).scalars().all()
             if pending:

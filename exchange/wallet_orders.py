@@ -110,7 +110,7 @@ class WalletOrderState:
 # ---------------------------------------------------------------------------------- pure
 def market_rates(service: ExchangeService, ticker: str) -> FeeRates:
     """The fee rates a market charges (what the fee budget of its wallet orders must cover)."""
-    return service._market(ticker).rates
+    return service.books.market(ticker).rates
 
 
 def book_terms(side: Side, action: Action, limit_price: int) -> tuple[str, int]:
@@ -233,26 +233,26 @@ def after_fills(service: ExchangeService, conn: Connection, cmd, taker, taker_cl
     touched = {row["order_id"] for row in cmd.fill_rows}
     if taker.wallet_order:
         touched.add(taker.order_id)
-    orders = [taker if oid == taker.order_id else service._open.get(oid) for oid in touched]
+    orders = [taker if oid == taker.order_id else service.books.open.get(oid) for oid in touched]
     orders = [o for o in orders if o is not None and o.wallet_order]
     if not orders:
         return
-    external = service._accounts.get(conn, L.EXTERNAL)
+    external = service.accounts.get(conn, L.EXTERNAL)
     closing = {r.order_id for r in cmd.outbox if isinstance(r, OB.CloseOrder)}
     for order in orders:
         closed = taker_closed if order is taker else order.remaining <= 0
         if closed and order.order_id not in closing:  # filled out: the leftover escrow goes back
             cmd.outbox.append(OB.CloseOrder(order.ticker, order.wallet_order, order.order_id, max(order.remaining, 0)))
-        release(conn, cmd.journal, order_account=service._user_account(conn, order.user_id), external=external,
+        release(conn, cmd.journal, order_account=service.holdings.user_account(conn, order.user_id), external=external,
                 wallet_order=order.wallet_order, ticker=order.ticker, side=order.side, action=order.action, closed=closed)
 
 
 def release_cancelled(service: ExchangeService, conn: Connection, orders: list, ts: int) -> None:
     """The service's hook in a cancel: cancelled wallet orders release what they still hold."""
     journal = Journal(str(uuid.uuid4()), ts)
-    external = service._accounts.get(conn, L.EXTERNAL)
+    external = service.accounts.get(conn, L.EXTERNAL)
     for order in orders:
-        release(conn, journal, order_account=service._user_account(conn, order.user_id), external=external,
+        release(conn, journal, order_account=service.holdings.user_account(conn, order.user_id), external=external,
                 wallet_order=order.wallet_order, ticker=order.ticker, side=order.side, action=order.action, closed=True)
     journal.flush(conn)
 
@@ -275,7 +275,7 @@ def _seen(conn: Connection, account: int, order: str) -> bool:
 
 def place(service: ExchangeService, placed: PlacedOrder) -> WalletOrderState:
     """OrderPlaced -> escrow in + CLOB order, in one transaction; idempotent on the order PDA."""
-    from exchange.service import _Group, _GroupAbort
+    from exchange.service.unit_of_work import GroupAbort, GroupCommit
 
     if placed.side not in ("yes", "no") or placed.action not in ("buy", "sell"):
         raise errors.InvalidRequest("side must be yes|no and action buy|sell")
@@ -285,22 +285,22 @@ def place(service: ExchangeService, placed: PlacedOrder) -> WalletOrderState:
             raise errors.InvalidRequest(f"{name} must be an unsigned 64-bit integer")
     if placed.escrowed != escrow_of(placed.action, placed.size, placed.limit_price, placed.max_fee):
         raise errors.InvalidRequest("escrowed is not what the program escrows for this order")
-    state = service._market(placed.ticker)  # NotFound: a market the exchange does not list
+    state = service.books.market(placed.ticker)  # NotFound: a market the exchange does not list
     book_side, yes_price = book_terms(placed.side, placed.action, placed.limit_price)
     ts = now_ms()
     events: list = []
     result: WalletOrderState | None = None
-    with service._lock:
-        group = service._group = _Group()
+    with service.unit_of_work.lock:
+        group = service.unit_of_work.group = GroupCommit()
         try:
-            with service._transaction() as conn:
+            with service.unit_of_work.transaction() as conn:
                 group.conn = conn  # from here every write of the service joins this one transaction
                 user_id, existed = _order_user(service, placed.key)
-                account = service._user_account(conn, user_id)
+                account = service.holdings.user_account(conn, user_id)
                 if existed and _seen(conn, account, placed.order):
                     return get(service, placed.order, placed.order_id)
                 service.ensure_wallet(placed.owner)  # the wallet's identity (deposits, listings)
-                external = service._accounts.get(conn, L.EXTERNAL)
+                external = service.accounts.get(conn, L.EXTERNAL)
                 asset = escrow_asset(placed.ticker, placed.side, placed.action)
                 j = Journal(str(uuid.uuid4()), ts)
                 j.move(ESCROW, placed.order, asset, external, account, placed.escrowed)
@@ -325,21 +325,21 @@ def place(service: ExchangeService, placed: PlacedOrder) -> WalletOrderState:
                     release(conn, out, order_account=account, external=external, wallet_order=placed.key,
                             ticker=placed.ticker, side=placed.side, action=placed.action, closed=True)
                     out.flush(conn)
-                    service._write_outbox(conn, [OB.CloseOrder(placed.ticker, placed.key, "", placed.size)], ts,
+                    service.outbox.write(conn, [OB.CloseOrder(placed.ticker, placed.key, "", placed.size)], ts,
                                           group=out.journal_id)
                     result = WalletOrderState(placed.order, None, user_id, None, 0, 0, 0, None, refused=REFUSED,
                                               key=placed.key)
-        except _GroupAbort as exc:  # the book changed and then something failed: rebuild it
+        except GroupAbort as exc:  # the book changed and then something failed: rebuild it
             for ticker in group.markets:
-                service._load_market(ticker)
+                service.books.load_market(ticker)
             raise exc.__cause__ or exc
         except BaseException:
             for ticker in group.markets:
-                service._load_market(ticker)
+                service.books.load_market(ticker)
             raise
         finally:
-            service._group = None
-    service._publish(events + group.events)
+            service.unit_of_work.group = None
+    service.events.publish(events + group.events)
     return result
 
 
@@ -380,9 +380,9 @@ def force_closed(service: ExchangeService, order: str, order_id: int | None = No
     gone: the owner already has the escrow back), and whatever the account holds released."""
     row = _clob_order(service, order, order_id)
     if row is not None and row.get("status") == "resting":
-        with service._lock:
+        with service.unit_of_work.lock:
             _views, events = service._cancel_many([row["order_id"]], reason="force_closed", close_wallet_orders=False)
-        service._publish(events)
+        service.events.publish(events)
     return get(service, order, order_id)
 
 

@@ -102,7 +102,7 @@ def test_a_failed_group_rolls_back_and_runs_each_command_alone(svc, db_url, monk
     svc.place_order(a.id, OrderRequest("F", "ask", 55 * CENT, 4 * C))
     before = _committed_orders(svc)
     calls = {"n": 0}
-    write_outbox = svc._write_outbox
+    write_outbox = svc.outbox.write
 
     def fail_first(*args, **kwargs):  # the disk fails once, inside the group
         calls["n"] += 1
@@ -110,7 +110,7 @@ def test_a_failed_group_rolls_back_and_runs_each_command_alone(svc, db_url, monk
             raise RuntimeError("disk full")
         return write_outbox(*args, **kwargs)
 
-    monkeypatch.setattr(svc, "_write_outbox", fail_first)
+    monkeypatch.setattr(svc.outbox, "write", fail_first)
 
     def broken():
         raise RuntimeError("a bug in one command")

@@ -50,9 +50,9 @@ def _custodial(svc, name, cents=1_000_00):
 
 def _escrow(svc, user_id, asset, amount):
     """What the program escrowed for a wallet order, into its ledger account (as exchange/wallet_orders does)."""
-    with svc._transaction() as conn:
+    with svc.unit_of_work.transaction() as conn:
         j = Journal(str(uuid.uuid4()), int(time.time() * 1000))
-        j.move("escrow", "test", asset, svc._accounts.get(conn, L.EXTERNAL), svc._user_account(conn, user_id), amount)
+        j.move("escrow", "test", asset, svc.accounts.get(conn, L.EXTERNAL), svc.holdings.user_account(conn, user_id), amount)
         j.flush(conn)
 
 

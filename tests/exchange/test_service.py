@@ -236,7 +236,7 @@ def test_failure_inside_the_transaction_rolls_back_ledger_and_book(svc, monkeypa
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(svc, "_write_outbox", boom)
+    monkeypatch.setattr(svc.outbox, "write", boom)
     with pytest.raises(RuntimeError):
         svc.place_order(b.id, OrderRequest("T", "bid", 600_000, 2 * C))
     monkeypatch.undo()
@@ -389,10 +389,10 @@ def test_buy_max_cost_spends_at_the_makers_prices_and_never_rests(svc):
 
 
 def test_order_group_limit_counts_a_rolling_window_since_reset_trigger_and_limit_update(svc, monkeypatch):
-    import exchange.service as service_module
+    from exchange.service import clock
 
-    clock = {"now": int(time.time() * 1000)}
-    monkeypatch.setattr(service_module, "now_ms", lambda: clock["now"])
+    now = {"ms": int(time.time() * 1000)}
+    monkeypatch.setattr(clock, "wall_ms", lambda: now["ms"])
     maker, taker = _users(svc, "maker", "taker")
     svc.create_market("W", title="w", close_ms=_later())
     group = svc.create_order_group(maker.id, 5 * C)
@@ -405,10 +405,10 @@ def test_order_group_limit_counts_a_rolling_window_since_reset_trigger_and_limit
 
     quote(40, 10 * C)
     hit(3 * C)
-    clock["now"] += 16_000  # those 3 leave the 15 s window
+    now["ms"] += 16_000  # those 3 leave the 15 s window
     hit(3 * C)
     assert not svc.get_order_group(maker.id, group.order_group_id).is_auto_cancel_enabled
-    clock["now"] += 1_000
+    now["ms"] += 1_000
     hit(2 * C)  # 3 + 2 within 15 s: the limit of 5 is reached
     g = svc.get_order_group(maker.id, group.order_group_id)
     assert g.is_auto_cancel_enabled and g.order_ids == [] and svc.orderbook("W").yes == []
@@ -416,7 +416,7 @@ def test_order_group_limit_counts_a_rolling_window_since_reset_trigger_and_limit
         quote(40, 1 * C)
     # A reset starts the count afresh: the 5 matched just now no longer count.
     svc.reset_order_group(maker.id, group.order_group_id)
-    clock["now"] += 1
+    now["ms"] += 1
     quote(40, 10 * C)
     hit(4 * C)
     assert not svc.get_order_group(maker.id, group.order_group_id).is_auto_cancel_enabled
@@ -439,10 +439,10 @@ def test_order_group_limit_counts_a_rolling_window_since_reset_trigger_and_limit
 
 
 def test_settlement_filters_are_applied_in_the_query_so_pages_are_full(svc, monkeypatch):
-    import exchange.service as service_module
+    from exchange.service import clock
 
-    clock = {"now": int(time.time() * 1000)}
-    monkeypatch.setattr(service_module, "now_ms", lambda: clock["now"])
+    now = {"ms": int(time.time() * 1000)}
+    monkeypatch.setattr(clock, "wall_ms", lambda: now["ms"])
     yes_holder, no_holder = _users(svc, "y", "n", cents=10_000_00)
     settled_at = {}
     for i, ticker in enumerate(["A1", "B1", "A2", "B2", "A3"]):
@@ -450,9 +450,9 @@ def test_settlement_filters_are_applied_in_the_query_so_pages_are_full(svc, monk
         svc.place_order(yes_holder.id, OrderRequest(ticker, "bid", 50 * CENT, C))
         svc.place_order(no_holder.id, OrderRequest(ticker, "ask", 50 * CENT, C))
         svc.determine(ticker, yes_payout=ONE)
-        clock["now"] += 60_000
+        now["ms"] += 60_000
         svc.finalize(ticker)
-        settled_at[ticker] = clock["now"]
+        settled_at[ticker] = now["ms"]
     assert [s.ticker for s in svc.settlements(yes_holder.id).items] == ["A3", "B2", "A2", "B1", "A1"]
     assert [s.ticker for s in svc.settlements(yes_holder.id, event_ticker="B2").items] == ["B2"]
     window = svc.settlements(yes_holder.id, min_ms=settled_at["B1"], max_ms=settled_at["B2"], limit=2)

@@ -4,6 +4,8 @@ that rolled back, its id stayed cached, and on SQLite (ids are max(rowid)+1) the
 created got that same id: the next deposit moved cash from a user to the same user."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from exchange.journal import Journal
@@ -39,14 +41,12 @@ def test_a_rolled_back_fund_leaves_no_cached_account(svc, monkeypatch):
 
 def test_a_refused_market_leaves_no_cached_account(svc, monkeypatch):
     """The same for every write: a market whose outbox write fails creates no accounts."""
-    import time
-
     later = int(time.time() * 1000) + 3_600_000
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(svc, "_write_outbox", boom)
+    monkeypatch.setattr(svc.outbox, "write", boom)
     with pytest.raises(RuntimeError):
         svc.create_market("M", title="m", close_ms=later)
     monkeypatch.undo()
@@ -58,8 +58,6 @@ def test_a_refused_market_leaves_no_cached_account(svc, monkeypatch):
 
 
 def test_the_book_sequence_counts_changes_whether_or_not_anyone_listens(svc):
-    import time
-
     from exchange.schemas import BookDelta, OrderRequest
 
     alice = svc.create_user("alice")
@@ -72,3 +70,40 @@ def test_the_book_sequence_counts_changes_whether_or_not_anyone_listens(svc):
     svc.subscribe(lambda e: seen.append(e) if isinstance(e, BookDelta) else None)
     svc.place_order(alice.id, OrderRequest("S", "bid", 300_000, 1_000_000))
     assert [d.seq for d in seen] == [3] and svc.orderbook("S").seq == 3
+
+
+def _book_seq_scenario(svc, ticker: str, maker: int, taker: int) -> None:
+    """Every kind of book change: rest, fill, decrease, amend, cancel, expire, a group commit."""
+    from exchange.schemas import OrderRequest
+
+    C, P = 1_000_000, 10_000
+    now = int(time.time() * 1000)
+    svc.create_market(ticker, title=ticker, close_ms=now + 3_600_000)
+    first = svc.place_order(maker, OrderRequest(ticker, "bid", 40 * P, 3 * C))[0].order_id
+    svc.place_order(taker, OrderRequest(ticker, "ask", 40 * P, C))  # fills one
+    svc.decrease_order(maker, first, reduce_by=C)
+    svc.amend_order(maker, first, price=41 * P)  # a new order at the new price
+    soon = svc.place_order(maker, OrderRequest(ticker, "bid", 30 * P, C, expiration_ms=now + 60_000))[0].order_id
+    svc.place_order(maker, OrderRequest(ticker, "bid", 31 * P, C))
+    svc.run_group([lambda: svc.place_order(maker, OrderRequest(ticker, "bid", 32 * P, C)),
+                   lambda: svc.place_order(taker, OrderRequest(ticker, "ask", 50 * P, C))])
+    svc.expire_orders(now + 61_000)
+    assert svc.get_order(maker, soon).status == "canceled"
+    svc.cancel_all(maker, ticker)
+
+
+def test_book_seqs_are_the_same_with_and_without_subscribers(svc):
+    """The same commands move two books' seqs alike whether or not anyone listens, and a
+    subscriber sees every one of them, gapless from 1."""
+    from exchange.schemas import BookDelta
+
+    maker, taker = svc.create_user("maker"), svc.create_user("taker")
+    for user in (maker, taker):
+        svc.fund(user.id, cents=1_000_00)
+    _book_seq_scenario(svc, "QUIET", maker.id, taker.id)
+    seen: list[int] = []
+    svc.subscribe(lambda e: seen.append(e.seq) if isinstance(e, BookDelta) and e.ticker == "HEARD" else None)
+    _book_seq_scenario(svc, "HEARD", maker.id, taker.id)
+    quiet, heard = svc.orderbook("QUIET").seq, svc.orderbook("HEARD").seq
+    assert quiet == heard and seen == list(range(1, heard + 1)) and heard >= 10
+
