@@ -359,7 +359,8 @@ class Application:
         user = session.identity.user_id
         ids = await self.gateway.run(lambda: self.service.cancel_all(user, ticker=ticker))
         # The cancels' ExecutionReports went out from the events (on_event), before this report.
-        body: list[tuple[int, object]] = [(T.ClOrdID, cl_ord_id), (T.OrderID, cl_ord_id),
+        report_id = self.exec_id()
+        body: list[tuple[int, object]] = [(T.ClOrdID, cl_ord_id), (T.MassActionReportID, report_id), (T.OrderID, report_id),
                                           (T.MassCancelRequestType, kind), (T.MassCancelResponse, kind),
                                           (T.TotalAffectedOrders, len(ids))]
         if ticker:

@@ -18,6 +18,7 @@ LeavesQty, CumQty, AvgPx, LastPx, LastQty, TransactTime = 151, 14, 6, 31, 32, 60
 OrdRejReason, TrdMatchID, AggressorIndicator, Commission, CommType = 103, 880, 1057, 12, 13
 CxlRejResponseTo, CxlRejReason = 434, 102
 MassCancelRequestType, MassCancelResponse, TotalAffectedOrders, MassCancelRejectReason = 530, 531, 533, 532
+MassActionReportID = 1369
 
 # market data
 MDReqID, SubscriptionRequestType, MarketDepth, NoRelatedSym, NoMDEntryTypes = 262, 263, 264, 146, 267

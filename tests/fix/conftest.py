@@ -92,3 +92,12 @@ def make_market(server: FixServer) -> str:
                                                "close_time": "2099-01-01T00:00:00Z"})
         assert r.status_code == 201, r.text
     return ticker
+
+
+def rest(server: FixServer, user: User, method: str, path: str, body: dict | None = None) -> httpx.Response:
+    """A signed Kalshi REST call as `user` (path under /trade-api/v2)."""
+    from api.auth import KEY_HEADER, sign
+
+    full = "/trade-api/v2" + path
+    headers = sign(user.private_key, int(time.time() * 1000), method, full) | {KEY_HEADER: user.key_id}
+    return httpx.request(method, server.base + full, headers=headers, json=body, timeout=30)
