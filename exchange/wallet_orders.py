@@ -330,12 +330,12 @@ def place(service: ExchangeService, placed: PlacedOrder) -> WalletOrderState:
                     result = WalletOrderState(placed.order, None, user_id, None, 0, 0, 0, None, refused=REFUSED,
                                               key=placed.key)
         except GroupAbort as exc:  # the book changed and then something failed: rebuild it
-            for ticker in group.markets:
-                service.books.load_market(ticker)
+            for ticker, book_seq in group.touched().items():
+                service.books.load_market(ticker, book_seq)
             raise exc.__cause__ or exc
         except BaseException:
-            for ticker in group.markets:
-                service.books.load_market(ticker)
+            for ticker, book_seq in group.touched().items():
+                service.books.load_market(ticker, book_seq)
             raise
         finally:
             service.unit_of_work.group = None

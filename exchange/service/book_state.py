@@ -122,8 +122,9 @@ class BookState:
             return self.fee_schedules[schedule]
         return FeeRates()
 
-    def load_market(self, ticker: str) -> MarketState | None:
-        """(Re)build one market's engine, resting orders, holds and figures from the DB."""
+    def load_market(self, ticker: str, book_seq: int | None = None) -> MarketState | None:
+        """(Re)build one market's engine, resting orders, holds and figures from the DB.
+        `book_seq`: the seq to resume at (default: the one in memory)."""
         with self.db.reader.connect() as conn:
             row = conn.execute(select(_markets).where(_markets.c.ticker == ticker)).mappings().first()
             if row is None:
@@ -162,10 +163,12 @@ class BookState:
         book.restore([(r["order_id"], r["user_id"], r["book_side"], r["price"], r["remaining_count"], r["engine_seq"],
                        r["self_trade_prevention"], r["post_only"], r["expiration_ms"]) for r in resting])
         old = self.markets.get(ticker)
+        if book_seq is None:
+            book_seq = old.book_seq if old is not None else 0
         # A rebuild after a failed command keeps the WebSocket sequence: subscribers only ever saw
         # committed deltas, which is exactly the book rebuilt here.
         state = MarketState(row=row, book=book, rates=self.rates_for(row), last_price=last, volume=int(stats[1]),
-                            open_interest=-(issuance or 0), book_seq=old.book_seq if old is not None else 0)
+                            open_interest=-(issuance or 0), book_seq=book_seq)
         self.markets[ticker] = state
         for r in resting:
             self.rest(OpenOrder(r["order_id"], r["user_id"], ticker, r["book_side"], r["price"], r["remaining_count"],

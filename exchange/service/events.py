@@ -56,6 +56,10 @@ class Publisher:
         """The events of one committed command: its book deltas (which advance the books'
         seqs whether or not anyone listens), its trades and fills, and the touched markets'
         tickers. Empty if nobody listens."""
+        group = self.unit_of_work.group
+        if group is not None:  # a rollback gives these seqs back (GroupCommit.touched)
+            for ticker, *_change in deltas:
+                group.book_seqs.setdefault(ticker, books.markets[ticker].book_seq)
         book_deltas = books.advance(deltas)
         if not self._subscribers:
             return []

@@ -28,6 +28,12 @@ class GroupCommit:
     conn: Connection | None = None
     events: list = field(default_factory=list)  # published once the group has committed
     markets: set[str] = field(default_factory=set)  # to rebuild if the group rolls back
+    book_seqs: dict[str, int] = field(default_factory=dict)  # each book's seq before the group changed it
+
+    def touched(self) -> dict[str, int | None]:
+        """The markets to rebuild after a rollback, each with the book seq to resume at (its
+        changes in the group were never published, so their seqs go back)."""
+        return {ticker: self.book_seqs.get(ticker) for ticker in self.markets | set(self.book_seqs)}
 
 
 class GroupAbort(Exception):
@@ -77,12 +83,12 @@ class UnitOfWork:
         if self.group is not None:
             self.group.markets.add(ticker)
 
-    def run_group(self, commands: list[Callable[[], object]], *, rebuild: Callable[[str], object],
+    def run_group(self, commands: list[Callable[[], object]], *, rebuild: Callable[[str, int | None], object],
                   publish: Callable[[list], None]) -> list[object]:
         """Run `commands` in ONE transaction, in order; each one's result or the exception it
         raised. A clean refusal (ExchangeError) is that command's result; anything else rolls
-        the group back, `rebuild(ticker)`s the books it touched and runs every command alone.
-        The group's events are `publish`ed after its commit (ExchangeService.run_group)."""
+        the group back, `rebuild(ticker, book_seq)`s the books it touched and runs every command
+        alone. The group's events are `publish`ed after its commit (ExchangeService.run_group)."""
         if len(commands) == 1:
             return [self.run_alone(commands[0])]
         with self.lock:
@@ -99,8 +105,8 @@ class UnitOfWork:
             except Exception:
                 log.warning("group commit of %d commands rolled back; running them one by one", len(commands), exc_info=True)
                 self.group = None
-                for ticker in group.markets:
-                    rebuild(ticker)
+                for ticker, book_seq in group.touched().items():
+                    rebuild(ticker, book_seq)
                 return [self.run_alone(c) for c in commands]
             finally:
                 self.group = None

@@ -107,3 +107,21 @@ def test_book_seqs_are_the_same_with_and_without_subscribers(svc):
     quiet, heard = svc.orderbook("QUIET").seq, svc.orderbook("HEARD").seq
     assert quiet == heard and seen == list(range(1, heard + 1)) and heard >= 10
 
+
+def test_a_rolled_back_group_gives_back_the_book_seqs_it_took(svc):
+    """A group that rolls back published nothing, so its book changes must not have used up seqs:
+    the commands run again alone and subscribers see the seq go on from where it was."""
+    from exchange.schemas import BookDelta, OrderRequest
+
+    alice = svc.create_user("alice")
+    svc.fund(alice.id, cents=100_00)
+    svc.create_market("R", title="r", close_ms=int(time.time() * 1000) + 3_600_000)
+    seen: list[int] = []
+    svc.subscribe(lambda e: seen.append(e.seq) if isinstance(e, BookDelta) else None)
+
+    def broken():
+        raise RuntimeError("a bug in one command")
+
+    results = svc.run_group([lambda: svc.place_order(alice.id, OrderRequest("R", "bid", 100_000, 1_000_000)), broken])
+    assert isinstance(results[1], RuntimeError) and results[0][0].status == "resting"
+    assert seen == [1] and svc.orderbook("R").seq == 1
