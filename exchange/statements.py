@@ -96,7 +96,7 @@ class Prepared:
 
 
 # ---------------------------------------------------------------------- the order path's statements
-from sqlalchemy import Table, bindparam, insert, select, update  # noqa: E402
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update  # noqa: E402
 from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: E402
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: E402
 
@@ -163,8 +163,8 @@ class _Holdings(Prepared):
             for key in keys:
                 changes.saw_balance(key, seen.get(key[1], 0))
             return out
-        BALANCE_GUARD.defer(conn, changes, [{"account": a, "asset": s, "expected": amount}
-                                            for (a, s), amount in zip(keys, amounts)])
+        BALANCE_GUARD.defer(conn, changes, [{**params, "cash_amount": amounts[0], "yes_amount": amounts[1],
+                                             "no_amount": amounts[2]}])
         changes.served.update(keys)
         return [(key[1], amount) for key, amount in zip(keys, amounts) if amount]
 
@@ -186,8 +186,9 @@ ADD_BALANCE = _upsert(_balances, ["account_id", "asset"], lambda new: {"amount":
 BALANCE_GUARD = Prepared(insert(_balances).from_select(
     ["account_id", "asset", "amount"],
     select(_balances.c.account_id, _balances.c.asset, _balances.c.amount).where(
-        _balances.c.account_id == bindparam("account"), _balances.c.asset == bindparam("asset"),
-        _balances.c.amount != bindparam("expected"))))
+        _balances.c.account_id == bindparam("account"),
+        or_(*(and_(_balances.c.asset == bindparam(name), _balances.c.amount != bindparam(f"{name}_amount"))
+              for name in ("cash", "yes", "no"))))))
 
 ORDER_BY_CLIENT_ID = Prepared(select(_orders.c.id).where(
     _orders.c.user_id == bindparam("user_id"), _orders.c.client_order_id == bindparam("client_order_id")))
