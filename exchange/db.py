@@ -174,16 +174,23 @@ def _defer_writes(engine: Engine) -> None:
         pending = info.get(PENDING)
         if pending:
             run_pipeline(conn.connection.driver_connection, pending, mirror)
-        if statement.startswith(("UPDATE", "DELETE", "INSERT")):  # written behind the mirror's back
-            head = statement[:40]
-            if " orders" in head:
-                mirror.orders.clear()
-                if info.get(STAGED):
-                    info[STAGED].orders.clear()
-            elif " ledger_balances" in head:
-                mirror.balances.clear()
-                if info.get(STAGED):
-                    info[STAGED].balances.clear()
+        written_behind_mirror(statement, info, mirror)
+
+
+def written_behind_mirror(statement: str, info: dict, mirror: Mirror) -> None:
+    """`statement` is about to run and is not one the mirror follows: if it writes what the
+    mirror holds, the mirror forgets that table (committed and staged)."""
+    if statement.startswith(("UPDATE", "DELETE", "INSERT")):
+        head = statement[:40]
+        changes = info.get(STAGED)
+        if " orders" in head:
+            mirror.orders.clear()
+            if changes is not None:
+                changes.orders.clear()
+        elif " ledger_balances" in head:
+            mirror.balances.clear()
+            if changes is not None:
+                changes.balances.clear()
 
 
 @dataclass

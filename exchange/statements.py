@@ -17,7 +17,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
 
-from exchange.db import PENDING, pending_writes, run_pipeline, staged
+from exchange.db import PENDING, pending_writes, run_pipeline, staged, written_behind_mirror
 from exchange.mirror import Staged
 
 
@@ -49,7 +49,11 @@ class Prepared:
         PostgreSQL the writes deferred before it go in the same round trip (exchange/db.py)."""
         driver = conn.connection.driver_connection
         cursor = driver.cursor()
-        pending = conn.info.get(PENDING)
+        info = conn.info
+        pending = info.get(PENDING)
+        mirror = getattr(conn.dialect, "tandem_mirror", None)
+        if mirror is not None and type(self) is Prepared:  # a statement the mirror does not follow
+            written_behind_mirror(self.sql(conn), info, mirror)
         if pending:  # the rows are in the cursor once the pipeline has synced
             run_pipeline(driver, pending, conn.dialect.tandem_mirror,
                          lambda: cursor.execute(self.sql(conn), params or {}))
@@ -71,8 +75,11 @@ class Prepared:
         cursor.close()
 
     def defer(self, conn: Connection, changes: Staged, rows: list[dict]) -> None:
+        sql = self.sql(conn)
+        if type(self) is Prepared:  # a statement the mirror does not follow
+            written_behind_mirror(sql, conn.info, changes.mirror)
         # Copies: a caller may reuse its parameter dicts once this returns.
-        pending_writes(conn.info).append((self.sql(conn), [dict(r) for r in rows]))
+        pending_writes(conn.info).append((sql, [dict(r) for r in rows]))
 
     def rows(self, conn: Connection, params: dict | None = None) -> list[tuple]:
         cursor = self.execute(conn, params)
@@ -183,7 +190,11 @@ ADD_BALANCE = _upsert(_balances, ["account_id", "asset"], lambda new: {"amount":
                       cls=_AddBalance)
 # Fails its transaction (a duplicate key) when the database holds another amount than the one
 # the mirror answered: sent with the commit, it costs no round trip (exchange/mirror.py).
-BALANCE_GUARD = Prepared(insert(_balances).from_select(
+class _Guard(Prepared):
+    """Writes nothing when the mirror is right (and is not a write the mirror must follow)."""
+
+
+BALANCE_GUARD = _Guard(insert(_balances).from_select(
     ["account_id", "asset", "amount"],
     select(_balances.c.account_id, _balances.c.asset, _balances.c.amount).where(
         _balances.c.account_id == bindparam("account"),

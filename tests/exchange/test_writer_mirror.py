@@ -193,3 +193,15 @@ def test_group_commit_runs_a_command_again_on_fresh_balances(db_url, svc):
     assert placed.status == "resting" and placed.remaining_count == 100 * C
     assert_mirror_matches_db(svc)
     check_ledger(svc)
+
+
+def test_an_order_written_behind_the_mirror_is_answered_by_the_database(svc):
+    """decrease_order updates the row with a SQLAlchemy statement the mirror does not follow
+    (initial_count shrinks): the cancel that follows must answer the row as stored."""
+    a, _b = _setup(svc)
+    order, _ = svc.place_order(a, OrderRequest("M", "bid", 40 * CENT, 3 * C))
+    svc.decrease_order(a, order.order_id, reduce_by=1 * C)
+    view, reduced = svc.cancel_order(a, order.order_id)
+    assert reduced == 2 * C
+    assert view.initial_count == 2 * C and view.status == "canceled" and view.remaining_count == 0
+    assert_mirror_matches_db(svc)
