@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import authorize
 from api.errors import REFUSALS, error_body, refusal
-from api.routes._common import json_bytes
+from api.routes._common import app_context, json_bytes
 from api.routes.orders import batch_cancel_v2, batch_place_v2, place_legacy, place_v2
 from api.schemas import requests as rq
 
@@ -52,9 +52,9 @@ class FastLane:
             body = await _read_body(receive)
             if body is None:  # the client went away before its body arrived
                 return
-            state = scope["app"].state
-            user = authorize(state.auth, Headers(scope=scope), scope["method"], path)
-            status, content, headers = ok_status, await handler(state, user, model.model_validate_json(body)), None
+            context = app_context(scope["app"].state)
+            user = authorize(context.auth, Headers(scope=scope), scope["method"], path)
+            status, content, headers = ok_status, await handler(context, user, model.model_validate_json(body)), None
         except REFUSALS as exc:
             status, content, headers = refusal(exc)
         except _BodyTooLarge:

@@ -1,4 +1,5 @@
-"""What every route module shares: the service, JSON responses, Kalshi's query conventions.
+"""What every route module shares: the service, the typed app context of the order handlers,
+JSON responses, Kalshi's query conventions.
 
 Routes are `async def` and call the (blocking) service on the event loop on purpose: the
 service serialises every write behind one lock anyway, and measured with `python -m bench api`
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Query, Request
@@ -18,9 +20,32 @@ from fastapi.responses import Response
 from exchange.service import ExchangeService
 from exchange.units import MAX_UNIX_SECONDS
 
+from api.auth import Authenticator
+from api.group_commit import GroupCommit
 from api.schemas.requests import check_subaccount  # noqa: F401  (one check; the routes import it from here)
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    """What the order handlers shared by the fast lane and the routes (api/routes/orders.py)
+    use of the app, typed: the lifespan (api/app.py) opens these on `app.state`."""
+
+    service: ExchangeService
+    group_commit: GroupCommit
+    auth: Authenticator
+
+    async def grouped(self, command: Callable[[], T]) -> T:
+        """Run an order command (place / batch place / cancel / batch cancel) in the next group
+        commit (api/group_commit.py); returns once the group has committed."""
+        return await self.group_commit.run(command)
+
+
+def app_context(state) -> AppContext:
+    """The app context of a running app's `state` (a request's `request.app.state`, the fast
+    lane's `scope["app"].state`)."""
+    return AppContext(state.service, state.group_commit, state.auth)
 
 
 def service(request: Request) -> ExchangeService:
@@ -28,8 +53,7 @@ def service(request: Request) -> ExchangeService:
 
 
 async def grouped(request: Request, command: Callable[[], T]) -> T:
-    """Run an order command (place / batch place / cancel / batch cancel) in the next group
-    commit (api/group_commit.py); returns once the group has committed."""
+    """`AppContext.grouped` for a route that has its request."""
     return await request.app.state.group_commit.run(command)
 
 

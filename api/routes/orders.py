@@ -16,7 +16,8 @@ from exchange.schemas import FillView, OrderView
 
 from api.auth import Principal, charge_items, current_user
 from api.errors import error_item
-from api.routes._common import UnixSecondsQuery, check_subaccount, csv, grouped, ms, ms_end, no_content, ok, service
+from api.routes._common import (AppContext, UnixSecondsQuery, app_context, check_subaccount, csv, grouped, ms, ms_end,
+                                no_content, ok, service)
 from api.schemas import requests as rq
 from api.schemas import wire
 from api.schemas.convert import ONE, count_fp, from_contracts, parse_count, parse_dollars
@@ -49,16 +50,16 @@ def _attributed(req, user: Principal):
 # ---------------------------------------------------------------------------------- V2
 # The hottest routes are also served by api/fast_lane.py, straight off ASGI; both ways run
 # these handlers (place_v2, batch_place_v2, batch_cancel_v2, place_legacy), so they cannot drift apart.
-async def place_v2(state, user: Principal, body: rq.CreateOrderV2) -> dict:
-    svc, req = state.service, _attributed(body.to_request(), user)
-    order, fills = await state.group_commit.run(lambda: svc.place_order(user.user_id, req))
+async def place_v2(context: AppContext, user: Principal, body: rq.CreateOrderV2) -> dict:
+    svc, req = context.service, _attributed(body.to_request(), user)
+    order, fills = await context.grouped(lambda: svc.place_order(user.user_id, req))
     return _v2_result(order, fills)
 
 
-async def batch_cancel_v2(state, user: Principal, body: rq.BatchCancelV2) -> dict:
-    svc, ids = state.service, [o.order_id for o in body.orders]
-    charge_items(state.auth, user, "DELETE", BATCH_V2, len(ids))  # every cancel is billed
-    results = await state.group_commit.run(lambda: svc.batch_cancel(user.user_id, ids))
+async def batch_cancel_v2(context: AppContext, user: Principal, body: rq.BatchCancelV2) -> dict:
+    svc, ids = context.service, [o.order_id for o in body.orders]
+    charge_items(context.auth, user, "DELETE", BATCH_V2, len(ids))  # every cancel is billed
+    results = await context.grouped(lambda: svc.batch_cancel(user.user_id, ids))
     out = []
     for item, result in zip(body.orders, results):
         if isinstance(result, ExchangeError):
@@ -72,11 +73,11 @@ async def batch_cancel_v2(state, user: Principal, body: rq.BatchCancelV2) -> dic
 
 @router.post("/portfolio/events/orders", status_code=201, summary="Create an order (V2: bid/ask at a YES price)")
 async def create_order_v2(request: Request, body: rq.CreateOrderV2, user: Principal = Depends(current_user)):
-    return ok(await place_v2(request.app.state, user, body), 201)
+    return ok(await place_v2(app_context(request.app.state), user, body), 201)
 
 
-async def batch_place_v2(state, user: Principal, body: rq.BatchCreateV2) -> dict:
-    results = await _batch_place(state, user, body.orders)
+async def batch_place_v2(context: AppContext, user: Principal, body: rq.BatchCreateV2) -> dict:
+    results = await _batch_place(context, user, body.orders)
     out = []
     for item, result in zip(body.orders, results):
         if isinstance(result, ExchangeError):
@@ -88,12 +89,12 @@ async def batch_place_v2(state, user: Principal, body: rq.BatchCreateV2) -> dict
 
 @router.post("/portfolio/events/orders/batched", status_code=201, summary="Create up to 20 orders (V2)")
 async def batch_create_orders_v2(request: Request, body: rq.BatchCreateV2, user: Principal = Depends(current_user)):
-    return ok(await batch_place_v2(request.app.state, user, body), 201)
+    return ok(await batch_place_v2(app_context(request.app.state), user, body), 201)
 
 
-async def _batch_place(state, user: Principal, items) -> list:
+async def _batch_place(context: AppContext, user: Principal, items) -> list:
     """Convert each item (a bad one becomes its own error), then place the good ones in one go."""
-    charge_items(state.auth, user, "POST", BATCH_V2, len(items))  # every order is billed
+    charge_items(context.auth, user, "POST", BATCH_V2, len(items))  # every order is billed
     converted: list = []
     for item in items:
         try:
@@ -101,8 +102,8 @@ async def _batch_place(state, user: Principal, items) -> list:
         except ExchangeError as exc:
             converted.append(exc)
     good = [c for c in converted if not isinstance(c, ExchangeError)]
-    svc = state.service
-    placed = iter(await state.group_commit.run(lambda: svc.batch_place(user.user_id, good)) if good else [])
+    svc = context.service
+    placed = iter(await context.grouped(lambda: svc.batch_place(user.user_id, good)) if good else [])
     return [c if isinstance(c, ExchangeError) else next(placed) for c in converted]
 
 
@@ -116,7 +117,7 @@ async def cancel_all_orders(request: Request, subaccount: int | None = None, tic
 
 @router.delete("/portfolio/events/orders/batched", summary="Cancel up to 20 orders (V2)")
 async def batch_cancel_orders_v2(request: Request, body: rq.BatchCancelV2, user: Principal = Depends(current_user)):
-    return ok(await batch_cancel_v2(request.app.state, user, body))
+    return ok(await batch_cancel_v2(app_context(request.app.state), user, body))
 
 
 @router.delete("/portfolio/events/orders/{order_id}", summary="Cancel an order (V2)")
@@ -166,15 +167,15 @@ async def decrease_order_v2(request: Request, order_id: str, body: rq.DecreaseOr
 
 
 # ---------------------------------------------------------------------------------- legacy
-async def place_legacy(state, user: Principal, body: rq.CreateOrderLegacy) -> dict:
-    svc, req = state.service, _attributed(body.to_request(), user)
-    order, _fills = await state.group_commit.run(lambda: svc.place_order(user.user_id, req))
+async def place_legacy(context: AppContext, user: Principal, body: rq.CreateOrderLegacy) -> dict:
+    svc, req = context.service, _attributed(body.to_request(), user)
+    order, _fills = await context.grouped(lambda: svc.place_order(user.user_id, req))
     return {"order": wire.order(order)}
 
 
 @router.post("/portfolio/orders", status_code=201, summary="Create an order (legacy: side/action, cents or dollars)")
 async def create_order(request: Request, body: rq.CreateOrderLegacy, user: Principal = Depends(current_user)):
-    return ok(await place_legacy(request.app.state, user, body), 201)
+    return ok(await place_legacy(app_context(request.app.state), user, body), 201)
 
 
 @router.get("/portfolio/orders", summary="The user's orders, newest first")
@@ -193,7 +194,7 @@ async def get_orders(request: Request, ticker: str | None = None, event_ticker: 
 
 @router.post("/portfolio/orders/batched", status_code=201, summary="Create up to 20 orders (legacy)")
 async def batch_create_orders(request: Request, body: rq.BatchCreateLegacy, user: Principal = Depends(current_user)):
-    results = await _batch_place(request.app.state, user, body.orders)
+    results = await _batch_place(app_context(request.app.state), user, body.orders)
     out = []
     for item, result in zip(body.orders, results):
         if isinstance(result, ExchangeError):
