@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI
 
-from exchange import api_access
 from exchange.service import ExchangeService
 
 from api import errors, ws
@@ -95,8 +94,7 @@ def create_app(settings: Settings, service: ExchangeService | None = None,
         svc = service or ExchangeService(settings.db_url)
         limiter = RateLimiter(settings.api_rate_read_per_s, settings.api_rate_write_per_s)
         auth = Authenticator(svc, window_ms=settings.api_auth_window_ms, operator_token=operator_token(settings),
-                             limiter=limiter, builder_of=lambda key_id: api_access.builder_for_key(svc.db.reader, key_id),
-                             tier_of=lambda user_id: api_access.tier_of(svc.db.reader, user_id))
+                             limiter=limiter, builder_of=svc.api_key_builder, tier_of=svc.api_tier)
         hub = ws.Hub(svc, auth)
         hub.start()
         app.state.service, app.state.auth, app.state.hub = svc, auth, hub

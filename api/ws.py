@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from exchange.errors import ExchangeError
-from exchange.position_reads import market_position
 from exchange.schemas import BookDelta, FillEvent, MarketEvent, MarketView, OrderEvent, TickerUpdate, TradeEvent
 
 from api.errors import ApiError, error_response
@@ -38,7 +37,8 @@ from api.schemas.convert import ONE, count_fp, dollars, rfc3339, seconds
 log = logging.getLogger(__name__)
 
 WS_PATH = "/trade-api/ws/v2"
-PUBLIC_CHANNELS = {"ticker", "ticker_v2", "trade", "market_lifecycle_v2"}
+# multivariate_market_lifecycle: accepted, and silent: Tandem lists no multivariate markets.
+PUBLIC_CHANNELS = {"ticker", "ticker_v2", "trade", "market_lifecycle_v2", "multivariate_market_lifecycle"}
 PRIVATE_CHANNELS = {"orderbook_delta", "fill", "user_orders", "market_positions", "order_group_updates"}
 # Tandem's lifecycle changes -> Kalshi's market_lifecycle_v2 event types.
 LIFECYCLE = {"created": "created", "halted": "deactivated", "resumed": "activated", "open": "activated",
@@ -398,12 +398,11 @@ class Hub:
         groups, self._pending_groups = self._pending_groups, set()
         try:
             if positions:
-                with self.service.db.reader.connect() as db:
-                    for user_id, ticker in sorted(positions):
-                        p = market_position(db, user_id, ticker)
-                        if p is not None:
-                            self._fan_out("market_positions", ticker, _position_msg(p), user_id=user_id,
-                                          message_type="market_position")
+                for user_id, ticker in sorted(positions):
+                    p = self.service.market_position(user_id, ticker)
+                    if p is not None:
+                        self._fan_out("market_positions", ticker, _position_msg(p), user_id=user_id,
+                                      message_type="market_position")
             for user_id in sorted(groups):
                 for group in self.service.list_order_groups(user_id):
                     if group.is_auto_cancel_enabled and group.order_group_id not in self._groups_triggered:

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from exchange import api_access
 from exchange.errors import NotFound
 
 from api import limits
@@ -28,7 +27,7 @@ async def bind_api_key_builder(request: Request, key_id: str, body: BindBuilder)
     svc = service(request)
     if svc.get_api_key(key_id) is None:
         raise NotFound(f"API key {key_id} not found", code="api_key_not_found")
-    api_access.bind_builder(svc.db.writer, key_id, body.builder_code)
+    svc.bind_api_key_builder(key_id, body.builder_code)
     request.app.state.auth.forget(key_id)  # the next request loads the binding
     return ok({"api_key_id": key_id, "builder_code": body.builder_code})
 
@@ -59,6 +58,6 @@ class SetTier(BaseModel):
 async def set_api_tier(request: Request, user_id: Annotated[int, Path(ge=0, le=2**63 - 1)], body: SetTier):
     svc = service(request)
     svc.get_user(user_id)  # 404 for an unknown user
-    api_access.set_tier(svc.db.writer, user_id, body.tier)
+    svc.set_api_tier(user_id, body.tier)
     request.app.state.auth.forget_user(user_id)  # the next request loads the tier
     return ok({"user_id": user_id, "usage_tier": body.tier or limits.DEFAULT_TIER})

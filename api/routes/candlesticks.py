@@ -26,8 +26,7 @@ def _market_in_series(request: Request, series_ticker: str, ticker: str):
 
 
 def _read(request: Request, tickers: list[str], w: cs.Window, include_latest_before_start: bool = False):
-    with service(request).db.reader.connect() as conn:
-        return cs.market_candles(conn, tickers, w, include_latest_before_start=include_latest_before_start)
+    return service(request).candlesticks(tickers, w, include_latest_before_start=include_latest_before_start)
 
 
 @router.get("/markets/candlesticks", summary="Candlesticks of up to 100 markets")

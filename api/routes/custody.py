@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from exchange import custody_history as H
 
 from exchange.tickers import check_ticker
 from exchange.units import count_fp, dollars, parse_count, parse_dollars
@@ -50,7 +49,7 @@ def _amount(asset: str, amount: int) -> str:
 @router.get("/deposits", summary="Your deposits seen on chain (every asset), newest first")
 async def list_deposits(request: Request, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
                         user: Principal = Depends(current_user)):
-    page = H.chain_deposits(service(request).db.reader, user.user_id, cursor=cursor, limit=limit)
+    page = service(request).chain_deposits(user.user_id, cursor=cursor, limit=limit)
     return ok({"deposits": [{"signature": d["signature"], "ix_index": d["ix_index"], "side": d["asset"],
                              "ticker": d["ticker"], "count": _amount(d["asset"], d["amount"]),
                              "created_time": rfc3339(d["created_ms"])} for d in page.items],
@@ -60,7 +59,7 @@ async def list_deposits(request: Request, limit: int = Query(100, ge=1, le=1000)
 @router.get("/withdrawals", summary="Your withdrawals to wallets (every asset and status), newest first")
 async def list_withdrawals(request: Request, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
                            user: Principal = Depends(current_user)):
-    page = H.chain_withdrawals(service(request).db.reader, user.user_id, cursor=cursor, limit=limit)
+    page = service(request).chain_withdrawals(user.user_id, cursor=cursor, limit=limit)
     return ok({"withdrawals": [{"withdrawal_id": w["withdrawal_id"], "status": w["status"], "side": w["asset"],
                                 "ticker": w["ticker"], "count": _amount(w["asset"], w["amount"]),
                                 "wallet": w["wallet"], "signature": w["signature"],

@@ -84,8 +84,7 @@ async def get_market_candlesticks_historical(request: Request, ticker: str, star
     w = cs.window(start_ts, end_ts, period_interval)
     cs.check_range(w)
     _settled_before(request, ticker)
-    with service(request).db.reader.connect() as conn:
-        candles = cs.market_candles(conn, [ticker], w)[ticker]
+    candles = service(request).candlesticks([ticker], w)[ticker]
     out = [{"end_period_ts": c["end_period_ts"], "yes_bid": _historical_dist(c["yes_bid"]),
             "yes_ask": _historical_dist(c["yes_ask"]),
             "price": {**_historical_dist(c["price"]), "mean": c["price"].get("mean_dollars"),
@@ -127,8 +126,8 @@ async def get_historical_orders(request: Request, ticker: str | None = None, min
                                 cursor: str | None = None, subaccount: int | None = None,
                                 user: Principal = Depends(current_user)):
     _no_subaccount(subaccount)
-    page = H.finished_orders(service(request).db.reader, user.user_id, _cutoff(request), ticker=ticker,
-                             min_ms=ms(min_ts), max_ms=ms_end(max_ts), cursor=cursor, limit=limit)
+    page = service(request).finished_orders(user.user_id, _cutoff(request), ticker=ticker, min_ms=ms(min_ts),
+                                            max_ms=ms_end(max_ts), cursor=cursor, limit=limit)
     return ok({"orders": [wire.order(o) for o in page.items], "cursor": page.cursor})
 
 

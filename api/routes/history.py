@@ -23,12 +23,12 @@ def _movement(m: H.CashMovement) -> dict:
 @router.get("/portfolio/deposits", summary="Cash deposits, newest first")
 async def get_deposits(request: Request, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
                        user: Principal = Depends(current_user)):
-    page = H.cash_deposits(service(request).db.reader, user.user_id, cursor=cursor, limit=limit)
+    page = service(request).cash_deposits(user.user_id, cursor=cursor, limit=limit)
     return ok({"deposits": [_movement(m) for m in page.items], "cursor": page.cursor})
 
 
 @router.get("/portfolio/withdrawals", summary="Cash withdrawals, newest first")
 async def get_withdrawals(request: Request, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
                           user: Principal = Depends(current_user)):
-    page = H.cash_withdrawals(service(request).db.reader, user.user_id, cursor=cursor, limit=limit)
+    page = service(request).cash_withdrawals(user.user_id, cursor=cursor, limit=limit)
     return ok({"withdrawals": [_movement(m) for m in page.items], "cursor": page.cursor})

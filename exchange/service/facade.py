@@ -30,6 +30,7 @@ from exchange.service.events import Publisher
 from exchange.service.fill_reversal import FillReversal
 from exchange.service.fills import FillPosting
 from exchange.service.holdings import Holdings
+from exchange.service.kalshi_reads import KalshiReads
 from exchange.service.lifecycle import MarketLifecycle
 from exchange.service.order_groups import OrderGroups
 from exchange.service.orders import OrderCommands
@@ -40,7 +41,7 @@ from exchange.service.unit_of_work import UnitOfWork
 
 
 class ExchangeService(OrderCommands, FillPosting, OrderGroups, CashAndCustody, MarketLifecycle, ReferenceData,
-                      FillReversal, Queries):
+                      FillReversal, Queries, KalshiReads):
     def __init__(self, url: str, *, migrate: bool = True, restore: bool = True) -> None:
         self.db: Database = open_database(url) if migrate else connect(url)
         self.accounts = Accounts()

@@ -130,3 +130,13 @@ async def test_order_group_updates(server, make_trader, make_market):
         assert [m for m in await client.quiet() if m["type"] == "order_group_updates"] == []
     finally:
         await client.ws.close()
+
+
+async def test_multivariate_market_lifecycle_is_accepted_and_silent(server, make_market):
+    client = await connect(server)
+    try:
+        await subscribe(client, "multivariate_market_lifecycle")
+        await make_market()  # a (plain) market's lifecycle is market_lifecycle_v2's, not this channel's
+        assert [m for m in await client.quiet() if m["type"] == "multivariate_market_lifecycle"] == []
+    finally:
+        await client.ws.close()
