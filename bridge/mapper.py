@@ -27,7 +27,8 @@ from chain.tokens import DECIMALS, ata, create_ata_ix, mint_to_ix
 from exchange import outbox as O
 
 # Kinds the program sequences in the stream's replay window (SequenceReplayed proves them applied).
-SEQUENCED = {"custody_mint_set", "custody_merge_set", "settle_fill", "close_order", "custody_withdraw", "custody_fund"}
+SEQUENCED = {"custody_mint_set", "custody_merge_set", "custody_redeem", "settle_fill", "close_order", "custody_withdraw",
+             "custody_fund"}
 # Kinds sent alone, after everything before them in the stream has landed and before anything
 # after them is sent: the market must exist before its first fill, and the lifecycle's order matters.
 BARRIERS = {"create_market", "halt", "resume", "close_market", "determine", "finalize"}
@@ -49,7 +50,7 @@ class WalletOrderInfo:
 # max_instruction_trace_length: top-level instructions, their CPIs and emit_cpi! events all
 # count): the program's figures (events-cpi-interface.md, section 5). A settle_fills of N
 # fills costs SETTLE_FILLS_TRACE + N.
-TRACE_COST = {"custody_mint_set": 5, "custody_merge_set": 5, "custody_withdraw": 3, "custody_fund": 3, "settle_fill": 4,
+TRACE_COST = {"custody_mint_set": 5, "custody_merge_set": 5, "custody_redeem": 5, "custody_withdraw": 3, "custody_fund": 3, "settle_fill": 4,
               "close_order": 4}
 SETTLE_FILLS_TRACE = 3
 LIFECYCLE_TRACE = 16  # sent alone anyway
@@ -279,6 +280,9 @@ class Mapper:
             return Built([ix.custody_mint_set_ix(c, bridge=self.bridge, ticker=r.ticker, seq=seq, amount=r.amount)], [])
         if isinstance(r, O.CustodyMergeSet):
             return Built([ix.custody_merge_set_ix(c, bridge=self.bridge, ticker=r.ticker, seq=seq, amount=r.amount)], [])
+        if isinstance(r, O.CustodyRedeem):
+            return Built([ix.custody_redeem_ix(c, bridge=self.bridge, ticker=r.ticker, seq=seq, yes_amount=r.yes_amount,
+                                               no_amount=r.no_amount)], [])
         if isinstance(r, O.CustodyFund):
             if self.sequenced_fund:
                 return Built([ix.custody_fund_ix(c, bridge=self.bridge, seq=seq, amount=r.amount, source=self.float_account)], [])

@@ -134,6 +134,21 @@ class CustodyMergeSet:
 
 
 @dataclass(frozen=True, slots=True)
+class CustodyRedeem:
+    """`custody_redeem(yes_amount, no_amount)` after `finalize`: custody burns the custodial YES
+    and NO the ledger settled and receives their payout from the vault, so custody's collateral
+    backs the cash the settlement credited (the ledger pays each holder its payout rounded down;
+    the program pays custody the payout of the sum, rounded down once: never less)."""
+
+    kind: ClassVar[str] = "custody_redeem"
+    ticker: str
+    yes_amount: int  # contract base units: the custodial YES positions settled
+    no_amount: int
+    payout: int  # collateral base units the program pays custody for them (math::redemption)
+    journal_id: str  # the settlement's journal
+
+
+@dataclass(frozen=True, slots=True)
 class SettleFill:
     """`settle_fill(size, price, fee)` of one fill of a wallet order against custody.
 
@@ -185,7 +200,7 @@ class CustodyWithdraw:
 
 
 Record = Union[CreateMarket, Halt, Resume, CloseMarket, Determine, Finalize, CustodyFund, CustodyMintSet,
-               CustodyMergeSet, SettleFill, CloseOrder, CustodyWithdraw]
+               CustodyMergeSet, CustodyRedeem, SettleFill, CloseOrder, CustodyWithdraw]
 
 RECORD_TYPES: tuple[type, ...] = typing.get_args(Record)
 KINDS: dict[str, type] = {t.kind: t for t in RECORD_TYPES}

@@ -26,6 +26,12 @@ def cash_value_floor(price: int, count: int) -> int:
     return price * count // ONE
 
 
+def redemption_value(yes: int, no: int, yes_payout: int) -> int:
+    """What the program pays for redeeming `yes` YES and `no` NO at `yes_payout` (its
+    math::redemption): the sum's value rounded down once."""
+    return (yes * yes_payout + no * (ONE - yes_payout)) // ONE
+
+
 def account_fill(s: list[int], pos: int, book_side: str, price: int, count: int) -> None:
     """Kalshi position bookkeeping of one fill: s = [exposure, traded, realized pnl, fees]."""
     if book_side == "bid":

@@ -21,6 +21,7 @@ from exchange.outbox import (
     CustodyFund,
     CustodyMergeSet,
     CustodyMintSet,
+    CustodyRedeem,
     CustodyWithdraw,
     OutboxRecord,
     SettleFill,
@@ -117,6 +118,8 @@ def effect(record: object) -> Effect:
         return Effect(record.amount, record.amount, -record.amount)
     if isinstance(record, CustodyMergeSet):
         return Effect(-record.amount, -record.amount, record.amount)
+    if isinstance(record, CustodyRedeem):  # the ledger settled these holders; custody redeems on chain
+        return Effect(-record.yes_amount, -record.no_amount, record.payout)
     if isinstance(record, SettleFill):
         cost = record.size * record.price // ONE
         sign = -1 if record.action == "buy" else 1

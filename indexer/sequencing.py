@@ -23,6 +23,7 @@ from indexer.reconcile import SEQ_DUPLICATE, SEQ_MISSING, SEQ_UNKNOWN, Break
 SEQUENCED_EVENT = {
     "custody_mint_set": "CustodySetMinted",
     "custody_merge_set": "CustodySetMerged",
+    "custody_redeem": "CustodyRedeemed",
     "settle_fill": "FillSettled",
     "close_order": "OrderClosed",
     "custody_fund": "CustodyFunded",

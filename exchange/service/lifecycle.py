@@ -1,19 +1,20 @@
 """Market lifecycle: create, halt, resume, close (every resting order cancelled in the same
 transaction; orders.OrderCommands._cancel_many), determine, finalize (every holder settled
-for their payout, dust to the treasury). Each step writes its outbox record.
+for their payout, dust to the treasury; custody then redeems the custodial tokens on chain:
+`custody_redeem`). Each step writes its outbox record.
 """
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import String, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from exchange import errors
 from exchange import outbox as X
 from exchange.fees import ONE
 from exchange.journal import Journal
-from exchange.models import Event, LedgerAccount, LedgerBalance, Market, PositionStats, Series, Settlement
+from exchange.models import Event, LedgerAccount, LedgerBalance, Market, PositionStats, Series, Settlement, User
 from exchange.models import ledger as L
-from exchange.positions import cash_value_floor
+from exchange.positions import cash_value_floor, redemption_value
 from exchange.schemas import MarketEvent, MarketView, TickerUpdate
 from exchange.service.clock import now_ms
 from exchange.service.common import CLOSED, DETERMINED, FINALIZED, HALTED, OPEN, new_id
@@ -28,6 +29,8 @@ _settlements = Settlement.__table__
 _balances = LedgerBalance.__table__
 _accounts = LedgerAccount.__table__
 _stats = PositionStats.__table__
+_users = User.__table__
+CUSTODIAL = "custodial"  # users.kind of custodial users (the others: wallet accounts)
 
 
 class MarketLifecycle(ServiceParts):
@@ -144,15 +147,19 @@ class MarketLifecycle(ServiceParts):
             yes, no = L.yes_asset(ticker), L.no_asset(ticker)
             with self.unit_of_work.transaction() as conn:
                 holders = conn.execute(
-                    select(_accounts.c.id, _accounts.c.ref, _balances.c.asset, _balances.c.amount)
+                    select(_accounts.c.id, _accounts.c.ref, _balances.c.asset, _balances.c.amount, _users.c.kind)
                     .join(_accounts, _accounts.c.id == _balances.c.account_id)
+                    .join(_users, _accounts.c.ref == cast(_users.c.id, String))
                     .where(_accounts.c.kind == L.USER, _balances.c.asset.in_([yes, no]), _balances.c.amount != 0)
                 ).all()
                 stats = {r.user_id: r for r in conn.execute(select(_stats).where(_stats.c.ticker == ticker))}
                 per_user: dict[int, dict] = {}
-                for account_id, ref, asset, amount in holders:
+                custodial = {"yes": 0, "no": 0}  # what custody's tokens back on chain (not wallet accounts)
+                for account_id, ref, asset, amount, user_kind in holders:
                     entry = per_user.setdefault(int(ref), {"account": account_id, "yes": 0, "no": 0})
                     entry["yes" if asset == yes else "no"] += amount
+                    if user_kind == CUSTODIAL:
+                        custodial["yes" if asset == yes else "no"] += amount
                 j = Journal(new_id(), ts)
                 collateral = self.accounts.get(conn, L.COLLATERAL, ticker)
                 issuance = self.accounts.get(conn, L.ISSUANCE, ticker)
@@ -181,6 +188,12 @@ class MarketLifecycle(ServiceParts):
                 conn.execute(update(_markets).where(_markets.c.ticker == ticker).values(status=FINALIZED, finalized_ms=ts,
                                                                                         updated_ms=ts))
                 self.outbox.write(conn, [X.Finalize(ticker)], ts, group=j.journal_id)
+                if custodial["yes"] or custodial["no"]:
+                    # Its own group after the lifecycle barrier (the bridge sends those alone):
+                    # custody redeems what the ledger just settled for its custodial holders.
+                    redeem = X.CustodyRedeem(ticker, custodial["yes"], custodial["no"],
+                                             redemption_value(custodial["yes"], custodial["no"], payout), j.journal_id)
+                    self.outbox.write(conn, [redeem], ts, group=new_id())
             state.row.update(status=FINALIZED, finalized_ms=ts, updated_ms=ts)
             state.open_interest = 0
             for user_id in per_user:

@@ -46,7 +46,8 @@ def test_every_record_round_trips(record):
 
 def test_every_kind_of_the_design_is_there():
     assert set(X.KINDS) == {"create_market", "halt", "resume", "close_market", "determine", "finalize", "custody_fund",
-                            "custody_mint_set", "custody_merge_set", "settle_fill", "close_order", "custody_withdraw"}
+                            "custody_mint_set", "custody_merge_set", "custody_redeem", "settle_fill", "close_order",
+                            "custody_withdraw"}
 
 
 def test_streams():

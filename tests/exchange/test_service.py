@@ -166,7 +166,11 @@ def test_determine_and_finalize_pay_out(svc):
     assert svc.positions(yes_holder.id)[0].items == []
     by_owner = check_ledger(svc)["by_owner"]
     assert by_owner[("collateral", "S")]["USD"] == 0
-    assert [k for _, k, _ in check_outbox_gapless(svc)["S"]][-4:] == ["close_market", "determine", "determine", "finalize"]
+    outbox = check_outbox_gapless(svc)["S"]
+    assert [k for _, k, _ in outbox][-5:] == ["close_market", "determine", "determine", "finalize", "custody_redeem"]
+    # custody redeems what the custodial holders held: 5 YES, 5 NO, paid at YES = $1
+    assert outbox[-1][2] | {"journal_id": ""} == {"ticker": "S", "yes_amount": 5 * C, "no_amount": 5 * C, "payout": 5 * ONE,
+                                                 "journal_id": ""}
 
 
 def test_restart_restores_book_holds_and_balances(db_url):

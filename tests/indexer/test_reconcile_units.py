@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange.outbox import (
-    CloseOrder, CreateMarket, CustodyFund, CustodyMergeSet, CustodyMintSet, CustodyWithdraw, Halt, OutboxRecord, SettleFill,
+    CloseOrder, CreateMarket, CustodyFund, CustodyMergeSet, CustodyMintSet, CustodyRedeem, CustodyWithdraw, Halt, OutboxRecord, SettleFill,
 )
 from indexer.derive import OrderInfo, fill_violations
 from indexer.reconcile import (
@@ -61,6 +61,7 @@ def test_window_knows_inside_and_not_below():
 def test_effects_of_each_record_kind():
     assert effect(mint(5)) == Effect(5, 5, -5)
     assert effect(CustodyMergeSet(ticker="M", amount=3, journal_id="j")) == Effect(-3, -3, 3)
+    assert effect(CustodyRedeem(ticker="M", yes_amount=4, no_amount=2, payout=3, journal_id="j")) == Effect(-4, -2, 3)
     # a wallet buying 2 YES at 0.40 takes them out of custody; custodial sellers got $0.80
     assert effect(fill("buy", "yes", 2 * ONE, 400_000)) == Effect(-2 * ONE, 0, 800_000)
     assert effect(fill("sell", "no", ONE, 250_000, fee=7)) == Effect(0, ONE, -250_000)
