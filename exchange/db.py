@@ -81,6 +81,17 @@ PENDING = "tandem_pending_writes"  # key in a connection's info: [(sql, rows)] n
 STAGED = "tandem_mirror_staged"  # key in a connection's info: its transaction's mirror changes
 
 
+# The commit's check of every balance the mirror answered in the transaction (exchange/mirror.py):
+# the amount the transaction leaves, if the mirror was right. A row that differs is inserted
+# again, a duplicate key that fails the transaction (the upsert ADD_BALANCE never raises it):
+# no round trip of its own, it goes in the commit's pipeline. PostgreSQL only (arrays).
+BALANCE_GUARD = (
+    "INSERT INTO ledger_balances (account_id, asset, amount) "
+    "SELECT b.account_id, b.asset, b.amount FROM ledger_balances AS b "
+    "JOIN unnest(%(accounts)s::integer[], %(assets)s::varchar[], %(amounts)s::bigint[]) AS v(account_id, asset, expected) "
+    "ON b.account_id = v.account_id AND b.asset = v.asset WHERE b.amount <> v.expected")
+
+
 def pending_writes(info: dict) -> list[tuple[str, list[dict]]]:
     """The deferred writes of the connection whose `info` this is (PostgreSQL writer only)."""
     pending = info.get(PENDING)
@@ -143,6 +154,17 @@ def _defer_writes(engine: Engine) -> None:
     def do_commit(dbapi_connection) -> None:
         info = _info_of(dbapi_connection) or {}
         pending = info.get(PENDING)
+        changes = info.get(STAGED)
+        if changes is not None and changes.served:  # balances the mirror answered: as the database's?
+            served = sorted(changes.served)
+            amounts = [changes.balance(k) for k in served]
+            if None in amounts:  # written behind the mirror since: nothing to check them against
+                do_rollback(dbapi_connection)
+                mirror.clear()
+                raise StaleMirror("a balance the mirror answered was written behind it; the transaction rolled back")
+            pending = pending_writes(info)
+            pending.append((BALANCE_GUARD, [{"accounts": [a for a, _ in served], "assets": [s for _, s in served],
+                                             "amounts": amounts}]))
         if pending:
             driver = dbapi_connection.driver_connection
             try:
@@ -151,7 +173,6 @@ def _defer_writes(engine: Engine) -> None:
                 do_rollback(dbapi_connection)  # out of the failed transaction now, whoever called
                 raise
         commit(dbapi_connection)  # after the pipeline nothing is left to commit: no round trip
-        changes = info.get(STAGED)
         if changes is not None:
             mirror.commit(changes)
 

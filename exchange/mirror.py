@@ -6,9 +6,10 @@ writes), and an order command re-reads two things: its user's cash and position 
 RETURNING`). The service is their only writer, so the writer's connection keeps them:
 
 - balances: every (account, asset) a HOLDINGS read fetched, then moved by each ADD_BALANCE of
-  the same connection. A read answered from here queues a guard in the transaction
-  (`statements.BALANCE_GUARD`, sent with the commit: no round trip) that fails it if the
-  database holds another amount, e.g. because another process (`tandem fund`) wrote it;
+  the same connection. The balances a transaction was answered from here are checked by one
+  guard statement in its commit's pipeline (`db.BALANCE_GUARD`: no round trip), which fails
+  the commit if the database holds another amount than the transaction leaves, e.g.
+  because another process (`tandem fund`) wrote it;
   the mirror is then dropped and `StaleMirror` raised (api/group_commit.py runs the command
   again, on fresh reads). A stale balance can never commit. A transaction that rolls back
   (a refusal) never sends its guards, so it forgets the balances it was answered from

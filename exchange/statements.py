@@ -103,7 +103,7 @@ class Prepared:
 
 
 # ---------------------------------------------------------------------- the order path's statements
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, update  # noqa: E402
+from sqlalchemy import Table, bindparam, insert, select, update  # noqa: E402
 from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: E402
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: E402
 
@@ -154,7 +154,7 @@ INSERT_OUTBOX = _insert_row(OutboxEvent.__table__)
 
 class _Holdings(Prepared):
     """One user's cash and position in one market: [(asset, amount)]. On PostgreSQL answered
-    from the writer's mirror when it knows all three, with a guard in the transaction
+    from the writer's mirror when it knows all three, checked by the commit's guard
     (exchange/mirror.py)."""
 
     def rows(self, conn: Connection, params: dict | None = None) -> list[tuple]:
@@ -170,9 +170,7 @@ class _Holdings(Prepared):
             for key in keys:
                 changes.saw_balance(key, seen.get(key[1], 0))
             return out
-        BALANCE_GUARD.defer(conn, changes, [{**params, "cash_amount": amounts[0], "yes_amount": amounts[1],
-                                             "no_amount": amounts[2]}])
-        changes.served.update(keys)
+        changes.served.update(keys)  # checked at the commit (exchange/db.py, BALANCE_GUARD)
         return [(key[1], amount) for key, amount in zip(keys, amounts) if amount]
 
 
@@ -188,18 +186,6 @@ HOLDINGS = _Holdings(select(_balances.c.asset, _balances.c.amount).where(
     _balances.c.asset.in_([bindparam("cash"), bindparam("yes"), bindparam("no")])))
 ADD_BALANCE = _upsert(_balances, ["account_id", "asset"], lambda new: {"amount": _balances.c.amount + new.amount},
                       cls=_AddBalance)
-# Fails its transaction (a duplicate key) when the database holds another amount than the one
-# the mirror answered: sent with the commit, it costs no round trip (exchange/mirror.py).
-class _Guard(Prepared):
-    """Writes nothing when the mirror is right (and is not a write the mirror must follow)."""
-
-
-BALANCE_GUARD = _Guard(insert(_balances).from_select(
-    ["account_id", "asset", "amount"],
-    select(_balances.c.account_id, _balances.c.asset, _balances.c.amount).where(
-        _balances.c.account_id == bindparam("account"),
-        or_(*(and_(_balances.c.asset == bindparam(name), _balances.c.amount != bindparam(f"{name}_amount"))
-              for name in ("cash", "yes", "no"))))))
 
 ORDER_BY_CLIENT_ID = Prepared(select(_orders.c.id).where(
     _orders.c.user_id == bindparam("user_id"), _orders.c.client_order_id == bindparam("client_order_id")))
