@@ -1,7 +1,7 @@
 """The ledger's tables (SQLModel), one module per concern. `metadata` is what Alembic migrates."""
 from sqlmodel import SQLModel
 
-from .access import ApiKeyBuilder, ApiUsageTier
+from .access import ApiKeyBuilder, ApiUsageTier, Subaccount, SubaccountTransfer
 from .custody import CustodyWithdrawal, Deposit
 from .ledger import LedgerAccount, LedgerBalance, LedgerEntry, PositionStats
 from .markets import Builder, Event, FeeSchedule, Market, Series
@@ -15,5 +15,5 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiKey", "ApiKeyBuilder", "ApiUsageTier", "Builder", "CustodyWithdrawal", "Deposit", "Event", "FeeSchedule", "Fill", "LedgerAccount", "LedgerBalance",
     "LedgerEntry", "Market", "Order", "OrderGroup", "OutboxEvent", "OutboxStream",
-    "PositionStats", "Series", "Settlement", "Trade", "User", "metadata",
+    "PositionStats", "Series", "Settlement", "Subaccount", "SubaccountTransfer", "Trade", "User", "metadata",
 ]

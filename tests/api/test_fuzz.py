@@ -17,7 +17,7 @@ from api.auth import sign
 from tests.api.conftest import OPERATOR_TOKEN, new_private_key, public_pem
 
 EXAMPLES = 30  # per operation; `st run` against `tandem api` explores further (README)
-# Issue 13's operations (candlesticks, cash history, the historical archive, API access).
+# Issue 13's operations (candlesticks, cash history, the historical archive, API access, subaccounts).
 NEW_IN_ISSUE_13 = {
     "GET /trade-api/v2/series/{series_ticker}/markets/{ticker}/candlesticks",
     "GET /trade-api/v2/markets/candlesticks",
@@ -30,6 +30,8 @@ NEW_IN_ISSUE_13 = {
     "GET /trade-api/v2/historical/positions", "PUT /operator/historical/cutoff",
     "PUT /operator/api_keys/{key_id}/builder", "PUT /operator/users/{user_id}/api_tier",
     "GET /trade-api/v2/account/limits", "GET /trade-api/v2/account/endpoint_costs",
+    "POST /trade-api/v2/portfolio/subaccounts", "GET /trade-api/v2/portfolio/subaccounts/balances",
+    "POST /trade-api/v2/portfolio/subaccounts/transfer", "GET /trade-api/v2/portfolio/subaccounts/transfers",
 }
 
 
