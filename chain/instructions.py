@@ -17,7 +17,7 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
-from solders.sysvar import CLOCK, INSTRUCTIONS
+from solders.sysvar import CLOCK
 from spl.token.constants import TOKEN_PROGRAM_ID
 
 from chain import pdas
@@ -53,7 +53,17 @@ def _enum(c: ChainClient, type_name: str, value: Enum) -> Any:
 
 
 def _ix(c: ChainClient, name: str, args: list[Any], accounts: dict[str, Pubkey]) -> Instruction:
+    if "event_authority" in _account_names(c, name):
+        # `#[event_cpi]` instructions (all of them): events are self-CPIs signed by this PDA
+        accounts = {**accounts, "event_authority": pdas.event_authority(c.program_id), "program": c.program_id}
     return c.program.instruction[name](*args, ctx=Context(accounts=accounts))
+
+
+def _account_names(c: ChainClient, name: str) -> set[str]:
+    for ix in c.program.idl.instructions:
+        if ix.name == name:
+            return {a.name for a in ix.accounts}
+    raise KeyError(name)
 
 
 def market_of(c: ChainClient, ticker: str) -> MarketAddresses:
@@ -309,7 +319,6 @@ def _custody_sets_accounts(c: ChainClient, bridge: Pubkey, m: MarketAddresses) -
         "custody_yes": m.custody_yes,
         "custody_no": m.custody_no,
         "token_program": TOKEN_PROGRAM_ID,
-        "instructions": INSTRUCTIONS,  # the program bounds bridge transactions (MAX_BRIDGE_TX_INSTRUCTIONS)
     }
 
 
@@ -351,7 +360,6 @@ def custody_withdraw_ix(
         "source": m.custody_yes if outcome == Outcome.YES else m.custody_no,
         "destination": destination,
         "token_program": TOKEN_PROGRAM_ID,
-        "instructions": INSTRUCTIONS,  # the program bounds bridge transactions (MAX_BRIDGE_TX_INSTRUCTIONS)
     })
 
 
@@ -369,7 +377,6 @@ def _collateral_out_accounts(c: ChainClient, bridge: Pubkey, destination: Pubkey
         "custody_collateral": pdas.custody_collateral(pid),
         "destination": destination,
         "token_program": TOKEN_PROGRAM_ID,
-        "instructions": INSTRUCTIONS,  # the program bounds bridge transactions (MAX_BRIDGE_TX_INSTRUCTIONS)
     }
 
 
@@ -402,7 +409,6 @@ def custody_fund_ix(c: ChainClient, *, bridge: Pubkey, seq: int, amount: int, so
         "source": source,
         "custody_collateral": pdas.custody_collateral(pid),
         "token_program": TOKEN_PROGRAM_ID,
-        "instructions": INSTRUCTIONS,  # the program bounds bridge transactions (MAX_BRIDGE_TX_INSTRUCTIONS)
     })
 
 
@@ -543,9 +549,14 @@ def settle_fill_ix(
     `order_id` is the order's program-assigned id (`OrderPlaced.order_id`, `WalletOrder.order_id`):
     the program refuses the fill (`OrderIdMismatch`) if another order now lives at `order`.
     """
+    return _ix(c, "settle_fill", [seq, order_id, size, price, fee], _settle_accounts(c, bridge, ticker, order, side, wallet_account))
+
+
+def _settle_accounts(c: ChainClient, bridge: Pubkey, ticker: str, order: Pubkey, side: OrderSide, wallet_account: Pubkey) -> dict:
+    """settle_fill's and settle_fills' accounts (the same)."""
     m = market_of(c, ticker)
     pid = c.program_id
-    return _ix(c, "settle_fill", [seq, order_id, size, price, fee], {
+    return {
         "bridge_authority": bridge,
         "exchange": pdas.exchange(pid),
         "market": m.market,
@@ -556,8 +567,28 @@ def settle_fill_ix(
         "custody_outcome": m.custody_yes if side.outcome == Outcome.YES else m.custody_no,
         "wallet_account": wallet_account,
         "token_program": TOKEN_PROGRAM_ID,
-        "instructions": INSTRUCTIONS,  # the program bounds bridge transactions (MAX_BRIDGE_TX_INSTRUCTIONS)
-    })
+    }
+
+
+def settle_fills_ix(
+    c: ChainClient,
+    *,
+    bridge: Pubkey,
+    ticker: str,
+    order: Pubkey,
+    order_id: int,
+    side: OrderSide,
+    fills: list[tuple[int, int, int, int]],
+    wallet_account: Pubkey,
+) -> Instruction:
+    """Several fills of one wallet order, `fills` as (seq, size, price, fee) each: every fill is
+    checked, sequenced and evented exactly as one `settle_fill`; all or nothing."""
+    args = [dict(seq=seq, size=size, price=price, fee=fee) for seq, size, price, fee in fills]
+    return _ix(c, "settle_fills", [order_id, args], _settle_accounts(c, bridge, ticker, order, side, wallet_account))
+
+
+async def settle_fills(c: ChainClient, bridge: Keypair, **kw: Any) -> TxResult:
+    return await _send(c, [settle_fills_ix(c, bridge=bridge.pubkey(), **kw)], [bridge])
 
 
 async def settle_fill(c: ChainClient, bridge: Keypair, **kw: Any) -> TxResult:
@@ -578,7 +609,6 @@ def close_order_ix(
         "escrow": pdas.escrow(c.program_id, order),
         "refund_account": refund_account,
         "token_program": TOKEN_PROGRAM_ID,
-        "instructions": INSTRUCTIONS,  # the program bounds bridge transactions (MAX_BRIDGE_TX_INSTRUCTIONS)
     })
 
 
@@ -595,6 +625,6 @@ BUILDERS = {
         "mint_set", "merge_set", "redeem",
         "custody_mint_set", "custody_merge_set", "custody_redeem", "custody_withdraw",
         "custody_withdraw_collateral", "custody_sweep", "custody_fund", "deposit_collateral", "deposit_tokens",
-        "place_order", "request_cancel", "force_close", "settle_fill", "close_order",
+        "place_order", "request_cancel", "force_close", "settle_fill", "settle_fills", "close_order",
     ]
 }

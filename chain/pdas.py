@@ -22,6 +22,11 @@ def ticker_seed(ticker: str) -> bytes:
     return raw
 
 
+def event_authority(program_id: Pubkey) -> Pubkey:
+    """Anchor's event authority (`#[event_cpi]`): signs the program's self-CPI events."""
+    return _find(program_id, b"__event_authority")
+
+
 def exchange(program_id: Pubkey) -> Pubkey:
     return _find(program_id, b"exchange")
 

@@ -11,7 +11,7 @@ use solana_sdk::{
     account::{Account, ReadableAccount},
     commitment_config::CommitmentLevel,
     hash::Hash,
-    message::VersionedMessage,
+    message::{inner_instruction::InnerInstruction, VersionedMessage},
     signature::{Signature, Signer},
     transaction::{TransactionError, VersionedTransaction},
 };
@@ -35,6 +35,9 @@ pub struct TxRecord {
     /// follow the static keys in the transaction's account list.
     pub loaded_writable: Vec<Pubkey>,
     pub loaded_readonly: Vec<Pubkey>,
+    /// The CPIs each top-level instruction made (one list per instruction, in order), as the
+    /// runtime recorded them: what a validator serves as `meta.innerInstructions`.
+    pub inner: Vec<Vec<InnerInstruction>>,
 }
 
 /// What a simulation (preflight) found.
@@ -42,6 +45,9 @@ pub struct Simulation {
     pub err: Option<TransactionError>,
     pub logs: Vec<String>,
     pub units: u64,
+    /// Inner instructions per top-level instruction (empty lists when the transaction was
+    /// refused before it ran).
+    pub inner: Vec<Vec<InnerInstruction>>,
 }
 
 pub struct Chain {
@@ -222,16 +228,19 @@ impl Chain {
         }
     }
 
+    /// Runs the transaction against the current bank without committing it. The bank is the
+    /// one `execute` commits to (program-test keeps every commitment level on the working
+    /// bank, and nothing else runs between the two while the chain is locked), so a
+    /// simulation right before an execution is the same run.
     pub async fn simulate(&mut self, tx: &VersionedTransaction) -> Result<Simulation, BanksClientError> {
-        let result = self.ctx.banks_client.simulate_transaction(tx.clone()).await?;
-        let (logs, units) = result
+        let result = self.ctx.banks_client.simulate_transaction_with_commitment(tx.clone(), CommitmentLevel::Processed).await?;
+        let (logs, units, inner) = result
             .simulation_details
-            .map(|d| (d.logs, d.units_consumed))
+            .map(|d| (d.logs, d.units_consumed, d.inner_instructions.unwrap_or_default()))
             .unwrap_or_default();
-        Ok(Simulation { err: result.result.and_then(|r| r.err()), logs, units })
+        Ok(Simulation { err: result.result.and_then(|r| r.err()), logs, units, inner })
     }
 
-    /// Executes a transaction in the current slot and records it. Returns its record.
     /// The addresses a v0 message loads through its lookup tables (writable, readonly), read
     /// from the tables as they are now; empty for legacy messages or unknown tables (the
     /// runtime then refuses the transaction anyway).
@@ -248,7 +257,22 @@ impl Chain {
         (writable, readonly)
     }
 
+    /// Executes a transaction in the current slot and records it, with its inner instructions.
+    /// program-test's banks interface returns none for a processed transaction (its runtime
+    /// records them only when simulating), so they come from a simulation of the same
+    /// transaction on the same state: `preflight` when the caller just ran one, else one here.
     pub async fn execute(&mut self, tx: VersionedTransaction) -> Result<TxRecord, BanksClientError> {
+        self.execute_after(tx, None).await
+    }
+
+    pub async fn execute_after(&mut self, tx: VersionedTransaction, preflight: Option<Simulation>) -> Result<TxRecord, BanksClientError> {
+        let sim = match preflight {
+            Some(sim) => sim,
+            None => self.simulate(&tx).await?,
+        };
+        // The simulation's log is cut at 10 kB ("Log truncated") as a validator cuts a
+        // transaction's log; program-test's processing path keeps it whole. Served: the cut one.
+        let (inner, cut_logs) = (sim.inner, sim.logs);
         // every account the transaction loads, in the runtime's order: static keys, then the
         // lookup tables' writable and readonly addresses
         let (loaded_writable, loaded_readonly) = self.loaded_addresses(&tx).await;
@@ -284,6 +308,7 @@ impl Chain {
             .metadata
             .map(|m| (m.log_messages, m.compute_units_consumed))
             .unwrap_or_default();
+        let logs = if cut_logs.is_empty() { logs } else { cut_logs };
         let record = TxRecord {
             slot: self.slot,
             block_time: self.block_time(self.slot),
@@ -299,6 +324,7 @@ impl Chain {
             compute_units: units,
             loaded_writable,
             loaded_readonly,
+            inner,
         };
         let sig = tx.signatures[0];
         for key in keys {

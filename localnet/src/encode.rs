@@ -4,7 +4,11 @@ use std::collections::HashMap;
 use anchor_lang::prelude::Pubkey;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde_json::{json, Value};
-use solana_sdk::{account::Account, message::VersionedMessage, transaction::TransactionError};
+use solana_sdk::{
+    account::Account,
+    message::{inner_instruction::InnerInstruction, VersionedMessage},
+    transaction::TransactionError,
+};
 
 use crate::chain::TxRecord;
 
@@ -95,6 +99,55 @@ fn token_balances(entries: &[(usize, Account)], decimals: &HashMap<Pubkey, u8>) 
     )
 }
 
+/// `meta.innerInstructions` as a validator serves it in getTransaction (`json` and `base64`
+/// alike): one entry per top-level instruction that made CPIs, in order, each CPI compiled
+/// against the transaction's account list (static keys, then loaded addresses), data base58.
+pub fn inner_instructions(inner: &[Vec<InnerInstruction>]) -> Value {
+    Value::Array(
+        inner
+            .iter()
+            .enumerate()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(index, list)| {
+                json!({
+                    "index": index,
+                    "instructions": list.iter().map(|i| json!({
+                        "programIdIndex": i.instruction.program_id_index,
+                        "accounts": i.instruction.accounts,
+                        "data": bs58::encode(&i.instruction.data).into_string(),
+                        "stackHeight": i.stack_height,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// simulateTransaction's `innerInstructions`: the same entries with each CPI partially
+/// decoded (program and accounts as addresses), the form a validator uses there for
+/// programs it does not parse.
+pub fn inner_instructions_decoded(inner: &[Vec<InnerInstruction>], keys: &[Pubkey]) -> Value {
+    let key = |i: u8| keys.get(i as usize).map(|k| k.to_string()).unwrap_or_default();
+    Value::Array(
+        inner
+            .iter()
+            .enumerate()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(index, list)| {
+                json!({
+                    "index": index,
+                    "instructions": list.iter().map(|i| json!({
+                        "programId": key(i.instruction.program_id_index),
+                        "accounts": i.instruction.accounts.iter().map(|a| key(*a)).collect::<Vec<_>>(),
+                        "data": bs58::encode(&i.instruction.data).into_string(),
+                        "stackHeight": i.stack_height,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
 /// getTransaction's result in the `json` (or `base64`) encoding.
 pub fn transaction(record: &TxRecord, encoding: &str) -> Value {
     let message = &record.tx.message;
@@ -158,7 +211,7 @@ pub fn transaction(record: &TxRecord, encoding: &str) -> Value {
             "fee": record.fee,
             "preBalances": record.pre_balances,
             "postBalances": record.post_balances,
-            "innerInstructions": [],
+            "innerInstructions": inner_instructions(&record.inner),
             "logMessages": record.logs,
             "preTokenBalances": token_balances(&record.pre_token, &record.token_decimals),
             "postTokenBalances": token_balances(&record.post_token, &record.token_decimals),

@@ -258,9 +258,18 @@ async fn call(chain: &mut Chain, method: &str, params: &[Value]) -> RpcResult {
         "simulateTransaction" => {
             let tx = decode_tx(params)?;
             let sim = chain.simulate(&tx).await.map_err(|e| RpcError(-32603, e.to_string(), None))?;
+            // as a validator: inner instructions only on request (`innerInstructions: true`)
+            let inner = if config(params, 1).get("innerInstructions").and_then(Value::as_bool).unwrap_or(false) {
+                let (writable, readonly) = chain.loaded_addresses(&tx).await;
+                let mut keys = tx.message.static_account_keys().to_vec();
+                keys.extend(writable.into_iter().chain(readonly));
+                encode::inner_instructions_decoded(&sim.inner, &keys)
+            } else {
+                Value::Null
+            };
             Ok(context(chain, json!({
                 "err": encode::tx_error(&sim.err), "logs": sim.logs, "accounts": null,
-                "unitsConsumed": sim.units, "returnData": null,
+                "unitsConsumed": sim.units, "returnData": null, "innerInstructions": inner,
             })))
         }
         "getSignatureStatuses" => {
@@ -356,8 +365,12 @@ async fn send_transaction(chain: &mut Chain, params: &[Value]) -> RpcResult {
         ));
     }
     let skip_preflight = cfg.get("skipPreflight").and_then(Value::as_bool).unwrap_or(false);
+    // A preflight of this very transaction is the run its execution repeats: its inner
+    // instructions are the execution's (see `Chain::execute`), so they are not recorded twice.
+    let mut preflight = None;
     if !skip_preflight {
         let mut sim = chain.simulate(&tx).await.map_err(|e| RpcError(-32603, e.to_string(), None))?;
+        let mut of_this_transaction = true;
         if sim.err == Some(TransactionError::AlreadyProcessed) {
             // A validator's preflight ignores the status cache and runs a duplicate against
             // the current state; the bank's simulation does not, so run the same message
@@ -367,6 +380,7 @@ async fn send_transaction(chain: &mut Chain, params: &[Value]) -> RpcResult {
                 twin.message.set_recent_blockhash(other);
                 if let Ok(twin_sim) = chain.simulate(&twin).await {
                     sim = twin_sim;
+                    of_this_transaction = false;
                 }
             }
         }
@@ -378,12 +392,15 @@ async fn send_transaction(chain: &mut Chain, params: &[Value]) -> RpcResult {
                 Some(json!({"err": encode::tx_error(&sim.err), "logs": sim.logs, "accounts": null, "unitsConsumed": sim.units, "returnData": null})),
             ));
         }
+        if of_this_transaction {
+            preflight = Some(sim);
+        }
     }
     // A validator forwards a duplicate and the bank drops it: the signature comes back, nothing runs twice.
     if chain.status(&sig).is_some() {
         return Ok(json!(sig.to_string()));
     }
-    match chain.execute(tx).await {
+    match chain.execute_after(tx, preflight).await {
         Ok(_) => Ok(json!(sig.to_string())),
         // Refused before execution (e.g. the fee payer cannot pay): nothing lands.
         Err(e) => Err(RpcError(-32002, format!("Transaction simulation failed: {e}"), Some(json!({"err": e.to_string(), "logs": []})))),

@@ -122,3 +122,168 @@ fn the_program_data_account_names_the_upgrade_authority() {
         anchor_lang::AccountDeserialize::try_deserialize(&mut &data[..]).expect("a ProgramData account");
     assert_eq!(state.upgrade_authority_address.map(|k| k.to_string()).as_deref(), Some(UPGRADE_AUTHORITY));
 }
+
+// ---------------------------------------------------------------- inner instructions
+
+use solana_sdk::{
+    instruction::Instruction,
+    pubkey::Pubkey,
+    signature::{Keypair, Signer},
+    transaction::Transaction,
+};
+
+fn send_tx(port: u16, tx: &Transaction) -> String {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.encode(bincode::serialize(tx).unwrap());
+    let reply = call(port, "sendTransaction", json!([raw, {"encoding": "base64"}]));
+    reply["result"].as_str().unwrap_or_else(|| panic!("sent: {reply}")).to_string()
+}
+
+fn blockhash(port: u16) -> solana_sdk::hash::Hash {
+    let reply = call(port, "getLatestBlockhash", json!([]));
+    reply["result"]["value"]["blockhash"].as_str().unwrap().parse().unwrap()
+}
+
+/// getTransaction once the transaction is confirmed.
+fn confirmed_tx(port: u16, sig: &str, encoding: &str) -> Value {
+    for _ in 0..200 {
+        let reply = call(port, "getTransaction", json!([sig, {"encoding": encoding, "commitment": "confirmed", "maxSupportedTransactionVersion": 0}]));
+        if !reply["result"].is_null() {
+            return reply["result"].clone();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("{sig} never confirmed");
+}
+
+fn start_with_authority(authority: &Pubkey) -> Localnet {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_localnet"))
+        .args(["--port", &port.to_string(), "--slot-ms", "50", "--finality-lag", "3", "--upgrade-authority", &authority.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("localnet starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while !lines.next().expect("a ready line").unwrap().contains("listening on") {}
+    // the native program's `msg!` goes to stdout: keep reading it, or its writes fail
+    std::thread::spawn(move || lines.for_each(drop));
+    Localnet { child, port }
+}
+
+/// (program id, accounts, data, stack height) of each inner instruction of top-level instruction `index`.
+fn inner_of(result: &Value, index: u64) -> Vec<(String, Vec<String>, Vec<u8>, u64)> {
+    let meta = &result["meta"];
+    let mut keys: Vec<String> = result["transaction"]["message"]["accountKeys"].as_array().map(|a| a.iter().map(|k| k.as_str().unwrap().to_string()).collect()).unwrap_or_default();
+    for part in ["writable", "readonly"] {
+        keys.extend(meta["loadedAddresses"][part].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()));
+    }
+    let entry = meta["innerInstructions"].as_array().unwrap().iter().find(|e| e["index"] == index).expect("an entry for the instruction");
+    entry["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let key = |v: &Value| keys[v.as_u64().unwrap() as usize].clone();
+            (
+                key(&i["programIdIndex"]),
+                i["accounts"].as_array().unwrap().iter().map(key).collect(),
+                bs58::decode(i["data"].as_str().unwrap()).into_vec().unwrap(),
+                i["stackHeight"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn get_transaction_serves_inner_instructions_as_a_validator_does() {
+    use anchor_lang::{InstructionData, ToAccountMetas};
+    use anchor_spl::associated_token::spl_associated_token_account as ata;
+    use anchor_spl::token::spl_token;
+    let admin = Keypair::new();
+    let net = start_with_authority(&admin.pubkey());
+    let a = admin.pubkey();
+    call(net.port, "requestAirdrop", json!([a.to_string(), 10_000_000_000u64]));
+
+    // a collateral mint, and the treasury's associated token account (the ATA program's CPIs)
+    let mint = Keypair::new();
+    let rent = 1_461_600;
+    let treasury = ata::get_associated_token_address(&a, &mint.pubkey());
+    let setup: Vec<Instruction> = vec![
+        solana_sdk::system_instruction::create_account(&a, &mint.pubkey(), rent, 82, &spl_token::ID),
+        spl_token::instruction::initialize_mint2(&spl_token::ID, &mint.pubkey(), &a, None, 6).unwrap(),
+        ata::instruction::create_associated_token_account(&a, &a, &mint.pubkey(), &spl_token::ID),
+    ];
+    let tx = Transaction::new_signed_with_payer(&setup, Some(&a), &[&admin, &mint], blockhash(net.port));
+    let setup_sig = send_tx(net.port, &tx);
+    let result = confirmed_tx(net.port, &setup_sig, "json");
+    assert!(result["meta"]["err"].is_null(), "{result}");
+    let entries = result["meta"]["innerInstructions"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "only the ATA instruction made CPIs: {entries:?}");
+    let ata_cpis = inner_of(&result, 2);
+    let programs: Vec<&str> = ata_cpis.iter().map(|(p, ..)| p.as_str()).collect();
+    assert!(programs.contains(&spl_token::ID.to_string().as_str()) && programs.contains(&"11111111111111111111111111111111"), "{programs:?}");
+    assert!(ata_cpis.iter().all(|(.., h)| *h == 2), "CPIs of a top-level instruction are at stack height 2");
+
+    // initialize: the program's account creations (system and token CPIs), then its event as a self-CPI
+    let pda = |seeds: &[&[u8]]| Pubkey::find_program_address(seeds, &outcome_market::ID).0;
+    let event_authority = pda(&[b"__event_authority"]);
+    let loader = anchor_lang::solana_program::bpf_loader_upgradeable::ID;
+    let accounts = outcome_market::accounts::Initialize {
+        admin: a,
+        program_data: Pubkey::find_program_address(&[outcome_market::ID.as_ref()], &loader).0,
+        exchange: pda(&[b"exchange"]),
+        custody: pda(&[b"custody"]),
+        collateral_mint: mint.pubkey(),
+        custody_collateral: pda(&[b"custody_collateral"]),
+        treasury,
+        token_program: spl_token::ID,
+        system_program: anchor_lang::system_program::ID,
+        event_authority,
+        program: outcome_market::ID,
+    };
+    let args = outcome_market::InitializeArgs {
+        bridge_authority: a,
+        resolver_authority: a,
+        fee_rate_bps: 700,
+        force_close_slots: 150,
+        dispute_window_secs: 0,
+    };
+    let init = Instruction { program_id: outcome_market::ID, accounts: accounts.to_account_metas(None), data: outcome_market::instruction::Initialize { args }.data() };
+    let tx = Transaction::new_signed_with_payer(&[init.clone()], Some(&a), &[&admin], blockhash(net.port));
+
+    // simulateTransaction shows them on request, partially decoded
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.encode(bincode::serialize(&tx).unwrap());
+    let sim = call(net.port, "simulateTransaction", json!([raw, {"encoding": "base64", "innerInstructions": true}]));
+    assert!(sim["result"]["value"]["err"].is_null(), "{sim}");
+    let sim_inner = &sim["result"]["value"]["innerInstructions"][0]["instructions"];
+    assert_eq!(sim_inner.as_array().unwrap().last().unwrap()["programId"], outcome_market::ID.to_string(), "{sim}");
+    let plain = call(net.port, "simulateTransaction", json!([raw, {"encoding": "base64"}]));
+    assert!(plain["result"]["value"]["innerInstructions"].is_null());
+
+    let sig = send_tx(net.port, &tx);
+    for encoding in ["json", "base64"] {
+        let result = confirmed_tx(net.port, &sig, encoding);
+        assert!(result["meta"]["err"].is_null(), "{result}");
+        if encoding == "base64" {
+            // the same meta; account keys come from the transaction itself
+            let json_meta = confirmed_tx(net.port, &sig, "json")["meta"]["innerInstructions"].clone();
+            assert_eq!(result["meta"]["innerInstructions"], json_meta);
+            continue;
+        }
+        let cpis = inner_of(&result, 0);
+        let (program, accounts, data, height) = cpis.last().unwrap().clone();
+        assert_eq!(program, outcome_market::ID.to_string(), "the last CPI is the event: {cpis:?}");
+        assert_eq!(accounts, vec![event_authority.to_string()]);
+        assert_eq!(height, 2);
+        assert_eq!(&data[..8], anchor_lang::event::EVENT_IX_TAG_LE);
+        use anchor_lang::{AnchorDeserialize, Discriminator};
+        assert_eq!(&data[8..16], outcome_market::events::ExchangeInitialized::DISCRIMINATOR);
+        let event = outcome_market::events::ExchangeInitialized::deserialize(&mut &data[16..]).unwrap();
+        assert_eq!((event.admin, event.collateral_mint, event.treasury), (a, mint.pubkey(), treasury));
+        let creations = cpis.iter().filter(|(p, ..)| p == "11111111111111111111111111111111").count();
+        assert!(creations >= 3, "exchange, custody and custody_collateral created by CPI: {cpis:?}");
+        assert!(!result["meta"]["logMessages"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().starts_with("Program data: ")), "no event in the log");
+    }
+}

@@ -57,6 +57,7 @@ def sample_calls(c: ChainClient) -> dict[str, dict]:
         "request_cancel": dict(owner=OWNER, order=order),
         "force_close": dict(owner=OWNER, order=order, refund_account=KEY()),
         "settle_fill": dict(bridge=KEY(), ticker=TICKER, order=order, order_id=1, side=OrderSide.BUY_YES, seq=1, size=1, price=1, fee=0, wallet_account=KEY()),
+        "settle_fills": dict(bridge=KEY(), ticker=TICKER, order=order, order_id=1, side=OrderSide.BUY_YES, fills=[(1, 1, 1, 0), (2, 1, 1, 0)], wallet_account=KEY()),
         "close_order": dict(bridge=KEY(), ticker=TICKER, order=order, order_id=1, owner=OWNER, seq=1, refund_account=KEY()),
     }
 
@@ -99,6 +100,8 @@ def test_builder_accounts_and_pdas_match_the_idl(client, idl_ix):
         assert meta.is_signer == bool(a.get("signer")) and meta.is_writable == bool(a.get("writable")), a["name"]
         if "address" in a:
             assert str(meta.pubkey) == a["address"], a["name"]
+        if a["name"] == "program":  # `#[event_cpi]`: the program itself, for its self-CPI events
+            assert meta.pubkey == c.program_id
         if "pda" in a:
             seeds = [seed_bytes(s, by_name, c) for s in a["pda"]["seeds"]]
             assert None not in seeds, f"{a['name']}: unresolvable seed"

@@ -14,13 +14,14 @@ from solana.rpc.commitment import Finalized
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
+from solders.system_program import TransferParams, transfer
 from spl.token._layouts import ACCOUNT_LAYOUT, MINT_LAYOUT
 
 from chain import instructions as ix
 from chain import pdas
 from chain.client import ChainClient
 from chain.errors import ChainError
-from chain.idl import constant, load_modern
+from chain.idl import load_modern
 from chain.instructions import OrderSide, Outcome
 from chain.invariants import check_market, market_supply, redeemable
 from chain.localnet import Localnet
@@ -387,20 +388,41 @@ async def test_seq_status_reads_applied_open_expired_from_the_chain(world):
     assert await seq_status(w.c, pdas.exchange_stream(w.c.program_id), custody.window.highest) == SeqState.APPLIED or custody.window.highest == 0
 
 
-async def test_bridge_transactions_are_bounded(world):
-    """Only outcome_market and compute budget instructions, at most MAX_BRIDGE_TX_INSTRUCTIONS (read from the IDL)."""
+async def test_a_bridge_transaction_holds_many_records_and_every_event_is_read_back(world):
+    """No instruction bound any more: events are inner instructions (emit_cpi!), which the
+    10 kB log cut cannot reach (tests/program/log_limit.rs cuts one). 8 custody mints beside
+    another program's instruction land together; 18 fills of one order in one settle_fills (about as
+    many as a legacy transaction with a separate fee payer holds) land with all 18 FillSettled."""
     w = world
+    pid = w.c.program_id
     ticker = await w.market()
-    funder = await w.user(10 * ONE)
-    await ix.deposit_collateral(w.c, funder.kp, 10 * ONE, b"\x00" * 16, funder.collateral)
-    bound = constant("MAX_BRIDGE_TX_INSTRUCTIONS")
-    mints = [ix.custody_mint_set_ix(w.c, bridge=w.keys.bridge.pubkey(), ticker=ticker, seq=s, amount=ONE) for s in range(1, bound + 2)]
-    await expect_error("UnboundedBridgeTransaction", w.c.send_and_confirm(mints, [w.keys.bridge]))
-    someone = Keypair()
-    create = create_ata_ix(w.c.payer.pubkey(), someone.pubkey(), w.addresses(ticker).yes_mint)
-    await expect_error("UnboundedBridgeTransaction", w.c.send_and_confirm([create, mints[0]], [w.keys.bridge]))
-    res = await w.c.send_and_confirm(mints[:bound], [w.keys.bridge])
-    assert [e.data.seq for e in res.events] == list(range(1, bound + 1))
+    m = w.addresses(ticker)
+    funder = await w.user(40 * ONE)
+    await ix.deposit_collateral(w.c, funder.kp, 40 * ONE, b"\x00" * 16, funder.collateral)
+    mints = [ix.custody_mint_set_ix(w.c, bridge=w.keys.bridge.pubkey(), ticker=ticker, seq=s, amount=4 * ONE) for s in range(1, 9)]
+    other_program = transfer(TransferParams(from_pubkey=w.c.payer.pubkey(), to_pubkey=Keypair().pubkey(), lamports=2_000_000))
+    res = await w.c.send_and_confirm([other_program, *mints], [w.keys.bridge])
+    assert [e.data.seq for e in res.events] == list(range(1, 9))
+    assert await w.bal(m.custody_yes) == 32 * ONE
+
+    alice = await w.user(20 * ONE)
+    yes, _ = await w.outcome_accounts(alice, ticker)
+    await ix.place_order(w.c, alice.kp, ticker, nonce=7, side=OrderSide.BUY_YES, limit_price=500_000, size=30 * ONE, max_fee=ONE, collateral_mint=w.mint)
+    order_key = pdas.wallet_order(pid, m.market, alice.pubkey, 7)
+    order = await w.c.fetch("WalletOrder", order_key)
+    fills = [(seq, ONE, 500_000, 17_500) for seq in range(9, 27)]
+    res = await ix.settle_fills(
+        w.c, w.keys.bridge, ticker=ticker, order=order_key, order_id=order.order_id, side=OrderSide.BUY_YES, fills=fills, wallet_account=yes
+    )
+    assert not any(line.startswith("Program data: ") for line in res.logs), "no event is logged"
+    settled = [e.data for e in res.events if e.name == "FillSettled"]
+    assert [e.seq for e in settled] == list(range(9, 27))
+    assert [e.filled for e in settled] == [k * ONE for k in range(1, 19)]
+    assert await w.bal(yes) == 18 * ONE
+    order = await w.c.fetch("WalletOrder", order_key)
+    assert (order.filled, order.fees_paid) == (18 * ONE, 18 * 17_500)
+    assert await seq_statuses(w.c, m.market, [9, 26, 27]) == {9: SeqState.APPLIED, 26: SeqState.APPLIED, 27: SeqState.OPEN}
+    await assert_invariant(w, ticker)
 
 
 # -- wallet orders --------------------------------------------------------------------------------

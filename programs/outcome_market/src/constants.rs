@@ -30,13 +30,6 @@ pub const MAX_FORCE_CLOSE_SLOTS: u64 = 216_000;
 /// finalizable time with the window in force then.
 #[constant]
 pub const MAX_DISPUTE_WINDOW_SECS: i64 = 604_800;
-/// Most instructions a transaction carrying a bridge-sequenced instruction may have (all of
-/// this program or the compute budget program). Transaction logs stop at 10 kB; under this
-/// bound the logs of the heaviest bridge transaction, events included, stay below it, so no
-/// event the indexer and the bridge rely on is ever truncated (`tests/program/log_limit.rs`).
-#[constant]
-pub const MAX_BRIDGE_TX_INSTRUCTIONS: u64 = 6;
-
 pub const EXCHANGE_SEED: &[u8] = b"exchange";
 pub const CUSTODY_SEED: &[u8] = b"custody";
 pub const CUSTODY_COLLATERAL_SEED: &[u8] = b"custody_collateral";

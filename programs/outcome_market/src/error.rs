@@ -121,6 +121,8 @@ pub enum OutcomeError {
     NotUpgradeAuthority,
     #[msg("Sweep larger than the fees accrued in custody")]
     SweepExceedsFees,
-    #[msg("A bridge transaction holds at most MAX_BRIDGE_TX_INSTRUCTIONS instructions, of this program and the compute budget program only")]
-    UnboundedBridgeTransaction,
+    // --- added in v1.2 (UnboundedBridgeTransaction, the last error of v1.1, is gone: events are
+    // inner instructions now, which no log limit can cut; its number went to the next error)
+    #[msg("settle_fills needs at least one fill")]
+    EmptyFillBatch,
 }

@@ -11,19 +11,35 @@ use anchor_lang::prelude::*;
 
 use crate::state::{MarketStatus, OrderSide, Outcome};
 
-/// Logs an event as Anchor's `emit!` does (`Program data: <base64 discriminator+borsh>`),
-/// but through `solana_program::log::sol_log_data`: identical on SBF, and on the host it
-/// reaches the runtime's syscall stubs, where Anchor 0.32's host build drops the data.
-pub fn log_event<E: anchor_lang::Event>(event: &E) {
-    solana_program::log::sol_log_data(&[&event.data()]);
+/// Emits an event as Anchor's `emit_cpi!` does: a CPI to this program itself, signed by the
+/// event authority PDA (`[b"__event_authority"]`, the `event_authority` account that
+/// `#[event_cpi]` adds to every instruction), whose data is `EVENT_IX_TAG_LE`, the event's
+/// discriminator and its borsh fields. Readers take events from the transaction's inner
+/// instructions, which, unlike logs (cut at 10 kB per transaction), are never truncated.
+/// A function rather than `emit_cpi!` so helpers can emit without the whole `Context`.
+pub fn emit_cpi_event<'info, E: anchor_lang::Event>(event_authority: &AccountInfo<'info>, bump: u8, event: &E) -> Result<()> {
+    let mut data = anchor_lang::event::EVENT_IX_TAG_LE.to_vec();
+    data.extend_from_slice(&event.data());
+    let ix = anchor_lang::solana_program::instruction::Instruction::new_with_bytes(
+        crate::ID,
+        &data,
+        vec![anchor_lang::solana_program::instruction::AccountMeta::new_readonly(*event_authority.key, true)],
+    );
+    anchor_lang::solana_program::program::invoke_signed(&ix, &[event_authority.clone()], &[&[EVENT_AUTHORITY_SEED, &[bump]]])
+        .map_err(anchor_lang::error::Error::from)
 }
 
-/// `emit!` for this program: see [`log_event`].
+/// Seeds of the event authority PDA (Anchor's, fixed by `#[event_cpi]`).
+pub const EVENT_AUTHORITY_SEED: &[u8] = b"__event_authority";
+
+/// `emit_cpi!` for this program: `emit_event!(ctx, Event { .. })` (see [`emit_cpi_event`]);
+/// returns from the handler with the error if the CPI fails.
 #[macro_export]
 macro_rules! emit_event {
-    ($event:expr) => {
-        $crate::events::log_event(&$event)
-    };
+    ($ctx:expr, $event:expr) => {{
+        let event = $event;
+        $crate::events::emit_cpi_event(&$ctx.accounts.event_authority, $ctx.bumps.event_authority, &event)?;
+    }};
 }
 
 #[event]

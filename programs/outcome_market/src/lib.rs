@@ -157,7 +157,13 @@ pub mod outcome_market {
 
     /// Bridge authority, sequenced; `order_id` must be the order's (see `WalletOrder`).
     pub fn settle_fill(ctx: Context<SettleFill>, seq: u64, order_id: u64, size: u64, price: u64, fee: u64) -> Result<()> {
-        instructions::orders::handle_settle_fill(ctx, seq, order_id, size, price, fee)
+        instructions::orders::handle_settle_fills(ctx, order_id, &[FillArgs { seq, size, price, fee }])
+    }
+
+    /// Bridge authority: several fills of one order (`order_id`), each sequenced and checked
+    /// exactly as `settle_fill` checks one; all or nothing.
+    pub fn settle_fills(ctx: Context<SettleFill>, order_id: u64, fills: Vec<FillArgs>) -> Result<()> {
+        instructions::orders::handle_settle_fills(ctx, order_id, &fills)
     }
 
     /// Bridge authority, sequenced; `order_id` must be the order's.

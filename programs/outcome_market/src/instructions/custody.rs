@@ -11,6 +11,7 @@ use crate::math;
 use crate::state::*;
 
 /// Custody's side of a market's sets (mint, merge, redeem), on the market's bridge stream.
+#[event_cpi]
 #[derive(Accounts)]
 pub struct CustodySets<'info> {
     pub bridge_authority: Signer<'info>,
@@ -33,12 +34,6 @@ pub struct CustodySets<'info> {
     #[account(mut, address = market.custody_no @ OutcomeError::WrongMarket)]
     pub custody_no: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
-    /// CHECK: the instructions sysvar (address checked): the transaction must be a bounded bridge transaction.
-    #[account(
-        address = anchor_lang::solana_program::sysvar::instructions::ID,
-        constraint = super::is_bounded_bridge_transaction(&instructions)? @ OutcomeError::UnboundedBridgeTransaction,
-    )]
-    pub instructions: UncheckedAccount<'info>,
 }
 
 /// New sets for custody: like `mint_set`, only while the market trades (open, before its close time).
@@ -63,7 +58,7 @@ pub fn handle_custody_mint_set(ctx: Context<CustodySets>, seq: u64, amount: u64)
     let custody_collateral_balance = a.custody_collateral.amount - amount;
     let market = &mut ctx.accounts.market;
     market.sets_outstanding = sets;
-    crate::emit_event!(CustodySetMinted { stream: market.key(), market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
+    crate::emit_event!(ctx, CustodySetMinted { stream: market.key(), market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
     Ok(())
 }
 
@@ -88,7 +83,7 @@ pub fn handle_custody_merge_set(ctx: Context<CustodySets>, seq: u64, amount: u64
     let custody_collateral_balance = a.custody_collateral.amount.checked_add(amount).ok_or(OutcomeError::MathOverflow)?;
     let market = &mut ctx.accounts.market;
     market.sets_outstanding = sets;
-    crate::emit_event!(CustodySetMerged { stream: market.key(), market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
+    crate::emit_event!(ctx, CustodySetMerged { stream: market.key(), market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
     Ok(())
 }
 
@@ -110,7 +105,7 @@ pub fn handle_custody_redeem(ctx: Context<CustodySets>, seq: u64, yes_amount: u6
     let seeds: &[&[u8]] = &[MARKET_SEED, a.market.ticker.as_bytes(), &bump];
     transfer(&a.token_program, &a.vault, &a.custody_collateral, &a.market.to_account_info(), payout, &[seeds])?;
 
-    crate::emit_event!(CustodyRedeemed {
+    crate::emit_event!(ctx, CustodyRedeemed {
         stream: a.market.key(),
         market: a.market.key(),
         seq,
@@ -123,6 +118,7 @@ pub fn handle_custody_redeem(ctx: Context<CustodySets>, seq: u64, yes_amount: u6
 }
 
 /// Moves a custodial YES/NO position out to a wallet's token account (market stream).
+#[event_cpi]
 #[derive(Accounts)]
 #[instruction(seq: u64, outcome: Outcome)]
 pub struct CustodyWithdraw<'info> {
@@ -144,12 +140,6 @@ pub struct CustodyWithdraw<'info> {
     )]
     pub destination: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
-    /// CHECK: the instructions sysvar (address checked): the transaction must be a bounded bridge transaction.
-    #[account(
-        address = anchor_lang::solana_program::sysvar::instructions::ID,
-        constraint = super::is_bounded_bridge_transaction(&instructions)? @ OutcomeError::UnboundedBridgeTransaction,
-    )]
-    pub instructions: UncheckedAccount<'info>,
 }
 
 pub fn handle_custody_withdraw(ctx: Context<CustodyWithdraw>, seq: u64, outcome: Outcome, amount: u64) -> Result<()> {
@@ -160,7 +150,7 @@ pub fn handle_custody_withdraw(ctx: Context<CustodyWithdraw>, seq: u64, outcome:
     let custody_bump = [a.custody.bump];
     let custody_seeds: &[&[u8]] = &[CUSTODY_SEED, &custody_bump];
     transfer(&a.token_program, &a.source, &a.destination, &a.custody.to_account_info(), amount, &[custody_seeds])?;
-    crate::emit_event!(CustodyWithdrawn {
+    crate::emit_event!(ctx, CustodyWithdrawn {
         stream: a.market.key(),
         market: a.market.key(),
         seq,
@@ -173,6 +163,7 @@ pub fn handle_custody_withdraw(ctx: Context<CustodyWithdraw>, seq: u64, outcome:
 }
 
 /// Collateral out of custody (exchange-wide stream): to a wallet, or surplus to the treasury.
+#[event_cpi]
 #[derive(Accounts)]
 pub struct CustodyCollateralOut<'info> {
     pub bridge_authority: Signer<'info>,
@@ -192,12 +183,6 @@ pub struct CustodyCollateralOut<'info> {
     )]
     pub destination: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
-    /// CHECK: the instructions sysvar (address checked): the transaction must be a bounded bridge transaction.
-    #[account(
-        address = anchor_lang::solana_program::sysvar::instructions::ID,
-        constraint = super::is_bounded_bridge_transaction(&instructions)? @ OutcomeError::UnboundedBridgeTransaction,
-    )]
-    pub instructions: UncheckedAccount<'info>,
 }
 
 fn pay_out_collateral(ctx: &mut Context<CustodyCollateralOut>, seq: u64, amount: u64) -> Result<u64> {
@@ -213,7 +198,7 @@ fn pay_out_collateral(ctx: &mut Context<CustodyCollateralOut>, seq: u64, amount:
 
 pub fn handle_custody_withdraw_collateral(mut ctx: Context<CustodyCollateralOut>, seq: u64, amount: u64) -> Result<()> {
     let balance = pay_out_collateral(&mut ctx, seq, amount)?;
-    crate::emit_event!(CustodyCollateralWithdrawn {
+    crate::emit_event!(ctx, CustodyCollateralWithdrawn {
         stream: ctx.accounts.custody.key(),
         seq,
         amount,
@@ -232,7 +217,7 @@ pub fn handle_custody_sweep(mut ctx: Context<CustodyCollateralOut>, seq: u64, am
     let fees_accrued = ctx.accounts.custody.fees_accrued - amount;
     let balance = pay_out_collateral(&mut ctx, seq, amount)?;
     ctx.accounts.custody.fees_accrued = fees_accrued;
-    crate::emit_event!(CustodySwept {
+    crate::emit_event!(ctx, CustodySwept {
         stream: ctx.accounts.custody.key(),
         seq,
         amount,
@@ -246,6 +231,7 @@ pub fn handle_custody_sweep(mut ctx: Context<CustodyCollateralOut>, seq: u64, am
 /// Operator cash into custody (the outbox's `custody_fund`, exchange-wide stream): collateral
 /// from a token account the bridge authority controls (the operator's float) into custody's
 /// collateral account. Allowed while paused: it only adds backing.
+#[event_cpi]
 #[derive(Accounts)]
 pub struct CustodyFund<'info> {
     pub bridge_authority: Signer<'info>,
@@ -258,12 +244,6 @@ pub struct CustodyFund<'info> {
     #[account(mut, address = custody.collateral_account @ OutcomeError::WrongMarket)]
     pub custody_collateral: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
-    /// CHECK: the instructions sysvar (address checked): the transaction must be a bounded bridge transaction.
-    #[account(
-        address = anchor_lang::solana_program::sysvar::instructions::ID,
-        constraint = super::is_bounded_bridge_transaction(&instructions)? @ OutcomeError::UnboundedBridgeTransaction,
-    )]
-    pub instructions: UncheckedAccount<'info>,
 }
 
 pub fn handle_custody_fund(ctx: Context<CustodyFund>, seq: u64, amount: u64) -> Result<()> {
@@ -272,7 +252,7 @@ pub fn handle_custody_fund(ctx: Context<CustodyFund>, seq: u64, amount: u64) -> 
     let a = &ctx.accounts;
     require!(a.source.amount >= amount, OutcomeError::InsufficientBalance);
     transfer(&a.token_program, &a.source, &a.custody_collateral, &a.bridge_authority.to_account_info(), amount, &[])?;
-    crate::emit_event!(CustodyFunded {
+    crate::emit_event!(ctx, CustodyFunded {
         stream: a.custody.key(),
         seq,
         amount,
@@ -283,6 +263,7 @@ pub fn handle_custody_fund(ctx: Context<CustodyFund>, seq: u64, amount: u64) -> 
 }
 
 /// A wallet's collateral into custody, credited by the ledger to `account_ref`.
+#[event_cpi]
 #[derive(Accounts)]
 pub struct DepositCollateral<'info> {
     pub depositor: Signer<'info>,
@@ -302,7 +283,7 @@ pub fn handle_deposit_collateral(ctx: Context<DepositCollateral>, amount: u64, a
     let a = &ctx.accounts;
     require!(a.source.amount >= amount, OutcomeError::InsufficientBalance);
     transfer(&a.token_program, &a.source, &a.custody_collateral, &a.depositor.to_account_info(), amount, &[])?;
-    crate::emit_event!(Deposited {
+    crate::emit_event!(ctx, Deposited {
         depositor: a.depositor.key(),
         market: Pubkey::default(),
         is_collateral: true,
@@ -316,6 +297,7 @@ pub fn handle_deposit_collateral(ctx: Context<DepositCollateral>, amount: u64, a
 }
 
 /// A wallet's YES or NO tokens into custody, credited by the ledger to `account_ref`.
+#[event_cpi]
 #[derive(Accounts)]
 #[instruction(outcome: Outcome)]
 pub struct DepositTokens<'info> {
@@ -336,7 +318,7 @@ pub fn handle_deposit_tokens(ctx: Context<DepositTokens>, outcome: Outcome, amou
     let a = &ctx.accounts;
     require!(a.source.amount >= amount, OutcomeError::InsufficientBalance);
     transfer(&a.token_program, &a.source, &a.destination, &a.depositor.to_account_info(), amount, &[])?;
-    crate::emit_event!(Deposited {
+    crate::emit_event!(ctx, Deposited {
         depositor: a.depositor.key(),
         market: a.market.key(),
         is_collateral: false,

@@ -33,6 +33,7 @@ fn validate_settings(fee_rate_bps: u16, force_close_slots: u64, dispute_window_s
 /// Creates the Exchange, the Custody and custody's collateral account. The signer becomes
 /// admin, and must be the program's upgrade authority: whoever deployed the program, not
 /// whoever calls first.
+#[event_cpi]
 #[derive(Accounts)]
 pub struct Initialize<'info> {
     #[account(mut)]
@@ -90,7 +91,7 @@ pub fn handle_initialize(ctx: Context<Initialize>, args: InitializeArgs) -> Resu
     custody.fees_accrued = 0;
     custody.bump = ctx.bumps.custody;
 
-    crate::emit_event!(ExchangeInitialized {
+    crate::emit_event!(ctx, ExchangeInitialized {
         exchange: exchange.key(),
         admin: exchange.admin,
         bridge_authority: exchange.bridge_authority,
@@ -107,6 +108,7 @@ pub fn handle_initialize(ctx: Context<Initialize>, args: InitializeArgs) -> Resu
 }
 
 /// Admin-only changes of the exchange (settings, pause).
+#[event_cpi]
 #[derive(Accounts)]
 pub struct AdminOnly<'info> {
     pub admin: Signer<'info>,
@@ -114,6 +116,7 @@ pub struct AdminOnly<'info> {
     pub exchange: Box<Account<'info, Exchange>>,
 }
 
+#[event_cpi]
 #[derive(Accounts)]
 pub struct UpdateSettings<'info> {
     pub admin: Signer<'info>,
@@ -130,7 +133,7 @@ pub fn handle_update_settings(ctx: Context<UpdateSettings>, args: SettingsArgs) 
     exchange.fee_rate_bps = args.fee_rate_bps;
     exchange.force_close_slots = args.force_close_slots;
     exchange.dispute_window_secs = args.dispute_window_secs;
-    crate::emit_event!(SettingsUpdated {
+    crate::emit_event!(ctx, SettingsUpdated {
         treasury: exchange.treasury,
         fee_rate_bps: exchange.fee_rate_bps,
         force_close_slots: exchange.force_close_slots,
@@ -154,7 +157,7 @@ pub fn handle_set_authorities(
     exchange.pending_admin = new_admin;
     exchange.pending_bridge_authority = new_bridge_authority;
     exchange.pending_resolver_authority = new_resolver_authority;
-    crate::emit_event!(AuthoritiesProposed {
+    crate::emit_event!(ctx, AuthoritiesProposed {
         admin: exchange.admin,
         pending_admin: new_admin,
         pending_bridge_authority: new_bridge_authority,
@@ -164,6 +167,7 @@ pub fn handle_set_authorities(
 }
 
 /// Step two: the proposed admin signs, proving the key is controlled; all three change at once.
+#[event_cpi]
 #[derive(Accounts)]
 pub struct AcceptAuthorities<'info> {
     #[account(constraint = exchange.has_pending_authorities() @ OutcomeError::NoPendingAuthorities)]
@@ -183,7 +187,7 @@ pub fn handle_accept_authorities(ctx: Context<AcceptAuthorities>) -> Result<()> 
     exchange.pending_admin = Pubkey::default();
     exchange.pending_bridge_authority = Pubkey::default();
     exchange.pending_resolver_authority = Pubkey::default();
-    crate::emit_event!(AuthoritiesAccepted {
+    crate::emit_event!(ctx, AuthoritiesAccepted {
         admin: exchange.admin,
         bridge_authority: exchange.bridge_authority,
         resolver_authority: exchange.resolver_authority,
@@ -195,7 +199,7 @@ pub fn handle_pause(ctx: Context<AdminOnly>) -> Result<()> {
     let exchange = &mut ctx.accounts.exchange;
     require!(!exchange.paused, OutcomeError::ExchangePaused);
     exchange.paused = true;
-    crate::emit_event!(PauseChanged { paused: true, by: ctx.accounts.admin.key() });
+    crate::emit_event!(ctx, PauseChanged { paused: true, by: ctx.accounts.admin.key() });
     Ok(())
 }
 
@@ -203,6 +207,6 @@ pub fn handle_unpause(ctx: Context<AdminOnly>) -> Result<()> {
     let exchange = &mut ctx.accounts.exchange;
     require!(exchange.paused, OutcomeError::ExchangeNotPaused);
     exchange.paused = false;
-    crate::emit_event!(PauseChanged { paused: false, by: ctx.accounts.admin.key() });
+    crate::emit_event!(ctx, PauseChanged { paused: false, by: ctx.accounts.admin.key() });
     Ok(())
 }

@@ -15,6 +15,7 @@ fn is_valid_ticker(ticker: &str) -> bool {
         && ticker.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
 }
 
+#[event_cpi]
 #[derive(Accounts)]
 #[instruction(ticker: String)]
 pub struct CreateMarket<'info> {
@@ -93,7 +94,7 @@ pub fn handle_create_market(ctx: Context<CreateMarket>, ticker: String, close_ti
     market.created_at = now;
     market.bump = ctx.bumps.market;
 
-    crate::emit_event!(MarketCreated {
+    crate::emit_event!(ctx, MarketCreated {
         market: market.key(),
         ticker,
         close_time,
@@ -108,6 +109,7 @@ pub fn handle_create_market(ctx: Context<CreateMarket>, ticker: String, close_ti
 }
 
 /// Admin changes of a market's trading status (halt, resume, close).
+#[event_cpi]
 #[derive(Accounts)]
 pub struct MarketAdmin<'info> {
     pub admin: Signer<'info>,
@@ -117,26 +119,31 @@ pub struct MarketAdmin<'info> {
     pub market: Box<Account<'info, Market>>,
 }
 
-fn change_status(market: &mut Market, key: Pubkey, to: MarketStatus, by: Pubkey) -> Result<()> {
+/// The change, and its event for the caller to emit.
+fn change_status(market: &mut Market, key: Pubkey, to: MarketStatus, by: Pubkey) -> Result<MarketStatusChanged> {
     let from = market.status;
     market.status = to;
-    crate::emit_event!(MarketStatusChanged { market: key, from, to, by, unix_time: now()? });
-    Ok(())
+    Ok(MarketStatusChanged { market: key, from, to, by, unix_time: now()? })
 }
 
 pub fn handle_halt(ctx: Context<MarketAdmin>) -> Result<()> {
     require!(ctx.accounts.market.status == MarketStatus::Open, OutcomeError::MarketNotOpen);
     let key = ctx.accounts.market.key();
-    change_status(&mut ctx.accounts.market, key, MarketStatus::Halted, ctx.accounts.admin.key())
+    let event = change_status(&mut ctx.accounts.market, key, MarketStatus::Halted, ctx.accounts.admin.key())?;
+    crate::emit_event!(ctx, event);
+    Ok(())
 }
 
 pub fn handle_resume(ctx: Context<MarketAdmin>) -> Result<()> {
     require!(ctx.accounts.market.status == MarketStatus::Halted, OutcomeError::MarketNotHalted);
     let key = ctx.accounts.market.key();
-    change_status(&mut ctx.accounts.market, key, MarketStatus::Open, ctx.accounts.admin.key())
+    let event = change_status(&mut ctx.accounts.market, key, MarketStatus::Open, ctx.accounts.admin.key())?;
+    crate::emit_event!(ctx, event);
+    Ok(())
 }
 
 /// Closes trading: the admin at any time, anyone once the close time has passed.
+#[event_cpi]
 #[derive(Accounts)]
 pub struct CloseMarket<'info> {
     #[account(
@@ -154,9 +161,12 @@ pub struct CloseMarket<'info> {
 
 pub fn handle_close_market(ctx: Context<CloseMarket>) -> Result<()> {
     let key = ctx.accounts.market.key();
-    change_status(&mut ctx.accounts.market, key, MarketStatus::Closed, ctx.accounts.closer.key())
+    let event = change_status(&mut ctx.accounts.market, key, MarketStatus::Closed, ctx.accounts.closer.key())?;
+    crate::emit_event!(ctx, event);
+    Ok(())
 }
 
+#[event_cpi]
 #[derive(Accounts)]
 pub struct Determine<'info> {
     pub resolver: Signer<'info>,
@@ -181,7 +191,7 @@ pub fn handle_determine(ctx: Context<Determine>, yes_payout: u64) -> Result<()> 
     let market = &mut ctx.accounts.market;
     let correction = market.status == MarketStatus::Determined;
     if !correction {
-        crate::emit_event!(MarketStatusChanged {
+        crate::emit_event!(ctx, MarketStatusChanged {
             market: market.key(),
             from: market.status,
             to: MarketStatus::Determined,
@@ -193,10 +203,11 @@ pub fn handle_determine(ctx: Context<Determine>, yes_payout: u64) -> Result<()> 
     market.yes_payout = yes_payout;
     market.determined_at = now;
     market.finalizable_at = finalizable_at;
-    crate::emit_event!(MarketDetermined { market: market.key(), yes_payout, correction, determined_at: now, finalizable_at });
+    crate::emit_event!(ctx, MarketDetermined { market: market.key(), yes_payout, correction, determined_at: now, finalizable_at });
     Ok(())
 }
 
+#[event_cpi]
 #[derive(Accounts)]
 pub struct Finalize<'info> {
     pub resolver: Signer<'info>,
@@ -218,7 +229,7 @@ pub fn handle_finalize(ctx: Context<Finalize>) -> Result<()> {
     let now = now()?;
     let market = &mut ctx.accounts.market;
     require!(now >= market.finalizable_at, OutcomeError::DisputeWindowOpen);
-    crate::emit_event!(MarketStatusChanged {
+    crate::emit_event!(ctx, MarketStatusChanged {
         market: market.key(),
         from: market.status,
         to: MarketStatus::Finalized,
@@ -227,7 +238,7 @@ pub fn handle_finalize(ctx: Context<Finalize>) -> Result<()> {
     });
     market.status = MarketStatus::Finalized;
     market.finalized_at = now;
-    crate::emit_event!(MarketFinalized {
+    crate::emit_event!(ctx, MarketFinalized {
         market: market.key(),
         yes_payout: market.yes_payout,
         sets_outstanding: market.sets_outstanding,

@@ -72,29 +72,3 @@ pub(crate) fn close_token_account<'info>(
 pub(crate) fn now() -> Result<i64> {
     Ok(Clock::get()?.unix_timestamp)
 }
-
-/// The compute budget program: the only other program a bridge transaction may call.
-pub(crate) const COMPUTE_BUDGET_ID: Pubkey = pubkey!("ComputeBudget111111111111111111111111111111");
-
-/// Whether the transaction is a bounded bridge transaction: at most
-/// [`crate::constants::MAX_BRIDGE_TX_INSTRUCTIONS`] instructions, each of this program or the
-/// compute budget program, so its logs (events included) stay under the runtime's 10 kB limit
-/// whatever it holds. Read from the instructions sysvar.
-pub(crate) fn is_bounded_bridge_transaction(instructions: &AccountInfo) -> Result<bool> {
-    #[allow(deprecated)] // re-exported from solana-instructions-sysvar, which the program does not depend on directly
-    use anchor_lang::solana_program::sysvar::instructions::load_instruction_at_checked;
-    let count = {
-        let data = instructions.try_borrow_data()?;
-        u16::from_le_bytes([*data.first().unwrap_or(&0), *data.get(1).unwrap_or(&0)])
-    };
-    if u64::from(count) > crate::constants::MAX_BRIDGE_TX_INSTRUCTIONS {
-        return Ok(false);
-    }
-    for i in 0..usize::from(count) {
-        let program = load_instruction_at_checked(i, instructions)?.program_id;
-        if program != crate::ID && program != COMPUTE_BUDGET_ID {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}

@@ -17,6 +17,7 @@ use crate::events::*;
 use crate::math;
 use crate::state::*;
 
+#[event_cpi]
 #[derive(Accounts)]
 #[instruction(nonce: u64, side: OrderSide)]
 pub struct PlaceOrder<'info> {
@@ -91,7 +92,7 @@ pub fn handle_place_order(
     order.cancel_requested_slot = 0;
     order.force_close_slots = force_close_slots;
     order.bump = ctx.bumps.order;
-    crate::emit_event!(OrderPlaced {
+    crate::emit_event!(ctx, OrderPlaced {
         order: order.key(),
         order_id,
         market: order.market,
@@ -111,6 +112,7 @@ pub fn handle_place_order(
 }
 
 /// The owner asks the operator to cancel; allowed while paused or halted.
+#[event_cpi]
 #[derive(Accounts)]
 pub struct RequestCancel<'info> {
     pub owner: Signer<'info>,
@@ -129,7 +131,7 @@ pub fn handle_request_cancel(ctx: Context<RequestCancel>) -> Result<()> {
     let order = &mut ctx.accounts.order;
     order.status = OrderStatus::CancelRequested;
     order.cancel_requested_slot = slot;
-    crate::emit_event!(CancelRequested {
+    crate::emit_event!(ctx, CancelRequested {
         order: order.key(),
         order_id: order.order_id,
         market: order.market,
@@ -161,6 +163,7 @@ fn refund_and_close<'info>(
 /// The owner reclaims an order whose cancel request the operator ignored for the order's
 /// own `force_close_slots` (fixed when it was placed). Allowed while paused or halted. Takes the Clock sysvar as an
 /// account so the slot it trusts is the runtime's (a substituted account is refused).
+#[event_cpi]
 #[derive(Accounts)]
 pub struct ForceClose<'info> {
     #[account(mut)]
@@ -189,7 +192,7 @@ pub struct ForceClose<'info> {
 pub fn handle_force_close(ctx: Context<ForceClose>) -> Result<()> {
     let a = &ctx.accounts;
     let refunded = refund_and_close(&a.token_program, &a.order, &a.escrow, &a.refund_account, &a.owner.to_account_info())?;
-    crate::emit_event!(OrderClosed {
+    crate::emit_event!(ctx, OrderClosed {
         stream: a.order.market,
         market: a.order.market,
         order: a.order.key(),
@@ -205,9 +208,10 @@ pub fn handle_force_close(ctx: Context<ForceClose>) -> Result<()> {
 }
 
 /// A fill between a wallet order and custody, at a price no worse than the order's limit,
-/// while the market trades (open, before its close time).
+/// while the market trades (open, before its close time). `settle_fill` (one fill) and
+/// `settle_fills` (several fills of the same order) share these accounts and one handler.
+#[event_cpi]
 #[derive(Accounts)]
-#[instruction(seq: u64, order_id: u64)]
 pub struct SettleFill<'info> {
     pub bridge_authority: Signer<'info>,
     #[account(
@@ -220,10 +224,11 @@ pub struct SettleFill<'info> {
     /// Writable: it accrues the fee (`fees_accrued`).
     #[account(mut, seeds = [CUSTODY_SEED], bump = custody.bump)]
     pub custody: Box<Account<'info, Custody>>,
+    /// The order named by `order_id` (checked in the handler: the id is an argument of both
+    /// instructions, at different positions).
     #[account(
         mut, has_one = market @ OutcomeError::WrongMarket, has_one = escrow @ OutcomeError::WrongEscrow,
         seeds = [ORDER_SEED, order.market.as_ref(), order.owner.as_ref(), &order.nonce.to_le_bytes()], bump = order.bump,
-        constraint = order.order_id == order_id @ OutcomeError::OrderIdMismatch,
     )]
     pub order: Box<Account<'info, WalletOrder>>,
     #[account(mut)]
@@ -241,33 +246,92 @@ pub struct SettleFill<'info> {
     )]
     pub wallet_account: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
-    /// CHECK: the instructions sysvar (address checked): the transaction must be a bounded bridge transaction.
-    #[account(
-        address = anchor_lang::solana_program::sysvar::instructions::ID,
-        constraint = super::is_bounded_bridge_transaction(&instructions)? @ OutcomeError::UnboundedBridgeTransaction,
-    )]
-    pub instructions: UncheckedAccount<'info>,
 }
 
-pub fn handle_settle_fill(ctx: Context<SettleFill>, seq: u64, order_id: u64, size: u64, price: u64, fee: u64) -> Result<()> {
-    let (order, market, exchange) = (&ctx.accounts.order, &ctx.accounts.market, &ctx.accounts.exchange);
-    market.require_trading(now()?)?;
-    require!(math::is_valid_size(size), OutcomeError::InvalidSize);
-    require!(size <= order.remaining(), OutcomeError::FillExceedsSize);
-    require!(math::is_valid_price(price, market.tick_size), OutcomeError::InvalidPrice);
-    let within_limit = if order.side.is_buy() { price <= order.limit_price } else { price >= order.limit_price };
-    require!(within_limit, OutcomeError::PriceWorseThanLimit);
-    let cost = math::notional(size, price).ok_or(OutcomeError::MathOverflow)?;
-    // The order's fees so far plus this one may not exceed the cap of all its fills together
-    // (rounded up to the cent once), however the fills were split.
-    let fee_cap_basis = math::fee_cap_basis(size, price, exchange.fee_rate_bps)
-        .and_then(|b| b.checked_add(order.fee_cap_basis))
-        .ok_or(OutcomeError::MathOverflow)?;
-    let fees_paid = order.fees_paid.checked_add(fee).ok_or(OutcomeError::MathOverflow)?;
-    require!(fees_paid <= math::fee_cap_of_basis(fee_cap_basis).ok_or(OutcomeError::MathOverflow)?, OutcomeError::FeeAboveCap);
-    require!(fees_paid <= order.max_fee, OutcomeError::FeeAboveBudget);
-    let fees_accrued = ctx.accounts.custody.fees_accrued.checked_add(fee).ok_or(OutcomeError::MathOverflow)?;
-    ctx.accounts.market.window.accept(seq)?;
+/// One fill of a wallet order: its sequence number on the market's stream, the size, the
+/// price (in the order's side's terms) and the fee the wallet pays.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FillArgs {
+    pub seq: u64,
+    pub size: u64,
+    pub price: u64,
+    pub fee: u64,
+}
+
+/// Settles `fills` of one order, in order, all or nothing. Each fill is checked against the
+/// order as the fills before it left it, consumes its own seq and emits its own
+/// `FillSettled`; the tokens move once for the whole batch (the sums), so a batch costs two
+/// token CPIs plus one event CPI per fill.
+pub fn handle_settle_fills(ctx: Context<SettleFill>, order_id: u64, fills: &[FillArgs]) -> Result<()> {
+    require!(!fills.is_empty(), OutcomeError::EmptyFillBatch);
+    require!(ctx.accounts.order.order_id == order_id, OutcomeError::OrderIdMismatch);
+    ctx.accounts.market.require_trading(now()?)?;
+    let is_buy = ctx.accounts.order.side.is_buy();
+    // what the escrow pays custody, and custody the wallet, for all fills so far
+    let (mut escrow_out_total, mut custody_out_total) = (0u64, 0u64);
+    let mut events = Vec::with_capacity(fills.len());
+    for &FillArgs { seq, size, price, fee } in fills {
+        let (order, market, exchange) = (&ctx.accounts.order, &ctx.accounts.market, &ctx.accounts.exchange);
+        require!(math::is_valid_size(size), OutcomeError::InvalidSize);
+        require!(size <= order.remaining(), OutcomeError::FillExceedsSize);
+        require!(math::is_valid_price(price, market.tick_size), OutcomeError::InvalidPrice);
+        let within_limit = if is_buy { price <= order.limit_price } else { price >= order.limit_price };
+        require!(within_limit, OutcomeError::PriceWorseThanLimit);
+        let cost = math::notional(size, price).ok_or(OutcomeError::MathOverflow)?;
+        // The order's fees so far plus this one may not exceed the cap of all its fills together
+        // (rounded up to the cent once), however the fills were split.
+        let fee_cap_basis = math::fee_cap_basis(size, price, exchange.fee_rate_bps)
+            .and_then(|b| b.checked_add(order.fee_cap_basis))
+            .ok_or(OutcomeError::MathOverflow)?;
+        let fees_paid = order.fees_paid.checked_add(fee).ok_or(OutcomeError::MathOverflow)?;
+        require!(fees_paid <= math::fee_cap_of_basis(fee_cap_basis).ok_or(OutcomeError::MathOverflow)?, OutcomeError::FeeAboveCap);
+        require!(fees_paid <= order.max_fee, OutcomeError::FeeAboveBudget);
+        let fees_accrued = ctx.accounts.custody.fees_accrued.checked_add(fee).ok_or(OutcomeError::MathOverflow)?;
+        ctx.accounts.market.window.accept(seq)?;
+
+        let a = &ctx.accounts;
+        // escrow_out leaves the escrow for custody, custody_out leaves custody for the wallet
+        let (escrow_out, custody_out) = if is_buy {
+            // Escrow pays cost + fee to custody; custody pays the outcome tokens to the wallet.
+            let paid = cost.checked_add(fee).ok_or(OutcomeError::MathOverflow)?;
+            (paid, size)
+        } else {
+            // Escrow pays the tokens to custody; custody pays cost − fee to the wallet.
+            let proceeds = cost.checked_sub(fee).ok_or(OutcomeError::FeeExceedsProceeds)?;
+            (size, proceeds)
+        };
+        escrow_out_total = escrow_out_total.checked_add(escrow_out).ok_or(OutcomeError::MathOverflow)?;
+        custody_out_total = custody_out_total.checked_add(custody_out).ok_or(OutcomeError::MathOverflow)?;
+        // the order's escrow (and the token account itself) cover every fill so far
+        require!(escrow_out <= a.order.escrowed && escrow_out_total <= a.escrow.amount, OutcomeError::EscrowInsufficient);
+        let custody_source = if is_buy { &a.custody_outcome } else { &a.custody_collateral };
+        require!(custody_source.amount >= custody_out_total, OutcomeError::InsufficientBalance);
+
+        ctx.accounts.custody.fees_accrued = fees_accrued;
+        let order = &mut ctx.accounts.order;
+        order.filled += size; // size <= remaining, checked above
+        order.fees_paid = fees_paid;
+        order.fee_cap_basis = fee_cap_basis;
+        order.escrowed -= escrow_out; // escrow_out <= escrowed, checked above
+        events.push(FillSettled {
+            stream: order.market,
+            market: order.market,
+            seq,
+            order: order.key(),
+            order_id,
+            owner: order.owner,
+            side: order.side,
+            size,
+            price,
+            cost,
+            fee,
+            wallet_account: ctx.accounts.wallet_account.key(),
+            filled: order.filled,
+            escrowed: order.escrowed,
+            fees_paid,
+            fees_accrued,
+        });
+    }
 
     let a = &ctx.accounts;
     let nonce = a.order.nonce.to_le_bytes();
@@ -276,53 +340,18 @@ pub fn handle_settle_fill(ctx: Context<SettleFill>, seq: u64, order_id: u64, siz
     let custody_bump = [a.custody.bump];
     let custody_seeds: &[&[u8]] = &[CUSTODY_SEED, &custody_bump];
     let (order_info, custody_info) = (a.order.to_account_info(), a.custody.to_account_info());
-    let escrow_out = if a.order.side.is_buy() {
-        // Escrow pays cost + fee to custody; custody pays the outcome tokens to the wallet.
-        let paid = cost.checked_add(fee).ok_or(OutcomeError::MathOverflow)?;
-        require!(paid <= a.order.escrowed && paid <= a.escrow.amount, OutcomeError::EscrowInsufficient);
-        require!(a.custody_outcome.amount >= size, OutcomeError::InsufficientBalance);
-        transfer(&a.token_program, &a.escrow, &a.custody_collateral, &order_info, paid, &[order_seeds])?;
-        transfer(&a.token_program, &a.custody_outcome, &a.wallet_account, &custody_info, size, &[custody_seeds])?;
-        paid
-    } else {
-        // Escrow pays the tokens to custody; custody pays cost − fee to the wallet.
-        let proceeds = cost.checked_sub(fee).ok_or(OutcomeError::FeeExceedsProceeds)?;
-        require!(size <= a.order.escrowed && size <= a.escrow.amount, OutcomeError::EscrowInsufficient);
-        require!(a.custody_collateral.amount >= proceeds, OutcomeError::InsufficientBalance);
-        transfer(&a.token_program, &a.escrow, &a.custody_outcome, &order_info, size, &[order_seeds])?;
-        transfer(&a.token_program, &a.custody_collateral, &a.wallet_account, &custody_info, proceeds, &[custody_seeds])?;
-        size
-    };
-
-    ctx.accounts.custody.fees_accrued = fees_accrued;
-    let order = &mut ctx.accounts.order;
-    order.filled += size; // size <= remaining, checked above
-    order.fees_paid = fees_paid;
-    order.fee_cap_basis = fee_cap_basis;
-    order.escrowed -= escrow_out; // escrow_out <= escrowed, checked above
-    crate::emit_event!(FillSettled {
-        stream: order.market,
-        market: order.market,
-        seq,
-        order: order.key(),
-        order_id,
-        owner: order.owner,
-        side: order.side,
-        size,
-        price,
-        cost,
-        fee,
-        wallet_account: ctx.accounts.wallet_account.key(),
-        filled: order.filled,
-        escrowed: order.escrowed,
-        fees_paid,
-        fees_accrued,
-    });
+    let (escrow_to, custody_from) = if is_buy { (&a.custody_collateral, &a.custody_outcome) } else { (&a.custody_outcome, &a.custody_collateral) };
+    transfer(&a.token_program, &a.escrow, escrow_to, &order_info, escrow_out_total, &[order_seeds])?;
+    transfer(&a.token_program, custody_from, &a.wallet_account, &custody_info, custody_out_total, &[custody_seeds])?;
+    for event in events {
+        crate::emit_event!(ctx, event);
+    }
     Ok(())
 }
 
 /// The bridge refunds the unfilled rest after the CLOB cancelled (or completed) the
 /// order, and closes it. Allowed while paused or halted: it only returns the wallet's funds.
+#[event_cpi]
 #[derive(Accounts)]
 #[instruction(seq: u64, order_id: u64)]
 pub struct CloseOrder<'info> {
@@ -351,19 +380,13 @@ pub struct CloseOrder<'info> {
     )]
     pub refund_account: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
-    /// CHECK: the instructions sysvar (address checked): the transaction must be a bounded bridge transaction.
-    #[account(
-        address = anchor_lang::solana_program::sysvar::instructions::ID,
-        constraint = super::is_bounded_bridge_transaction(&instructions)? @ OutcomeError::UnboundedBridgeTransaction,
-    )]
-    pub instructions: UncheckedAccount<'info>,
 }
 
 pub fn handle_close_order(ctx: Context<CloseOrder>, seq: u64, order_id: u64) -> Result<()> {
     ctx.accounts.market.window.accept(seq)?;
     let a = &ctx.accounts;
     let refunded = refund_and_close(&a.token_program, &a.order, &a.escrow, &a.refund_account, &a.owner.to_account_info())?;
-    crate::emit_event!(OrderClosed {
+    crate::emit_event!(ctx, OrderClosed {
         stream: a.market.key(),
         market: a.order.market,
         order: a.order.key(),

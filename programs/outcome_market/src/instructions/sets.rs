@@ -10,6 +10,7 @@ use crate::math;
 use crate::state::*;
 
 /// Accounts shared by `mint_set` and `merge_set`.
+#[event_cpi]
 #[derive(Accounts)]
 pub struct SetOperation<'info> {
     pub user: Signer<'info>,
@@ -52,7 +53,7 @@ pub fn handle_mint_set(ctx: Context<SetOperation>, amount: u64) -> Result<()> {
 
     let market = &mut ctx.accounts.market;
     market.sets_outstanding = sets;
-    crate::emit_event!(SetMinted {
+    crate::emit_event!(ctx, SetMinted {
         market: market.key(),
         user: ctx.accounts.user.key(),
         amount,
@@ -83,7 +84,7 @@ pub fn handle_merge_set(ctx: Context<SetOperation>, amount: u64) -> Result<()> {
 
     let market = &mut ctx.accounts.market;
     market.sets_outstanding = sets;
-    crate::emit_event!(SetMerged {
+    crate::emit_event!(ctx, SetMerged {
         market: market.key(),
         user: ctx.accounts.user.key(),
         amount,
@@ -96,6 +97,7 @@ pub fn handle_merge_set(ctx: Context<SetOperation>, amount: u64) -> Result<()> {
 }
 
 /// Redeem YES and/or NO after finalization. Allowed while the exchange is paused.
+#[event_cpi]
 #[derive(Accounts)]
 pub struct Redeem<'info> {
     pub user: Signer<'info>,
@@ -134,7 +136,7 @@ pub fn handle_redeem(ctx: Context<Redeem>, yes_amount: u64, no_amount: u64) -> R
     let seeds: &[&[u8]] = &[MARKET_SEED, a.market.ticker.as_bytes(), &bump];
     transfer(&a.token_program, &a.vault, &a.user_collateral, &a.market.to_account_info(), payout, &[seeds])?;
 
-    crate::emit_event!(Redeemed {
+    crate::emit_event!(ctx, Redeemed {
         market: a.market.key(),
         user: a.user.key(),
         yes_burned: yes_amount,

@@ -105,35 +105,6 @@ async fn amounts_above_the_balance_are_refused_by_name() {
 }
 
 #[tokio::test]
-async fn every_bridge_instruction_refuses_an_unbounded_transaction() {
-    let World { mut env, a, f, w, bridge } = world().await;
-    let wk = w.pubkey();
-    let (w_yes, w_col) = (ata_of(&wk, &a.yes_mint), env.collateral_ata(&wk));
-    let buy = order_pda(&a.market, &wk, 1);
-    // a chatty neighbour: any other program's instruction in the same transaction
-    let chatty = solana_sdk::system_instruction::transfer(&bridge.pubkey(), &wk, 1);
-    let calls = vec![
-        env.custody_mint_set_ix(&a, 2, C),
-        env.custody_merge_set_ix(&a, 2, C),
-        env.custody_redeem_ix(&f, 2, C, 0),
-        env.custody_withdraw_ix(&a, 2, Outcome::Yes, C, &w_yes),
-        env.custody_withdraw_collateral_ix(1, C, &w_col),
-        env.custody_sweep_ix(1, 0),
-        env.custody_fund_ix(1, C),
-        env.settle_fill_ix(&a, &buy, &wk, OrderSide::BuyYes, 2, C, 500_000, 0),
-        env.close_order_ix(&a, &buy, &wk, OrderSide::BuyYes, 2),
-    ];
-    for call in calls {
-        let name = format!("{:?}", &call.data[..8]);
-        assert_eq!(
-            env.send(&[chatty.clone(), call], &[&bridge]).await,
-            Err(Refusal::Custom(code(OutcomeError::UnboundedBridgeTransaction))),
-            "{name}"
-        );
-    }
-}
-
-#[tokio::test]
 async fn merging_after_finalization_and_others_tokens_are_refused() {
     let World { mut env, a, f, w, bridge } = world().await;
     let wk = w.pubkey();
@@ -165,6 +136,8 @@ async fn initialize_refuses_a_default_resolver() {
             treasury: env.treasury,
             token_program: anchor_spl::token::spl_token::ID,
             system_program: anchor_lang::system_program::ID,
+            event_authority: event_authority_pda(),
+            program: outcome_market::ID,
         },
         ixd::Initialize {
             args: InitializeArgs {

@@ -1,40 +1,16 @@
 //! "Every state change emits an Anchor event; the indexer needs nothing else": a
 //! scenario touching every balance-moving instruction, after which custody, vault,
 //! escrow and wallet balances rebuilt from the decoded events alone equal the chain's.
+//! Events are read where readers find them: the self-CPI inner instructions.
 
 use std::collections::HashMap;
 
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::{AnchorDeserialize, Discriminator};
-use base64_decode as b64;
 use crate::common::*;
 use outcome_market::events::*;
 use outcome_market::state::{OrderSide, Outcome};
 use solana_sdk::signature::{Keypair, Signer};
-
-mod base64_decode {
-    /// Standard base64 (what the runtime writes after `Program data: `).
-    pub fn decode(s: &str) -> Vec<u8> {
-        let val = |c: u8| match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => panic!("bad base64"),
-        };
-        let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
-        let mut out = Vec::new();
-        for chunk in bytes.chunks(4) {
-            let v: Vec<u32> = chunk.iter().map(|&c| val(c) as u32).collect();
-            let n = v.iter().enumerate().fold(0u32, |acc, (i, x)| acc | x << (18 - 6 * i));
-            for i in 0..chunk.len() - 1 {
-                out.push((n >> (16 - 8 * i)) as u8);
-            }
-        }
-        out
-    }
-}
 
 /// Balances as an indexer rebuilds them from events.
 #[derive(Default)]
@@ -53,12 +29,11 @@ impl Ledger {
         *self.balances.entry(account).or_default() += delta;
     }
 
-    fn apply_logs(&mut self, logs: &[String]) {
-        for line in logs {
-            if let Some(data) = line.strip_prefix("Program data: ") {
-                self.apply(&b64::decode(data));
-                self.count += 1;
-            }
+    /// The events of one transaction, as [`Env::send_traced`] found them in its inner instructions.
+    fn apply_events(&mut self, events: &[Vec<u8>]) {
+        for data in events {
+            self.apply(data);
+            self.count += 1;
         }
     }
 
@@ -184,10 +159,10 @@ async fn balances_rebuilt_from_events_alone_match_the_chain() {
     let resolver = env.resolver.insecure_clone();
     let mk = MarketKeys::new("KXEVENTS");
     let close = env.now().await + 86_400;
-    let (r, logs) = env.send_logged(&[env.create_market_ix(&mk, close, 10_000)], &[&admin]).await;
+    let (r, _, events) = env.send_traced(&[env.create_market_ix(&mk, close, 10_000)], &[&admin]).await;
     r.unwrap();
-    ledger.apply_logs(&logs);
-    assert_eq!(ledger.count, 1, "create_market logged its event: {logs:?}");
+    ledger.apply_events(&events);
+    assert_eq!(ledger.count, 1, "create_market emitted its event");
 
     let alice = env.user(50 * C).await;
     let bob = env.user(50 * C).await;
@@ -227,9 +202,9 @@ async fn balances_rebuilt_from_events_alone_match_the_chain() {
         (vec![env.custody_fund_ix(3, C)], bridge.insecure_clone()),
     ];
     for (ixs, signer) in steps {
-        let (r, logs) = env.send_logged(&ixs, &[&signer]).await;
+        let (r, _, events) = env.send_traced(&ixs, &[&signer]).await;
         r.unwrap();
-        ledger.apply_logs(&logs);
+        ledger.apply_events(&events);
     }
     env.advance_slots(FORCE_CLOSE_SLOTS).await;
     for (ix_, signer) in [
@@ -238,9 +213,9 @@ async fn balances_rebuilt_from_events_alone_match_the_chain() {
         (env.close_market_ix(&admin.pubkey(), &mk), admin.insecure_clone()),
         (env.determine_ix(&mk, 250_000), resolver.insecure_clone()),
     ] {
-        let (r, logs) = env.send_logged(&[ix_], &[&signer]).await;
+        let (r, _, events) = env.send_traced(&[ix_], &[&signer]).await;
         r.unwrap();
-        ledger.apply_logs(&logs);
+        ledger.apply_events(&events);
     }
     env.advance_time(DISPUTE_WINDOW_SECS).await;
     let yes = env.balance(&a_yes).await;
@@ -251,9 +226,9 @@ async fn balances_rebuilt_from_events_alone_match_the_chain() {
         (vec![env.redeem_ix(&a, &mk, yes, no)], alice.insecure_clone()),
         (vec![env.custody_redeem_ix(&mk, 8, cy, cn)], bridge.insecure_clone()),
     ] {
-        let (r, logs) = env.send_logged(&ixs, &[&signer]).await;
+        let (r, _, events) = env.send_traced(&ixs, &[&signer]).await;
         r.unwrap();
-        ledger.apply_logs(&logs);
+        ledger.apply_events(&events);
     }
 
     assert!(ledger.count >= 24, "one event per state change ({} seen)", ledger.count);

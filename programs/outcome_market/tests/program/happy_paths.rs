@@ -27,7 +27,7 @@ async fn exchange_setup_settings_authorities_and_pause() {
     let new_treasury_owner = Keypair::new();
     let new_treasury = env.fund(&new_treasury_owner.pubkey(), 0).await;
     let settings = ix(
-        acc::UpdateSettings { admin: admin.pubkey(), exchange: exchange_pda(), treasury: new_treasury },
+        acc::UpdateSettings { admin: admin.pubkey(), exchange: exchange_pda(), treasury: new_treasury, event_authority: event_authority_pda(), program: outcome_market::ID },
         ixd::UpdateSettings { args: SettingsArgs { fee_rate_bps: 350, force_close_slots: 7, dispute_window_secs: 60 } },
     );
     env.send(&[settings], &[&admin]).await.unwrap();
@@ -37,7 +37,7 @@ async fn exchange_setup_settings_authorities_and_pause() {
     // two-step authority change: nothing changes until the new admin accepts
     let (new_admin, new_bridge, new_resolver) = (Keypair::new(), Keypair::new(), Keypair::new());
     let propose = ix(
-        acc::AdminOnly { admin: admin.pubkey(), exchange: exchange_pda() },
+        acc::AdminOnly { admin: admin.pubkey(), exchange: exchange_pda(), event_authority: event_authority_pda(), program: outcome_market::ID },
         ixd::SetAuthorities {
             new_admin: new_admin.pubkey(),
             new_bridge_authority: new_bridge.pubkey(),
@@ -49,7 +49,7 @@ async fn exchange_setup_settings_authorities_and_pause() {
     assert_eq!(ex.admin, admin.pubkey());
     assert_eq!(ex.pending_admin, new_admin.pubkey());
     let accept = |signer: &Keypair| {
-        ix(acc::AcceptAuthorities { pending_admin: signer.pubkey(), exchange: exchange_pda() }, ixd::AcceptAuthorities {})
+        ix(acc::AcceptAuthorities { pending_admin: signer.pubkey(), exchange: exchange_pda(), event_authority: event_authority_pda(), program: outcome_market::ID }, ixd::AcceptAuthorities {})
     };
     expect_refused(env.send(&[accept(&new_bridge)], &[&new_bridge]).await, outcome_market::error::OutcomeError::NotPendingAdmin);
     env.send(&[accept(&new_admin)], &[&new_admin]).await.unwrap();
@@ -60,11 +60,11 @@ async fn exchange_setup_settings_authorities_and_pause() {
     expect_refused(env.send(&[accept(&new_admin)], &[&new_admin]).await, outcome_market::error::OutcomeError::NoPendingAuthorities);
 
     // pause / unpause by the new admin; the old one is refused
-    let pause = |a: &Keypair| ix(acc::AdminOnly { admin: a.pubkey(), exchange: exchange_pda() }, ixd::Pause {});
+    let pause = |a: &Keypair| ix(acc::AdminOnly { admin: a.pubkey(), exchange: exchange_pda(), event_authority: event_authority_pda(), program: outcome_market::ID }, ixd::Pause {});
     expect_refused(env.send(&[pause(&admin)], &[&admin]).await, outcome_market::error::OutcomeError::NotAdmin);
     env.send(&[pause(&new_admin)], &[&new_admin]).await.unwrap();
     assert!(env.exchange().await.paused);
-    let unpause = ix(acc::AdminOnly { admin: new_admin.pubkey(), exchange: exchange_pda() }, ixd::Unpause {});
+    let unpause = ix(acc::AdminOnly { admin: new_admin.pubkey(), exchange: exchange_pda(), event_authority: event_authority_pda(), program: outcome_market::ID }, ixd::Unpause {});
     env.send(&[unpause], &[&new_admin]).await.unwrap();
     assert!(!env.exchange().await.paused);
 }

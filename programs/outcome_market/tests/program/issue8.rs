@@ -11,7 +11,7 @@ use solana_sdk::signature::{Keypair, Signer};
 
 fn settings_ix(env: &Env, force_close_slots: u64, dispute_window_secs: i64) -> solana_sdk::instruction::Instruction {
     ix(
-        acc::UpdateSettings { admin: env.admin.pubkey(), exchange: exchange_pda(), treasury: env.treasury },
+        acc::UpdateSettings { admin: env.admin.pubkey(), exchange: exchange_pda(), treasury: env.treasury, event_authority: event_authority_pda(), program: outcome_market::ID },
         ixd::UpdateSettings { args: SettingsArgs { fee_rate_bps: FEE_RATE_BPS, force_close_slots, dispute_window_secs } },
     )
 }

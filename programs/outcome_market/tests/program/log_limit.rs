@@ -1,133 +1,185 @@
-//! Events live in transaction logs, which the runtime cuts at 10 kB ("Log truncated"); an
-//! attacker who could push a bridge instruction's events past that point would hide a fill,
-//! a custody move or a sequence number from the indexer. The program refuses any bridge
-//! transaction that is not bounded (at most MAX_BRIDGE_TX_INSTRUCTIONS instructions, of this
-//! program or the compute budget program only: nobody can add a chatty instruction), and
-//! these tests prove the bound: the heaviest instruction's logs, with the lines only an SBF
-//! build writes, times the bound, stay under the limit. The native log is an over-estimate of
-//! a validator's: program-test logs a builtin's invocation twice (its processor wrapper and
-//! the runtime) and each CPI twice (its syscall stub's "invoke [1]" and the runtime's
-//! "invoke [2]"); only the two lines an SBF build adds are missing, and they are added.
-//!
-//! Transactions a wallet signs can carry its own chatty instructions, but then only its own
-//! events are at stake (an uncredited deposit, an order not relayed; see the README).
+//! Transaction logs stop at 10 kB ("Log truncated"); events are not in them. Every event is
+//! a self-CPI of the program (Anchor's `emit_cpi!` format), recorded in the transaction's
+//! inner instructions, which nothing truncates. So a bridge transaction may hold as many
+//! records as fit: what bounds it is the 1232-byte packet and the runtime's instruction trace
+//! (64 instructions, top level and inner together), never the log. These tests send a bridge
+//! transaction whose log is cut and recover every event from it, pin the trace budget, and
+//! measure how many fills of one order a v0 transaction with a lookup table carries.
 use crate::common::*;
-use outcome_market::error::OutcomeError;
-use outcome_market::state::{OrderSide, Outcome};
-use outcome_market::MAX_BRIDGE_TX_INSTRUCTIONS;
+use anchor_lang::{AnchorDeserialize, Discriminator};
+use outcome_market::events::{CustodySetMerged, CustodySetMinted, FillSettled};
+use outcome_market::state::OrderSide;
+use solana_sdk::address_lookup_table::{instruction as alt, AddressLookupTableAccount};
 use solana_sdk::instruction::Instruction;
+use solana_sdk::message::{v0, VersionedMessage};
 use solana_sdk::signature::{Keypair, Signer};
+use solana_sdk::transaction::VersionedTransaction;
 
 /// solana-log-collector's LOG_MESSAGES_BYTES_LIMIT: the sum of the messages' lengths.
 const LOG_LIMIT: usize = 10_000;
+/// A transaction on the wire (PACKET_DATA_SIZE).
+const PACKET: usize = 1_232;
+/// 1.75 cents per contract: within the cumulative fee cap however a fill is split.
+const FEE: u64 = 17_500;
 
-/// Lines an SBF build logs for one of our instructions that the native build does not:
-/// Anchor's "Program log: Instruction: <Name>" (`msg!` goes to stdout natively) and the
-/// runtime's compute-units line, with the largest numbers it can print.
-fn sbf_only_bytes(name: &str) -> usize {
-    "Program log: Instruction: ".len()
-        + name.len()
-        + format!("Program {} consumed 1400000 of 1400000 compute units", outcome_market::ID).len()
+fn decoded<E: AnchorDeserialize + Discriminator>(events: &[Vec<u8>]) -> Vec<E> {
+    events
+        .iter()
+        .filter(|d| d.starts_with(E::DISCRIMINATOR))
+        .map(|d| E::deserialize(&mut &d[8..]).expect("an event the IDL describes"))
+        .collect()
 }
 
-/// The bytes our top-level instruction logged: from its "invoke [1]" to its "success".
-fn instruction_log_bytes(logs: &[String]) -> usize {
-    let start = logs.iter().position(|l| *l == format!("Program {} invoke [1]", outcome_market::ID)).expect("our instruction ran");
-    let end = logs.iter().rposition(|l| *l == format!("Program {} success", outcome_market::ID)).expect("it succeeded");
-    logs[start..=end].iter().map(|l| l.len()).sum()
-}
-
-fn total_bytes(logs: &[String]) -> usize {
-    logs.iter().map(|l| l.len()).sum()
-}
-
-async fn measured(env: &mut Env, name: &str, ix_: Instruction, signer: &Keypair) -> usize {
-    let (r, logs) = env.send_logged(&[ix_], &[signer]).await;
-    assert_eq!(r, Ok(()), "{name}");
-    if std::env::var_os("SHOW_LOGS").is_some() {
-        println!("{name}:\n{}", logs.iter().map(|l| format!("{:4} {l}", l.len())).collect::<Vec<_>>().join("\n"));
-    }
-    instruction_log_bytes(&logs) + sbf_only_bytes(name)
-}
-
-#[tokio::test]
-async fn the_heaviest_bounded_bridge_transaction_logs_less_than_the_limit() {
+/// A market with custody stocked, and a wallet's buy-YES order of `size` contracts at 0.50.
+async fn order_env(ticker: &str, size: u64) -> (Env, MarketKeys, Keypair, anchor_lang::prelude::Pubkey) {
     let mut env = Env::new().await;
-    let mk = env.create_market("KXLOG").await;
-    let bridge = env.bridge.insecure_clone();
-    env.stock_custody(&mk, 1, 50 * C).await;
-    let w = env.user(50 * C).await;
-    let wk = w.pubkey();
-    let (w_yes, _) = env.outcome_atas(&wk, &mk).await;
-    env.mint_set(&w, &mk, 5 * C).await.unwrap();
-    // custodial cash: what custody's own mints and the sell fill's proceeds are paid from
-    env.send(&[env.deposit_collateral_ix(&wk, 10 * C, [4; 16])], &[&w]).await.unwrap();
-    let (buy, sell) = (order_pda(&mk.market, &wk, 1), order_pda(&mk.market, &wk, 2));
-    env.send(&[env.place_order_ix(&wk, &mk, 1, OrderSide::BuyYes, 500_000, 5 * C, 500_000)], &[&w]).await.unwrap();
-    env.send(&[env.place_order_ix(&wk, &mk, 2, OrderSide::SellNo, 300_000, 5 * C, 500_000)], &[&w]).await.unwrap();
-    env.fund(&bridge.pubkey(), 5 * C).await;
-
-    let w_col = env.collateral_ata(&wk);
-    // (instruction name as Anchor logs it, the instruction): built first, then sent and measured
-    macro_rules! measure {
-        ($name:expr, $ix:expr) => {{
-            let instruction = $ix;
-            ($name, measured(&mut env, $name, instruction, &bridge).await)
-        }};
-    }
-    let mut sizes = vec![
-        measure!("CustodyMintSet", env.custody_mint_set_ix(&mk, 2, C)),
-        measure!("CustodyMergeSet", env.custody_merge_set_ix(&mk, 3, C)),
-        measure!("CustodyWithdraw", env.custody_withdraw_ix(&mk, 4, Outcome::Yes, C, &w_yes)),
-        measure!("SettleFill", env.settle_fill_ix(&mk, &buy, &wk, OrderSide::BuyYes, 5, C, 500_000, 20_000)),
-        measure!("SettleFill", env.settle_fill_ix(&mk, &sell, &wk, OrderSide::SellNo, 6, C, 300_000, 20_000)),
-        measure!("CloseOrder", env.close_order_ix(&mk, &buy, &wk, OrderSide::BuyYes, 7)),
-        measure!("CloseOrder", env.close_order_ix(&mk, &sell, &wk, OrderSide::SellNo, 8)),
-        measure!("CustodyFund", env.custody_fund_ix(1, C)),
-        measure!("CustodySweep", env.custody_sweep_ix(2, 40_000)),
-        measure!("CustodyWithdrawCollateral", env.custody_withdraw_collateral_ix(3, C, &w_col)),
-    ];
-    env.resolve(&mk, 500_000).await;
-    sizes.push(measure!("CustodyRedeem", env.custody_redeem_ix(&mk, 9, C, C)));
-
-    // the compute budget program's two lines, as a validator logs them
-    let compute_budget = ["invoke [1]", "success"].iter().map(|s| format!("Program ComputeBudget111111111111111111111111111111 {s}").len()).sum::<usize>();
-    let heaviest = sizes.iter().map(|(_, n)| *n).max().unwrap().max(compute_budget);
-    let bound = heaviest * MAX_BRIDGE_TX_INSTRUCTIONS as usize;
-    assert!(bound < LOG_LIMIT, "{MAX_BRIDGE_TX_INSTRUCTIONS} × {heaviest} bytes = {bound} >= {LOG_LIMIT}: {sizes:?}");
-    println!("heaviest bridge instruction logs {heaviest} bytes; bound {bound} < {LOG_LIMIT}: {sizes:?}");
-}
-
-#[tokio::test]
-async fn a_full_bridge_transaction_keeps_every_event_and_a_larger_one_is_refused() {
-    let mut env = Env::new().await;
-    let mk = env.create_market("KXLOGFULL").await;
-    let bridge = env.bridge.insecure_clone();
-    env.stock_custody(&mk, 1, 50 * C).await;
-    let w = env.user(50 * C).await;
+    let mk = env.create_market(ticker).await;
+    env.stock_custody(&mk, 1, 100 * C).await;
+    let w = env.user(size + 20 * C).await;
     let wk = w.pubkey();
     env.outcome_atas(&wk, &mk).await;
     let order = order_pda(&mk.market, &wk, 1);
-    env.send(&[env.place_order_ix(&wk, &mk, 1, OrderSide::BuyYes, 500_000, 20 * C, C)], &[&w]).await.unwrap();
-    // 1.75 cents per contract: within the cumulative cap however many fills
-    let fill = |env: &Env, seq: u64| env.settle_fill_ix(&mk, &order, &wk, OrderSide::BuyYes, seq, C, 500_000, 17_500);
-    // Env::send puts a compute budget instruction first: with it the transaction holds the bound
-    let n = MAX_BRIDGE_TX_INSTRUCTIONS - 1;
-    let full: Vec<Instruction> = (0..n).map(|i| fill(&env, 2 + i)).collect();
-    let (r, logs) = env.send_logged(&full, &[&bridge]).await;
+    env.send(&[env.place_order_ix(&wk, &mk, 1, OrderSide::BuyYes, 500_000, size, 10 * C)], &[&w]).await.unwrap();
+    (env, mk, w, order)
+}
+
+#[tokio::test]
+async fn a_bridge_transaction_past_the_log_limit_keeps_every_event_in_its_inner_instructions() {
+    let (mut env, mk, w, order) = order_env("KXLOG", 40 * C).await;
+    let wk = w.pubkey();
+    let bridge = env.bridge.insecure_clone();
+    // custodial cash for the custody mints in the big transaction
+    let funder = env.user(5 * C).await;
+    env.send(&[env.deposit_collateral_ix(&funder.pubkey(), 5 * C, [2; 16])], &[&funder]).await.unwrap();
+
+    // 4 custody records and 36 fills of one order: 1 + 4 × 5 + (3 + 36) = 60 of the trace's 64
+    let fills: Vec<(u64, u64, u64, u64)> = (6..42).map(|seq| (seq, C, 500_000, FEE)).collect();
+    let ixs: Vec<Instruction> = vec![
+        env.custody_mint_set_ix(&mk, 2, C),
+        env.custody_mint_set_ix(&mk, 3, C),
+        env.custody_mint_set_ix(&mk, 4, C),
+        env.custody_merge_set_ix(&mk, 5, C),
+        env.settle_fills_ix(&mk, &order, &wk, OrderSide::BuyYes, &fills),
+    ];
+    let (r, logs, events) = env.send_traced(&ixs, &[&bridge]).await;
     assert_eq!(r, Ok(()));
-    assert!(!logs.iter().any(|l| l == "Log truncated"));
-    assert_eq!(logs.iter().filter(|l| l.starts_with("Program data: ")).count() as u64, n, "every FillSettled is in the log");
-    assert!(total_bytes(&logs) < LOG_LIMIT);
-    // one instruction more is refused, and so is any other program's instruction in a bridge transaction
-    let over: Vec<Instruction> = (0..=n).map(|i| fill(&env, 100 + i)).collect();
-    expect_refused(env.send(&over, &[&bridge]).await, OutcomeError::UnboundedBridgeTransaction);
-    let chatty = solana_sdk::system_instruction::transfer(&bridge.pubkey(), &wk, 1);
-    expect_refused(env.send(&[chatty, fill(&env, 200)], &[&bridge]).await, OutcomeError::UnboundedBridgeTransaction);
-    assert_eq!(env.order(&order).await.unwrap().filled, n * C);
-    // and a substituted "instructions sysvar" is refused
-    let mut forged = fill(&env, 300);
-    let last = forged.accounts.len() - 1;
-    forged.accounts[last].pubkey = anchor_lang::prelude::Pubkey::new_unique();
-    expect_anchor(env.send(&[forged], &[&bridge]).await, anchor_lang::error::ErrorCode::ConstraintAddress);
+    let log_bytes: usize = logs.iter().map(|l| l.len()).sum();
+    println!("log: {} lines, {log_bytes} bytes kept; {} events in inner instructions", logs.len(), events.len());
+    assert!(logs.iter().any(|l| l == "Log truncated"), "the log was cut ({log_bytes} bytes)");
+    assert!(log_bytes <= LOG_LIMIT + "Log truncated".len());
+    assert!(!logs.iter().any(|l| l.starts_with("Program data: ")), "no event is logged");
+
+    // every event is there, in order, whole
+    assert_eq!(events.len(), 4 + 36);
+    let minted = decoded::<CustodySetMinted>(&events);
+    assert_eq!(minted.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3, 4]);
+    assert_eq!(decoded::<CustodySetMerged>(&events).iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5]);
+    let settled = decoded::<FillSettled>(&events);
+    assert_eq!(settled.iter().map(|e| e.seq).collect::<Vec<_>>(), (6..42).collect::<Vec<_>>());
+    for (k, e) in settled.iter().enumerate() {
+        let n = k as u64 + 1;
+        assert_eq!((e.order, e.stream, e.size, e.price, e.cost, e.fee), (order, mk.market, C, 500_000, C / 2, FEE));
+        assert_eq!((e.filled, e.fees_paid), (n * C, n * FEE), "fill {n} states the order after it");
+    }
+    let last = settled.last().unwrap();
+    let o = env.order(&order).await.unwrap();
+    assert_eq!((o.filled, o.escrowed, o.fees_paid), (last.filled, last.escrowed, last.fees_paid));
+    assert_eq!(env.balance(&ata_of(&wk, &mk.yes_mint)).await, 36 * C);
+    // and every seq is applied: each one again is refused
+    expect_refused(env.send(&[env.settle_fill_ix(&mk, &order, &wk, OrderSide::BuyYes, 41, C, 500_000, 0)], &[&bridge]).await, outcome_market::error::OutcomeError::SequenceReplayed);
+    env.check_invariant_1(&mk).await;
+}
+
+#[tokio::test]
+async fn the_instruction_trace_bounds_a_transaction_at_three_plus_one_per_fill() {
+    let (mut env, mk, w, order) = order_env("KXTRACE", 70 * C).await;
+    let wk = w.pubkey();
+    let bridge = env.bridge.insecure_clone();
+    let fills = |from: u64, n: u64| -> Vec<(u64, u64, u64, u64)> { (from..from + n).map(|seq| (seq, C, 500_000, FEE)).collect() };
+    // Env::send adds a compute budget instruction: 1 + (3 + 61) = 65 > 64
+    let over = env.settle_fills_ix(&mk, &order, &wk, OrderSide::BuyYes, &fills(2, 61));
+    match env.send(&[over], &[&bridge]).await {
+        Err(Refusal::Other(e)) => assert!(e.contains("MaxInstructionTraceLengthExceeded"), "{e}"),
+        other => panic!("expected MaxInstructionTraceLengthExceeded, got {other:?}"),
+    }
+    assert_eq!(env.order(&order).await.unwrap().filled, 0, "nothing of it happened");
+    // 1 + (3 + 60) = 64: fits exactly
+    let (r, _, events) = env.send_traced(&[env.settle_fills_ix(&mk, &order, &wk, OrderSide::BuyYes, &fills(2, 60))], &[&bridge]).await;
+    assert_eq!(r, Ok(()));
+    assert_eq!(decoded::<FillSettled>(&events).len(), 60);
+    assert_eq!(env.order(&order).await.unwrap().filled, 60 * C);
+}
+
+/// The v0 transaction the bridge sends: the bridge authority pays and signs, everything else
+/// comes from the market's lookup table.
+fn v0_fills_tx(env: &Env, bridge: &Keypair, table: &AddressLookupTableAccount, mk: &MarketKeys, order: &anchor_lang::prelude::Pubkey, owner: &anchor_lang::prelude::Pubkey, prefix: &[Instruction], n: u64) -> VersionedTransaction {
+    let fills: Vec<(u64, u64, u64, u64)> = (0..n).map(|i| (100 + i, C, 500_000, FEE)).collect();
+    let mut ixs = prefix.to_vec();
+    ixs.push(env.settle_fills_ix(mk, order, owner, OrderSide::BuyYes, &fills));
+    let message = v0::Message::try_compile(&bridge.pubkey(), &ixs, std::slice::from_ref(table), env.ctx.last_blockhash).unwrap();
+    VersionedTransaction::try_new(VersionedMessage::V0(message), &[bridge]).unwrap()
+}
+
+fn wire_size(tx: &VersionedTransaction) -> usize {
+    bincode::serialize(tx).unwrap().len()
+}
+
+/// The most fills whose transaction fits a packet.
+fn most_fills(env: &Env, bridge: &Keypair, table: &AddressLookupTableAccount, mk: &MarketKeys, order: &anchor_lang::prelude::Pubkey, owner: &anchor_lang::prelude::Pubkey, prefix: &[Instruction]) -> u64 {
+    let mut n = 1;
+    while wire_size(&v0_fills_tx(env, bridge, table, mk, order, owner, prefix, n + 1)) <= PACKET {
+        n += 1;
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_v0_transaction_with_the_markets_lookup_table_carries_at_least_twenty_fills_of_one_order() {
+    let (mut env, mk, w, order) = order_env("KXVZERO", 60 * C).await;
+    let wk = w.pubkey();
+    let bridge = env.bridge.insecure_clone();
+    env.airdrop(&bridge.pubkey(), 10_000_000_000).await;
+    // the lookup table: every account of a fill but the bridge authority (signer, fee payer)
+    // and the program (a program id must be a static key)
+    let probe = env.settle_fills_ix(&mk, &order, &wk, OrderSide::BuyYes, &[(1, C, 500_000, 0)]);
+    let addresses: Vec<_> = probe.accounts.iter().map(|a| a.pubkey).filter(|k| *k != bridge.pubkey() && *k != outcome_market::ID).collect();
+    let slot = env.clock().await.slot;
+    env.advance_slots(1).await;
+    let (create, table_key) = alt::create_lookup_table(bridge.pubkey(), bridge.pubkey(), slot);
+    let extend = alt::extend_lookup_table(table_key, bridge.pubkey(), Some(bridge.pubkey()), addresses.clone());
+    env.send(&[create, extend], &[&bridge]).await.unwrap();
+    env.advance_slots(1).await; // addresses added in a slot are usable from the next one
+    env.ctx.last_blockhash = env.ctx.banks_client.get_latest_blockhash().await.unwrap();
+    let table = AddressLookupTableAccount { key: table_key, addresses };
+
+    let plain = most_fills(&env, &bridge, &table, &mk, &order, &wk, &[]);
+    let budget = [
+        solana_sdk::compute_budget::ComputeBudgetInstruction::set_compute_unit_limit(1_400_000),
+        solana_sdk::compute_budget::ComputeBudgetInstruction::set_compute_unit_price(1),
+    ];
+    let with_budget = most_fills(&env, &bridge, &table, &mk, &order, &wk, &budget);
+    let legacy = {
+        let mut n = 1;
+        let tx = |n: u64| {
+            let fills: Vec<(u64, u64, u64, u64)> = (0..n).map(|i| (100 + i, C, 500_000, FEE)).collect();
+            let ix_ = env.settle_fills_ix(&mk, &order, &wk, OrderSide::BuyYes, &fills);
+            solana_sdk::transaction::Transaction::new_signed_with_payer(&[ix_], Some(&bridge.pubkey()), &[&bridge], env.ctx.last_blockhash)
+        };
+        while bincode::serialize(&tx(n + 1)).unwrap().len() <= PACKET {
+            n += 1;
+        }
+        n
+    };
+    println!(
+        "fills of one order per transaction (1232 bytes): v0 + lookup table {plain} ({} bytes), \
+         with 2 compute budget instructions {with_budget}, legacy {legacy}",
+        wire_size(&v0_fills_tx(&env, &bridge, &table, &mk, &order, &wk, &[], plain))
+    );
+    assert!(plain >= 20 && with_budget >= 20, "{plain} / {with_budget} fills");
+    assert!(wire_size(&v0_fills_tx(&env, &bridge, &table, &mk, &order, &wk, &[], plain + 1)) > PACKET);
+
+    // and the fullest one lands, every fill applied
+    let tx = v0_fills_tx(&env, &bridge, &table, &mk, &order, &wk, &[], plain);
+    env.ctx.banks_client.process_transaction(tx).await.unwrap();
+    assert_eq!(env.order(&order).await.unwrap().filled, plain * C);
 }

@@ -4,6 +4,7 @@ mod common;
 
 mod amounts;
 mod attacks;
+mod batch;
 mod events;
 mod happy_paths;
 mod issue8;

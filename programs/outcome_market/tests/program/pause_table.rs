@@ -43,6 +43,7 @@ const TABLE: &[(&str, bool)] = &[
     ("request_cancel", true),
     ("force_close", true),
     ("settle_fill", false),
+    ("settle_fills", false),
     ("close_order", true),
     ("unpause", true),
 ];
@@ -78,15 +79,15 @@ async fn every_instruction_on_a_paused_exchange_follows_the_table() {
     env.fund(&bridge.pubkey(), C).await;
     let w_yes = ata_of(&wk, &a.yes_mint);
     let settings = ix(
-        acc::UpdateSettings { admin: admin.pubkey(), exchange: exchange_pda(), treasury: env.treasury },
+        acc::UpdateSettings { admin: admin.pubkey(), exchange: exchange_pda(), treasury: env.treasury, event_authority: event_authority_pda(), program: outcome_market::ID },
         ixd::UpdateSettings { args: SettingsArgs { fee_rate_bps: FEE_RATE_BPS, force_close_slots: FORCE_CLOSE_SLOTS, dispute_window_secs: DISPUTE_WINDOW_SECS } },
     );
     // proposing the current authorities again: the change is a no-op, the instructions still run
     let propose = ix(
-        acc::AdminOnly { admin: admin.pubkey(), exchange: exchange_pda() },
+        acc::AdminOnly { admin: admin.pubkey(), exchange: exchange_pda(), event_authority: event_authority_pda(), program: outcome_market::ID },
         ixd::SetAuthorities { new_admin: admin.pubkey(), new_bridge_authority: bridge.pubkey(), new_resolver_authority: resolver.pubkey() },
     );
-    let accept = ix(acc::AcceptAuthorities { pending_admin: admin.pubkey(), exchange: exchange_pda() }, ixd::AcceptAuthorities {});
+    let accept = ix(acc::AcceptAuthorities { pending_admin: admin.pubkey(), exchange: exchange_pda(), event_authority: event_authority_pda(), program: outcome_market::ID }, ixd::AcceptAuthorities {});
     let close = env.now().await + 86_400;
     let new_market = env.create_market_ix(&MarketKeys::new("KXPNEW"), close, 10_000);
     let w_collateral = env.collateral_ata(&wk);
@@ -117,6 +118,7 @@ async fn every_instruction_on_a_paused_exchange_follows_the_table() {
         ("request_cancel", env.request_cancel_ix(&o3, &wk), w.insecure_clone()),
         ("force_close", env.force_close_ix(&a, &o2, &wk, OrderSide::BuyYes), w.insecure_clone()),
         ("settle_fill", env.settle_fill_ix(&a, &o1, &wk, OrderSide::BuyYes, 2, C, 500_000, 0), bridge.insecure_clone()),
+        ("settle_fills", env.settle_fills_ix(&a, &o1, &wk, OrderSide::BuyYes, &[(2, C, 500_000, 0)]), bridge.insecure_clone()),
         ("close_order", env.close_order_ix(&a, &o1, &wk, OrderSide::BuyYes, 2), bridge.insecure_clone()),
         ("close_market", env.close_market_ix(&admin.pubkey(), &a), admin.insecure_clone()),
         ("finalize", env.finalize_ix(&d), resolver.insecure_clone()),

@@ -63,14 +63,14 @@ async fn every_substituted_account_is_refused_by_its_own_check() {
     let (w_col, x_col) = (env.collateral_ata(&wk), env.collateral_ata(&xk));
     let (w_yes, w_no, x_yes, x_no) = (ata_of(&wk, &a.yes_mint), ata_of(&wk, &a.no_mint), ata_of(&xk, &a.yes_mint), ata_of(&xk, &a.no_mint));
     let (fw_yes, fw_no) = (ata_of(&wk, &f.yes_mint), ata_of(&wk, &f.no_mint));
-    let fake_sysvar = Pubkey::new_unique();
+    let fake_authority = Pubkey::new_unique();
     use Want::*;
     let wm = || Ours(OutcomeError::WrongMarket);
     let mint = || Lang(Anchor::ConstraintTokenMint);
     let owner = || Lang(Anchor::ConstraintTokenOwner);
-    let sysvar = || Lang(Anchor::ConstraintAddress);
+    let authority = || Lang(Anchor::ConstraintSeeds);
     let settings = ix(
-        acc::UpdateSettings { admin: admin.pubkey(), exchange: exchange_pda(), treasury: env.treasury },
+        acc::UpdateSettings { admin: admin.pubkey(), exchange: exchange_pda(), treasury: env.treasury, event_authority: event_authority_pda(), program: outcome_market::ID },
         ixd::UpdateSettings { args: SettingsArgs { fee_rate_bps: FEE_RATE_BPS, force_close_slots: FORCE_CLOSE_SLOTS, dispute_window_secs: DISPUTE_WINDOW_SECS } },
     );
     let mint_a = env.custody_mint_set_ix(&a, 2, C);
@@ -84,26 +84,26 @@ async fn every_substituted_account_is_refused_by_its_own_check() {
     let mint_set = env.mint_set_ix(&wk, &a, C);
     let redeem = env.redeem_ix(&wk, &f, C, C);
     let cases = vec![
-        // custody's sets: [4] custody_collateral [5] vault [6] yes_mint [7] no_mint [8] custody_yes [9] custody_no [11] instructions
+        // custody's sets: [4] custody_collateral [5] vault [6] yes_mint [7] no_mint [8] custody_yes [9] custody_no [11] event_authority
         case("custody_mint_set: a stranger's collateral as custody's", mint_a.clone(), 4, x_col, &bridge, wm()),
         case("custody_mint_set: B's vault", mint_a.clone(), 5, b.vault, &bridge, wm()),
         case("custody_mint_set: B's YES mint", mint_a.clone(), 6, b.yes_mint, &bridge, wm()),
         case("custody_mint_set: B's NO mint", mint_a.clone(), 7, b.no_mint, &bridge, wm()),
         case("custody_mint_set: B's custody YES", mint_a.clone(), 8, b.custody_yes, &bridge, wm()),
         case("custody_mint_set: B's custody NO", mint_a.clone(), 9, b.custody_no, &bridge, wm()),
-        case("custody_mint_set: a fake instructions sysvar", mint_a.clone(), 11, fake_sysvar, &bridge, sysvar()),
-        // custody_withdraw: [5] destination [7] instructions
+        case("custody_mint_set: a fake event authority", mint_a.clone(), 11, fake_authority, &bridge, authority()),
+        // custody_withdraw: [5] destination [7] event_authority
         case("custody_withdraw: a NO account for YES", withdraw.clone(), 5, w_no, &bridge, mint()),
-        case("custody_withdraw: a fake instructions sysvar", withdraw.clone(), 7, fake_sysvar, &bridge, sysvar()),
-        // collateral out: [3] custody_collateral [4] destination [6] instructions
+        case("custody_withdraw: a fake event authority", withdraw.clone(), 7, fake_authority, &bridge, authority()),
+        // collateral out: [3] custody_collateral [4] destination [6] event_authority
         case("custody_withdraw_collateral: a stranger's collateral as custody's", out.clone(), 3, x_col, &bridge, wm()),
         case("custody_withdraw_collateral: a YES account as destination", out.clone(), 4, w_yes, &bridge, mint()),
-        case("custody_withdraw_collateral: a fake instructions sysvar", out.clone(), 6, fake_sysvar, &bridge, sysvar()),
-        // custody_fund: [3] source [4] custody_collateral [6] instructions
+        case("custody_withdraw_collateral: a fake event authority", out.clone(), 6, fake_authority, &bridge, authority()),
+        // custody_fund: [3] source [4] custody_collateral [6] event_authority
         case("custody_fund: the bridge's YES account as source", fund.clone(), 3, bridge_yes, &bridge, mint()),
         case("custody_fund: a wallet's collateral as source", fund.clone(), 3, w_col, &bridge, owner()),
         case("custody_fund: a stranger's collateral as custody's", fund.clone(), 4, x_col, &bridge, wm()),
-        case("custody_fund: a fake instructions sysvar", fund.clone(), 6, fake_sysvar, &bridge, sysvar()),
+        case("custody_fund: a fake event authority", fund.clone(), 6, fake_authority, &bridge, authority()),
         // deposits: [3] source [4] custody account
         case("deposit_collateral: a YES account as source", env.deposit_collateral_ix(&wk, C, [1; 16]), 3, w_yes, &w, mint()),
         case("deposit_collateral: a stranger's collateral as source", env.deposit_collateral_ix(&wk, C, [1; 16]), 3, x_col, &w, owner()),
@@ -122,17 +122,17 @@ async fn every_substituted_account_is_refused_by_its_own_check() {
         case("force_close: another order's escrow", force1.clone(), 3, escrow_pda(&o3), &w, Ours(OutcomeError::WrongEscrow)),
         case("force_close: a YES account for a collateral refund", force1.clone(), 4, w_yes, &w, Ours(OutcomeError::WrongMint)),
         case("force_close: a stranger's collateral for the refund", force1.clone(), 4, x_col, &w, Ours(OutcomeError::NotTokenOwner)),
-        // settle_fill: [5] escrow [6] custody_collateral [7] custody_outcome [8] wallet_account [10] instructions
+        // settle_fill: [5] escrow [6] custody_collateral [7] custody_outcome [8] wallet_account [10] event_authority
         case("settle_fill: another order's escrow", buy_fill.clone(), 5, escrow_pda(&o2), &bridge, Ours(OutcomeError::WrongEscrow)),
         case("settle_fill: a stranger's collateral as custody's", buy_fill.clone(), 6, x_col, &bridge, wm()),
         case("settle_fill: custody NO for a YES buy", buy_fill.clone(), 7, a.custody_no, &bridge, wm()),
         case("settle_fill: a NO account for a YES buy", buy_fill.clone(), 8, w_no, &bridge, Ours(OutcomeError::WrongMint)),
         case("settle_fill: a stranger's YES for the wallet's", buy_fill.clone(), 8, x_yes, &bridge, Ours(OutcomeError::NotTokenOwner)),
-        case("settle_fill: a fake instructions sysvar", buy_fill.clone(), 10, fake_sysvar, &bridge, sysvar()),
-        // close_order: [5] escrow [6] refund account [8] instructions
+        case("settle_fill: a fake event authority", buy_fill.clone(), 10, fake_authority, &bridge, authority()),
+        // close_order: [5] escrow [6] refund account [8] event_authority
         case("close_order: another order's escrow", close3.clone(), 5, escrow_pda(&o2), &bridge, Ours(OutcomeError::WrongEscrow)),
         case("close_order: a YES account for a collateral refund", close3.clone(), 6, w_yes, &bridge, Ours(OutcomeError::WrongMint)),
-        case("close_order: a fake instructions sysvar", close3.clone(), 8, fake_sysvar, &bridge, sysvar()),
+        case("close_order: a fake event authority", close3.clone(), 8, fake_authority, &bridge, authority()),
         // sets: [3] user_collateral [6] no_mint [7] user_yes
         case("mint_set: a YES account as collateral", mint_set.clone(), 3, w_yes, &w, mint()),
         case("mint_set: B's NO mint", mint_set.clone(), 6, b.no_mint, &w, wm()),

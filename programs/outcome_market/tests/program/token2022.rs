@@ -42,7 +42,7 @@ async fn a_token_2022_collateral_mint_is_refused_at_initialize() {
     expect_anchor(env.send(&[init], &[&admin]).await, Anchor::AccountOwnedByWrongProgram);
     // the token program itself cannot be swapped for Token-2022 either
     let mut init = env.initialize_ix();
-    let token_program = init.accounts.len() - 2;
+    let token_program = init.accounts.len() - 4; // before system_program, event_authority, program
     init.accounts[token_program].pubkey = spl_token_2022::ID;
     expect_anchor(env.send(&[init], &[&admin]).await, Anchor::InvalidProgramId);
     env.send(&[env.initialize_ix()], &[&admin]).await.unwrap();

@@ -30,7 +30,7 @@ async fn settings_and_authority_inputs_are_validated() {
     let admin = env.admin.insecure_clone();
     let settings = |env: &Env, fee_rate_bps, force_close_slots, dispute_window_secs| {
         ix(
-            acc::UpdateSettings { admin: env.admin.pubkey(), exchange: exchange_pda(), treasury: env.treasury },
+            acc::UpdateSettings { admin: env.admin.pubkey(), exchange: exchange_pda(), treasury: env.treasury, event_authority: event_authority_pda(), program: outcome_market::ID },
             ixd::UpdateSettings { args: SettingsArgs { fee_rate_bps, force_close_slots, dispute_window_secs } },
         )
     };
@@ -38,7 +38,7 @@ async fn settings_and_authority_inputs_are_validated() {
     expect_refused(env.send(&[settings(&env, 700, 0, 0)], &[&admin]).await, OutcomeError::InvalidForceCloseSlots);
     expect_refused(env.send(&[settings(&env, 700, 5, -1)], &[&admin]).await, OutcomeError::InvalidDisputeWindow);
     let propose = ix(
-        acc::AdminOnly { admin: admin.pubkey(), exchange: exchange_pda() },
+        acc::AdminOnly { admin: admin.pubkey(), exchange: exchange_pda(), event_authority: event_authority_pda(), program: outcome_market::ID },
         ixd::SetAuthorities { new_admin: Pubkey::default(), new_bridge_authority: admin.pubkey(), new_resolver_authority: admin.pubkey() },
     );
     expect_refused(env.send(&[propose], &[&admin]).await, OutcomeError::InvalidAuthority);

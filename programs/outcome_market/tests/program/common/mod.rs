@@ -114,6 +114,10 @@ pub fn custody_collateral_pda() -> Pubkey {
 pub fn order_pda(market: &Pubkey, owner: &Pubkey, nonce: u64) -> Pubkey {
     pda(&[b"order", market.as_ref(), owner.as_ref(), &nonce.to_le_bytes()])
 }
+/// Anchor's event authority (`#[event_cpi]`): signs the program's self-CPI events.
+pub fn event_authority_pda() -> Pubkey {
+    pda(&[b"__event_authority"])
+}
 pub fn escrow_pda(order: &Pubkey) -> Pubkey {
     pda(&[b"escrow", order.as_ref()])
 }
@@ -158,6 +162,24 @@ impl MarketKeys {
             Outcome::No => self.custody_no,
         }
     }
+}
+
+/// The program's events among a transaction's inner instructions (one list per top-level
+/// instruction), as a reader finds them: self-CPIs of the program whose data starts with
+/// Anchor's event tag; each returned as the event's discriminator and borsh fields.
+pub fn events_in(account_keys: &[Pubkey], inner: &[Vec<solana_sdk::message::inner_instruction::InnerInstruction>]) -> Vec<Vec<u8>> {
+    let tag = anchor_lang::event::EVENT_IX_TAG_LE;
+    inner
+        .iter()
+        .flatten()
+        .filter(|i| account_keys[i.instruction.program_id_index as usize] == outcome_market::ID && i.instruction.data.starts_with(tag))
+        .inspect(|i| {
+            assert_eq!(i.stack_height, 2, "an event is a CPI of a top-level instruction");
+            assert_eq!(i.instruction.accounts.len(), 1, "its one account is the event authority");
+            assert_eq!(account_keys[i.instruction.accounts[0] as usize], event_authority_pda());
+        })
+        .map(|i| i.instruction.data[tag.len()..].to_vec())
+        .collect()
 }
 
 pub fn ix(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
@@ -292,6 +314,46 @@ impl Env {
             Err(other) => Err(Refusal::Other(format!("{other:?}"))),
         };
         (result, logs)
+    }
+
+    /// Like [`Env::send_logged`], returning the program's events too: the data (discriminator
+    /// and borsh fields) of every self-CPI event in the transaction's inner instructions, in
+    /// order. The runtime records inner instructions on simulation only (the banks interface
+    /// returns none for processed transactions), so the transaction is simulated, then
+    /// processed against the same state; the two runs' logs are checked to be the same. The
+    /// logs returned are the simulation's, cut at 10 kB as a validator cuts them.
+    pub async fn send_traced(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> (TxResult, Vec<String>, Vec<Vec<u8>>) {
+        self.tx_counter += 1;
+        let mut all = vec![ComputeBudgetInstruction::set_compute_unit_limit(1_400_000 - self.tx_counter)];
+        all.extend_from_slice(ixs);
+        let payer = self.payer();
+        let mut keys: Vec<&Keypair> = vec![&payer];
+        for s in signers {
+            if s.pubkey() != payer.pubkey() && !keys.iter().any(|k| k.pubkey() == s.pubkey()) {
+                keys.push(s);
+            }
+        }
+        let blockhash = self.ctx.banks_client.get_latest_blockhash().await.unwrap();
+        let tx = Transaction::new_signed_with_payer(&all, Some(&payer.pubkey()), &keys, blockhash);
+        let simulated = self.ctx.banks_client.simulate_transaction(tx.clone()).await.unwrap();
+        let details = simulated.simulation_details.expect("simulation details");
+        let events = events_in(&tx.message.account_keys, details.inner_instructions.as_deref().unwrap_or_default());
+        let out = self.ctx.banks_client.process_transaction_with_metadata(tx).await.unwrap();
+        let logs = out.metadata.map(|m| m.log_messages).unwrap_or_default();
+        // The simulation's log is cut at 10 kB as a validator's is (program-test's processing
+        // path keeps it whole); up to the cut the two are the same run. The cut one is returned.
+        let kept = details.logs.strip_suffix(&["Log truncated".to_string()]).unwrap_or(&details.logs);
+        assert_eq!(&logs[..kept.len().min(logs.len())], kept, "the simulation ran the transaction as its execution did");
+        let logs = details.logs;
+        let result = match out.result {
+            Ok(()) => {
+                self.note_orders(ixs);
+                Ok(())
+            }
+            Err(TransactionError::InstructionError(_, InstructionError::Custom(c))) => Err(Refusal::Custom(c)),
+            Err(other) => Err(Refusal::Other(format!("{other:?}"))),
+        };
+        (result, logs, events)
     }
 
     /// After a landed transaction: its `place_order`s got the next ids of their markets.
@@ -456,6 +518,8 @@ impl Env {
                 treasury: self.treasury,
                 token_program: spl_token::ID,
                 system_program: anchor_lang::system_program::ID,
+                event_authority: event_authority_pda(),
+                program: outcome_market::ID,
             },
             ixd::Initialize {
                 args: InitializeArgs {
@@ -484,6 +548,8 @@ impl Env {
                 custody_no: mk.custody_no,
                 token_program: spl_token::ID,
                 system_program: anchor_lang::system_program::ID,
+                event_authority: event_authority_pda(),
+                program: outcome_market::ID,
             },
             ixd::CreateMarket { ticker: mk.ticker.clone(), close_time, tick_size },
         )
@@ -503,7 +569,7 @@ impl Env {
     }
 
     pub fn admin_ix(&self, which: &str, mk: &MarketKeys) -> Instruction {
-        let accounts = acc::MarketAdmin { admin: self.admin.pubkey(), exchange: exchange_pda(), market: mk.market };
+        let accounts = acc::MarketAdmin { admin: self.admin.pubkey(), exchange: exchange_pda(), market: mk.market, event_authority: event_authority_pda(), program: outcome_market::ID };
         match which {
             "halt" => ix(accounts, ixd::Halt {}),
             "resume" => ix(accounts, ixd::Resume {}),
@@ -512,7 +578,7 @@ impl Env {
     }
 
     pub fn exchange_admin_ix(&self, which: &str) -> Instruction {
-        let accounts = acc::AdminOnly { admin: self.admin.pubkey(), exchange: exchange_pda() };
+        let accounts = acc::AdminOnly { admin: self.admin.pubkey(), exchange: exchange_pda(), event_authority: event_authority_pda(), program: outcome_market::ID };
         match which {
             "pause" => ix(accounts, ixd::Pause {}),
             "unpause" => ix(accounts, ixd::Unpause {}),
@@ -521,19 +587,19 @@ impl Env {
     }
 
     pub fn close_market_ix(&self, closer: &Pubkey, mk: &MarketKeys) -> Instruction {
-        ix(acc::CloseMarket { closer: *closer, exchange: exchange_pda(), market: mk.market }, ixd::CloseMarket {})
+        ix(acc::CloseMarket { closer: *closer, exchange: exchange_pda(), market: mk.market, event_authority: event_authority_pda(), program: outcome_market::ID }, ixd::CloseMarket {})
     }
 
     pub fn determine_ix(&self, mk: &MarketKeys, yes_payout: u64) -> Instruction {
         ix(
-            acc::Determine { resolver: self.resolver.pubkey(), exchange: exchange_pda(), market: mk.market },
+            acc::Determine { resolver: self.resolver.pubkey(), exchange: exchange_pda(), market: mk.market, event_authority: event_authority_pda(), program: outcome_market::ID },
             ixd::Determine { yes_payout },
         )
     }
 
     pub fn finalize_ix(&self, mk: &MarketKeys) -> Instruction {
         ix(
-            acc::Finalize { resolver: self.resolver.pubkey(), exchange: exchange_pda(), market: mk.market, vault: mk.vault },
+            acc::Finalize { resolver: self.resolver.pubkey(), exchange: exchange_pda(), market: mk.market, vault: mk.vault, event_authority: event_authority_pda(), program: outcome_market::ID },
             ixd::Finalize {},
         )
     }
@@ -559,6 +625,8 @@ impl Env {
             user_yes: ata_of(user, &mk.yes_mint),
             user_no: ata_of(user, &mk.no_mint),
             token_program: spl_token::ID,
+            event_authority: event_authority_pda(),
+            program: outcome_market::ID,
         }
     }
 
@@ -593,6 +661,8 @@ impl Env {
                 user_no: ata_of(user, &mk.no_mint),
                 user_collateral: self.collateral_ata(user),
                 token_program: spl_token::ID,
+                event_authority: event_authority_pda(),
+                program: outcome_market::ID,
             },
             ixd::Redeem { yes_amount, no_amount },
         )
@@ -611,7 +681,8 @@ impl Env {
             custody_yes: mk.custody_yes,
             custody_no: mk.custody_no,
             token_program: spl_token::ID,
-            instructions: solana_sdk::sysvar::instructions::ID,
+            event_authority: event_authority_pda(),
+            program: outcome_market::ID,
         }
     }
 
@@ -637,7 +708,8 @@ impl Env {
                 source: mk.custody(outcome),
                 destination: *destination,
                 token_program: spl_token::ID,
-            instructions: solana_sdk::sysvar::instructions::ID,
+                event_authority: event_authority_pda(),
+                program: outcome_market::ID,
             },
             ixd::CustodyWithdraw { seq, outcome, amount },
         )
@@ -651,7 +723,8 @@ impl Env {
             custody_collateral: custody_collateral_pda(),
             destination: *destination,
             token_program: spl_token::ID,
-            instructions: solana_sdk::sysvar::instructions::ID,
+            event_authority: event_authority_pda(),
+            program: outcome_market::ID,
         }
     }
 
@@ -673,7 +746,8 @@ impl Env {
                 source: self.collateral_ata(&self.bridge.pubkey()),
                 custody_collateral: custody_collateral_pda(),
                 token_program: spl_token::ID,
-            instructions: solana_sdk::sysvar::instructions::ID,
+                event_authority: event_authority_pda(),
+                program: outcome_market::ID,
             },
             ixd::CustodyFund { seq, amount },
         )
@@ -688,6 +762,8 @@ impl Env {
                 source: self.collateral_ata(depositor),
                 custody_collateral: custody_collateral_pda(),
                 token_program: spl_token::ID,
+                event_authority: event_authority_pda(),
+                program: outcome_market::ID,
             },
             ixd::DepositCollateral { amount, account_ref },
         )
@@ -702,6 +778,8 @@ impl Env {
                 source: ata_of(depositor, &mk.mint(outcome)),
                 destination: mk.custody(outcome),
                 token_program: spl_token::ID,
+                event_authority: event_authority_pda(),
+                program: outcome_market::ID,
             },
             ixd::DepositTokens { outcome, amount, account_ref: [7u8; 16] },
         )
@@ -747,6 +825,8 @@ impl Env {
                 source: ata_of(owner, &escrow_mint),
                 token_program: spl_token::ID,
                 system_program: anchor_lang::system_program::ID,
+                event_authority: event_authority_pda(),
+                program: outcome_market::ID,
             },
             ixd::PlaceOrder { nonce, side, limit_price, size, max_fee },
         )
@@ -783,10 +863,19 @@ impl Env {
                 custody_outcome: mk.custody(side_outcome(side)),
                 wallet_account: ata_of(owner, &self.receive_mint(mk, side)),
                 token_program: spl_token::ID,
-            instructions: solana_sdk::sysvar::instructions::ID,
+                event_authority: event_authority_pda(),
+                program: outcome_market::ID,
             },
             ixd::SettleFill { seq, order_id, size, price, fee },
         )
+    }
+
+    /// `settle_fills`: several fills of the order now at `order`, as (seq, size, price, fee).
+    pub fn settle_fills_ix(&self, mk: &MarketKeys, order: &Pubkey, owner: &Pubkey, side: OrderSide, fills: &[(u64, u64, u64, u64)]) -> Instruction {
+        let mut ix_ = self.settle_fill_ix(mk, order, owner, side, 0, 0, 0, 0);
+        let fills = fills.iter().map(|&(seq, size, price, fee)| outcome_market::FillArgs { seq, size, price, fee }).collect();
+        ix_.data = ixd::SettleFills { order_id: self.order_id(order), fills }.data();
+        ix_
     }
 
     pub fn close_order_ix(&self, mk: &MarketKeys, order: &Pubkey, owner: &Pubkey, side: OrderSide, seq: u64) -> Instruction {
@@ -804,14 +893,15 @@ impl Env {
                 escrow: escrow_pda(order),
                 refund_account: ata_of(owner, &self.escrow_mint(mk, side)),
                 token_program: spl_token::ID,
-            instructions: solana_sdk::sysvar::instructions::ID,
+                event_authority: event_authority_pda(),
+                program: outcome_market::ID,
             },
             ixd::CloseOrder { seq, order_id },
         )
     }
 
     pub fn request_cancel_ix(&self, order: &Pubkey, owner: &Pubkey) -> Instruction {
-        ix(acc::RequestCancel { owner: *owner, exchange: exchange_pda(), order: *order }, ixd::RequestCancel {})
+        ix(acc::RequestCancel { owner: *owner, exchange: exchange_pda(), order: *order, event_authority: event_authority_pda(), program: outcome_market::ID }, ixd::RequestCancel {})
     }
 
     pub fn force_close_ix(&self, mk: &MarketKeys, order: &Pubkey, owner: &Pubkey, side: OrderSide) -> Instruction {
@@ -824,6 +914,8 @@ impl Env {
                 refund_account: ata_of(owner, &self.escrow_mint(mk, side)),
                 clock: solana_sdk::sysvar::clock::ID,
                 token_program: spl_token::ID,
+                event_authority: event_authority_pda(),
+                program: outcome_market::ID,
             },
             ixd::ForceClose {},
         )
