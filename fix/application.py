@@ -16,6 +16,7 @@ service's events (`Gateway.on_event`).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -144,12 +145,43 @@ class Application:
         self.orders: dict[str, Tracked] = {}  # order id -> its FIX view
         self.pending: dict[tuple[int, str], list[FillView]] = {}  # (user, ClOrdID) being placed -> maker fills seen meanwhile
         self._exec = 0
+        self.by_cl_ord_id: dict[tuple[str, str], str] = {}  # (key, ClOrdID) -> order id, this process's (the store has all)
 
     def exec_id(self) -> str:
         self._exec += 1
         return f"{self.gateway.boot_id}-{self._exec}"
 
     # ------------------------------------------------------------------ dispatch
+    async def handle_batch(self, session, batch: list[simplefix.FixMessage]) -> None:
+        """Handle messages in order. Consecutive NewOrderSingles and cancels run concurrently, so
+        they reach the API's group commit together and share its transaction (which runs them in
+        the order queued, and answers in that order); anything else, or a cancel of an order of
+        this very batch, first waits for what is in flight."""
+        running: list[asyncio.Task] = []
+        placing: set[bytes] = set()  # ClOrdIDs of the NewOrderSingles running
+        for m in batch:
+            msg_type = m.get(T.MsgType)
+            groupable = session.kind.order_entry and (
+                msg_type == b"D" or (msg_type == b"F" and m.get(T.OrigClOrdID) not in placing))
+            if groupable:
+                if msg_type == b"D":
+                    placing.add(m.get(T.ClOrdID))
+                running.append(asyncio.ensure_future(self._guarded(session, m)))
+                continue
+            if running:
+                await asyncio.gather(*running)
+                running, placing = [], set()
+            await self._guarded(session, m)
+        if running:
+            await asyncio.gather(*running)
+
+    async def _guarded(self, session, m: simplefix.FixMessage) -> None:
+        try:
+            await self.handle(session, m)
+        except Exception:  # a bug, not the client's: logged, answered, the session goes on
+            log.exception("fix: application message failed")
+            session.business_reject(int(m.get(T.MsgSeqNum) or 0), m.get(T.MsgType) or b"?", 0, "internal error")
+
     async def handle(self, session, m: simplefix.FixMessage) -> None:
         msg_type = m.get(T.MsgType)
         seq = int(m.get(T.MsgSeqNum))
@@ -251,7 +283,7 @@ class Application:
         finally:
             later = self.pending.pop(key, [])
         o = Tracked(session, cl_ord_id, order.order_id, symbol, side, order.price, order.initial_count)
-        self.gateway.store.record_order(session.sender, session.target, cl_ord_id, order.order_id)
+        self._record(session, cl_ord_id, order.order_id)
         self.report(o, b"0", b"0")
         for f in fills:
             if f.order_id == order.order_id:
@@ -259,6 +291,10 @@ class Application:
         for f in later:
             self._fill(o, f)
         self._after(o, order)
+
+    def _record(self, session, cl_ord_id: str, order_id: str) -> None:
+        self.gateway.store.record_order(session.sender, session.target, cl_ord_id, order_id)
+        self.by_cl_ord_id[(session.sender, cl_ord_id)] = order_id
 
     def _after(self, o: Tracked, order: OrderView) -> None:
         """Track a resting order; report the end of one the exchange canceled at once (IOC rest, STP)."""
@@ -270,7 +306,8 @@ class Application:
     # ------------------------------------------------------------------ F
     def _resolve(self, session, m: simplefix.FixMessage) -> tuple[str, str, Tracked | None]:
         orig = _cl_ord_id(m, T.OrigClOrdID)
-        order_id = _opt(m, T.OrderID) or self.gateway.store.order_id(session.sender, orig)
+        order_id = (_opt(m, T.OrderID) or self.by_cl_ord_id.get((session.sender, orig))
+                    or self.gateway.store.order_id(session.sender, orig))
         o = self.orders.get(order_id) if order_id else None
         return orig, order_id or "NONE", o
 
@@ -340,7 +377,7 @@ class Application:
             later = self.pending.pop(key, [])
         self.orders.pop(order_id, None)
         n = Tracked(session, cl_ord_id, new.order_id, o.symbol, o.side, new.price, count, o.cum, o.cost)
-        self.gateway.store.record_order(session.sender, session.target, cl_ord_id, new.order_id)
+        self._record(session, cl_ord_id, new.order_id)
         self.report(n, b"5", b"1" if n.cum else b"0", orig=orig)
         for f in fills:
             if f.order_id == new.order_id:

@@ -388,16 +388,20 @@ class Connection(asyncio.Protocol):
         self.app_queue.put_nowait(frame)
 
     async def _work(self) -> None:
+        """Everything queued by now is handled as one batch: a client that pipelines gets its orders
+        into one group commit (Application.handle_batch), in the order sent."""
         while True:
             frame = await self.app_queue.get()
+            batch = []
+            while frame is not None:
+                batch.append(frame.message)
+                if self.app_queue.empty():
+                    break
+                frame = self.app_queue.get_nowait()
+            if batch:
+                await self.gateway.application.handle_batch(self.session, batch)
             if frame is None:
                 return
-            try:
-                await self.gateway.application.handle(self.session, frame.message)
-            except Exception:
-                log.exception("fix: application message failed")
-                m = frame.message
-                self.session.business_reject(_int(m.get(T.MsgSeqNum)) or 0, m.get(T.MsgType) or b"?", 0, "internal error")
 
     # ------------------------------------------------------------------ logon
     def _logon(self, m: simplefix.FixMessage) -> None:
