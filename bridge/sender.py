@@ -373,8 +373,9 @@ class StreamSender:
         return moved
 
     async def _landed(self, f: Flight, slot: int) -> None:
-        self.reader.mark_applied(self.stream, f.seqs, str(f.signature), slot)
-        self.store.set_status(f.row_id, S.LANDED, slot=slot)
+        # the database calls of the hot path run in a worker thread: a write that waits for
+        # SQLite's one writer lock (the exchange trading) then holds up only this stream
+        await asyncio.to_thread(self._record_landed, f, slot)
         self._drop(f)
         self.finalizing[f.row_id] = (f.seqs, str(f.signature))
         if self.on_landed is not None:
@@ -385,6 +386,10 @@ class StreamSender:
         self.stats.landed_seqs += len(f.seqs)
         self._advance_floor()
         self.backoff = 0.0
+
+    def _record_landed(self, f: Flight, slot: int) -> None:
+        self.reader.mark_applied(self.stream, f.seqs, str(f.signature), slot)  # the exchange first: a crash
+        self.store.set_status(f.row_id, S.LANDED, slot=slot)  # between the two repeats an idempotent mark
 
     async def _failed(self, f: Flight, err: Any, landed_slot: int | None = None) -> None:
         """Nothing of `f` happened. Seqs the chain already consumed are applied; the rest wait for the head."""
@@ -533,7 +538,8 @@ class StreamSender:
             return moved
         if self.outbox_last is not None and self.outbox_last <= self.persisted:
             return moved  # the outbox watcher saw nothing new: no read
-        fresh = self.reader.pending(self.stream, after_seq=self.persisted, limit=min(limit, self.max_records_per_tx * self.max_in_flight))
+        fresh = await asyncio.to_thread(self.reader.pending, self.stream, after_seq=self.persisted,
+                                        limit=min(limit, self.max_records_per_tx * self.max_in_flight))
         fresh = [r for r in fresh if r.seq > self.persisted and r.seq not in self.placed]
         if not fresh:
             return moved
@@ -648,7 +654,8 @@ class StreamSender:
             self.split_group = None
         raw = bytes(tx)
         attempt = self.store.attempts_of(self.stream, seqs[0]) + 1 if resign else 1
-        row_id = self.store.insert_tx(self.stream, seqs, str(tx.signatures[0]), str(blockhash), last_valid, raw, attempt=attempt)
+        row_id = await asyncio.to_thread(self.store.insert_tx, self.stream, seqs, str(tx.signatures[0]), str(blockhash),
+                                         last_valid, raw, attempt=attempt)
         f = Flight(row_id, seqs, tx.signatures[0], raw, str(blockhash), last_valid, attempt)
         self._track(f)
         for s in seqs:
@@ -783,9 +790,12 @@ class StreamSender:
                  if st is not None and st.confirmation_status is not None and int(st.confirmation_status) >= 2]
         if not final:
             return
-        if hasattr(self.reader, "mark_finalized"):
-            self.reader.mark_finalized(self.stream, [s for _, seqs in final for s in seqs])
-        self.store.set_statuses([row_id for row_id, _ in final], S.FINAL)
+        def record() -> None:
+            if hasattr(self.reader, "mark_finalized"):
+                self.reader.mark_finalized(self.stream, [s for _, seqs in final for s in seqs])
+            self.store.set_statuses([row_id for row_id, _ in final], S.FINAL)
+
+        await asyncio.to_thread(record)
         for row_id, _ in final:
             del self.finalizing[row_id]
 
