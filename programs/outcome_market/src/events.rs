@@ -2,7 +2,11 @@
 //! moved, plus the market's totals after the change, so an indexer can rebuild every
 //! balance (vaults, custody, escrows, wallet token movements) from events alone.
 //!
-//! Every bridge-sequenced instruction emits exactly one event with `stream` and `seq`:
+//! Events are emitted as self-CPIs (see [`emit_cpi_event`]): readers find them in the
+//! transaction's inner instructions, never in its (truncated) log.
+//!
+//! Every bridge-sequenced record emits exactly one event with `stream` and `seq` (one
+//! instruction, or one fill of a `settle_fills`):
 //! `stream` is the address of the account whose replay window sequenced it (the market
 //! for a market stream, the Custody PDA for the exchange-wide stream), so the applied
 //! seqs of every stream can be read from events alone. `OrderClosed` by `force_close` is
