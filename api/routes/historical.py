@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from exchange import candlesticks as cs
 from exchange import historical as H
-from exchange.errors import InvalidRequest, NotFound
+from exchange.errors import NotFound
 from exchange.units import MAX_UNIX_SECONDS
 
 from api.auth import Principal, current_user, operator
@@ -104,18 +104,13 @@ async def get_trades_historical(request: Request, ticker: str | None = None, min
     return ok({"trades": [wire.trade(t) for t in page.items], "cursor": page.cursor})
 
 
-def _no_subaccount(subaccount: int | None) -> None:
-    if subaccount not in (None, 0):
-        raise InvalidRequest("subaccounts other than 0 are not supported", code="invalid_parameters")
-
-
 @router.get("/historical/fills", summary="Your fills before the cut-off, newest first")
 async def get_fills_historical(request: Request, ticker: str | None = None, min_ts: UnixSecondsQuery = None,
                                max_ts: UnixSecondsQuery = None, limit: int = Query(100, ge=1, le=1000),
                                cursor: str | None = None, subaccount: int | None = None,
                                user: Principal = Depends(current_user)):
-    _no_subaccount(subaccount)
-    page = service(request).fills(user.user_id, ticker=ticker, min_ms=ms(min_ts),
+    user_id = service(request).subaccount_user(user.user_id, subaccount)
+    page = service(request).fills(user_id, ticker=ticker, min_ms=ms(min_ts),
                                   max_ms=H.before(_cutoff(request), ms_end(max_ts)), cursor=cursor, limit=limit)
     return ok({"fills": [wire.fill(f) for f in page.items], "cursor": page.cursor})
 
@@ -125,8 +120,8 @@ async def get_historical_orders(request: Request, ticker: str | None = None, min
                                 max_ts: UnixSecondsQuery = None, limit: int = Query(100, ge=1, le=1000),
                                 cursor: str | None = None, subaccount: int | None = None,
                                 user: Principal = Depends(current_user)):
-    _no_subaccount(subaccount)
-    page = service(request).finished_orders(user.user_id, _cutoff(request), ticker=ticker, min_ms=ms(min_ts),
+    user_id = service(request).subaccount_user(user.user_id, subaccount)
+    page = service(request).finished_orders(user_id, _cutoff(request), ticker=ticker, min_ms=ms(min_ts),
                                             max_ms=ms_end(max_ts), cursor=cursor, limit=limit)
     return ok({"orders": [wire.order(o) for o in page.items], "cursor": page.cursor})
 
@@ -135,9 +130,9 @@ async def get_historical_orders(request: Request, ticker: str | None = None, min
 async def get_historical_positions(request: Request, ticker: str | None = None, event_ticker: str | None = None,
                                    subaccount: int | None = None, limit: int = Query(100, ge=1, le=1000),
                                    cursor: str | None = None, user: Principal = Depends(current_user)):
-    _no_subaccount(subaccount)
+    user_id = service(request).subaccount_user(user.user_id, subaccount)
     svc = service(request)
-    page, _events = svc.positions(user.user_id, ticker=ticker, event_ticker=event_ticker, include_closed=True,
+    page, _events = svc.positions(user_id, ticker=ticker, event_ticker=event_ticker, include_closed=True,
                                   cursor=cursor, limit=limit)
     tickers = [p.ticker for p in page.items]
     settled = {m.ticker for m in svc.list_markets(tickers=tickers, status="finalized",

@@ -29,9 +29,9 @@ class _Body(BaseModel):
 
 
 def check_subaccount(value: int | None) -> None:
-    """Kalshi's `subaccount`: Tandem has one account per user (0)."""
+    """Kalshi's `subaccount` where Tandem serves only the primary account (0): order groups, API keys."""
     if value not in (None, 0):
-        raise InvalidRequest("Tandem has no subaccounts; use 0 or leave subaccount out", code="invalid_parameters")
+        raise InvalidRequest("only the primary account (subaccount 0) is served here", code="invalid_parameters")
 
 
 def expiration_ms(value: int | None) -> int | None:
@@ -61,8 +61,7 @@ class CreateOrderV2(_Body):
     builder_code: str | None = Field(default=None, max_length=64,
                                      description="Tandem: a builder credited a share of this order's fees")
 
-    def to_request(self) -> OrderRequest:
-        check_subaccount(self.subaccount)
+    def to_request(self) -> OrderRequest:  # `subaccount` is the route's to resolve (api/routes/orders.py)
         return OrderRequest(
             ticker=self.ticker, book_side=self.side, price=parse_dollars(self.price, "price"),
             count=parse_count(self.count, "count"), time_in_force=self.time_in_force,
@@ -99,8 +98,7 @@ class CreateOrderLegacy(_Body):
     exchange_index: int | None = None
     builder_code: str | None = Field(default=None, max_length=64)
 
-    def to_request(self) -> OrderRequest:
-        check_subaccount(self.subaccount)
+    def to_request(self) -> OrderRequest:  # `subaccount` is the route's to resolve (api/routes/orders.py)
         count = legacy_count(self.count, self.count_fp)
         if count is None:
             raise InvalidRequest("give count or count_fp", code="invalid_parameters")

@@ -100,7 +100,9 @@ async def test_bad_orders_are_refused_and_nothing_is_written(server, make_trader
          "invalid_parameters"),
         ({"ticker": "NO-SUCH", "side": "bid", "count": "1", "price": "0.50", **GTC}, 404, "market_not_found"),
         ({"ticker": ticker, "side": "bid", "count": "100.00", "price": "0.50", **GTC}, 400, "insufficient_balance"),
-        ({"ticker": ticker, "side": "bid", "count": "1", "price": "0.50", "subaccount": 3, **GTC}, 400,
+        ({"ticker": ticker, "side": "bid", "count": "1", "price": "0.50", "subaccount": 3, **GTC}, 404,
+         "subaccount_not_found"),  # the user created none
+        ({"ticker": ticker, "side": "bid", "count": "1", "price": "0.50", "subaccount": 64, **GTC}, 400,
          "invalid_parameters"),
         ({"ticker": ticker, "side": "bid", "count": "1", "price": "0.50", "client_order_id": "x" * 129, **GTC}, 400,
          "invalid_parameters"),

@@ -88,7 +88,7 @@ async def test_historical_is_the_live_data_before_the_cutoff(operator, make_trad
         assert _code(err) == (404, "market_not_found")
         with pytest.raises(ApiException) as err:
             await taker.client.get_fills_historical(subaccount=3)
-        assert _code(err) == (400, "invalid_parameters")
+        assert _code(err) == (404, "subaccount_not_found")
     finally:
         r = await operator.put("/operator/historical/cutoff", json={"cutoff_ts": None})
         assert r.status_code == 200, r.text

@@ -77,10 +77,48 @@ async def test_subaccounts_balances_and_transfers(make_trader, make_market):
         with pytest.raises(ApiException) as err:
             await call
         assert _code(err) == want
-    # Order entry still acts for the primary account only.
+
+
+async def test_a_subaccount_trades_on_its_own_cash(make_trader, make_market):
+    t, seller = await make_trader(cents=10_000), await make_trader()
+    assert (await t.client.create_subaccount()).subaccount_number == 1
+    await t.client.apply_subaccount_transfer(client_transfer_id=uuid.uuid4(), from_subaccount=0, to_subaccount=1,
+                                             amount_cents=1_000)
+    ticker = await make_market()
+    # $10 in subaccount 1: a bid for 30 at 0.50 needs $15 of it and is refused; 10 at 0.50 rests.
     with pytest.raises(ApiException) as err:
-        await t.client.create_order_v2(ticker=ticker, side="bid", count="1.00", price="0.1000", subaccount=1, **GTC)
-    assert err.value.status == 400
+        await t.client.create_order_v2(ticker=ticker, side="bid", count="30.00", price="0.5000", subaccount=1, **GTC)
+    assert _code(err) == (400, "insufficient_balance")
+    placed = await t.client.create_order_v2(ticker=ticker, side="bid", count="10.00", price="0.5000", subaccount=1,
+                                            **GTC)
+    assert [o.order_id for o in (await t.client.get_orders(subaccount=1)).orders] == [placed.order_id]
+    assert (await t.client.get_orders()).orders == []  # the primary's orders are its own
+    # Kalshi's get_order names no subaccount: it finds the order in whichever it is.
+    assert (await t.client.get_order(order_id=placed.order_id)).order.status.value == "resting"
+    assert (await t.client.get_balance()).balance == 9_000  # the primary's cash is untouched by the hold
+    # A fill: the position is the subaccount's.
+    await seller.client.create_order_v2(ticker=ticker, side="ask", count="4.00", price="0.5000",
+                                        time_in_force="immediate_or_cancel", self_trade_prevention_type="taker_at_cross")
+    positions = (await t.client.get_positions(subaccount=1)).market_positions
+    assert [(p.ticker, p.position_fp) for p in positions] == [(ticker, "4.00")]
+    assert (await t.client.get_positions()).market_positions == []
+    assert len((await t.client.get_fills(subaccount=1)).fills) == 1
+    # Cancelling needs the subaccount that owns the order.
+    with pytest.raises(ApiException) as err:
+        await t.client.cancel_order_v2(order_id=placed.order_id)
+    assert err.value.status == 404
+    cancelled = await t.client.cancel_order_v2(order_id=placed.order_id, subaccount=1)
+    assert cancelled.reduced_by == "6.00"
+    assert (await t.client.get_balance(subaccount=1)).balance == 1_000 - 200 - _fee_cents(await t.client.get_fills(subaccount=1))
+    with pytest.raises(ApiException) as err:
+        await t.client.create_order_v2(ticker=ticker, side="bid", count="1.00", price="0.1000", subaccount=9, **GTC)
+    assert _code(err) == (404, "subaccount_not_found")
+
+
+def _fee_cents(fills) -> int:
+    from decimal import Decimal
+
+    return int(sum(Decimal(f.fee_cost) for f in fills.fills) * 100)
 
 
 async def test_at_most_63_subaccounts(make_trader):
