@@ -94,6 +94,7 @@ class Gateway:
             self._server.close()
         for conn in list(self.connections):
             conn.close()
+        await asyncio.sleep(0.1)  # their connection_lost runs (CancelOrdersOnDisconnect) before the store closes
         if self._server is not None:
             try:
                 await asyncio.wait_for(self._server.wait_closed(), 5)

@@ -37,7 +37,8 @@ def _alive(pid: int) -> bool:
 
 
 def test_up_runs_the_whole_venue_and_stops_on_sigterm(tmp_path):
-    ports = {"TANDEM_LOCALNET_PORT": free_port(), "TANDEM_API_PORT": free_port(), "TANDEM_INDEXER_PORT": free_port()}
+    ports = {"TANDEM_LOCALNET_PORT": free_port(), "TANDEM_API_PORT": free_port(), "TANDEM_INDEXER_PORT": free_port(),
+             "TANDEM_FIX_PORT": free_port()}
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "RPC_URL", "TANDEM_OPERATOR_TOKEN")}
     env.update({k: str(v) for k, v in ports.items()})
     env.update({"TANDEM_HOME": str(tmp_path / "home"), "RPC_URL": f"http://127.0.0.1:{ports['TANDEM_LOCALNET_PORT']}"})
@@ -74,6 +75,13 @@ def test_up_runs_the_whole_venue_and_stops_on_sigterm(tmp_path):
         assert "Tandem is up." in text and f"{indexer}/" in text
         assert "Instruction:" not in text  # localnet's output went to its log file, not the console
         assert (tmp_path / "home" / "logs" / "localnet.log").stat().st_size > 0
+        # the API process serves FIX too: a TLS FIX session that skips its Logon is told so
+        from fix.client import RawClient
+
+        probe = RawClient("127.0.0.1", ports["TANDEM_FIX_PORT"], "probe")
+        probe.send("0")
+        assert b"must be a Logon" in probe.expect("5").get(58)
+        probe.close()
         parts = _children(up.pid)
         assert len(parts) == 5, parts  # localnet, api, bridge, indexer, demo
     finally:
