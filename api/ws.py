@@ -267,12 +267,13 @@ def _ticker_v2_msg(m: MarketView, prev: tuple | None, trade_deltas: tuple[int, i
             "time": rfc3339(ts_ms)}
 
 
-def _position_msg(p) -> dict:
+def _position_msg(p, owner: int, subaccount: int) -> dict:
     # Kalshi's legacy money fields here are centi-cents (1/10,000 dollar); base units are 1/1,000,000.
-    return {"user_id": str(p.user_id), "market_ticker": p.ticker, "position": p.position // ONE,
+    return {"user_id": str(owner), "market_ticker": p.ticker, "position": p.position // ONE,
             "position_cost": p.exposure // 100, "realized_pnl": p.realized_pnl // 100, "fees_paid": p.fees_paid // 100,
             "position_fp": count_fp(p.position), "position_cost_dollars": dollars(p.exposure),
-            "realized_pnl_dollars": dollars(p.realized_pnl), "fees_paid_dollars": dollars(p.fees_paid), "subaccount": 0}
+            "realized_pnl_dollars": dollars(p.realized_pnl), "fees_paid_dollars": dollars(p.fees_paid),
+            "subaccount": subaccount}
 
 
 class Hub:
@@ -289,6 +290,7 @@ class Hub:
         self._pending_groups: set[int] = set()  # users
         self._flush_scheduled = False
         self._groups_triggered: set[str] = set()  # told "triggered" already (until reset)
+        self._owners: dict[int, tuple[int, int]] = {}  # user id -> (parent or itself, subaccount number); fixed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._unsubscribe = None
@@ -347,6 +349,7 @@ class Hub:
                     "ts_ms": f.created_ms, "subaccount": 0}
             if f.reverted_ms is not None:  # the chain refused its settle_fill: the ledger reversed it
                 body.update(reverted=True, revert_reason=f.revert_reason, reverted_ts_ms=f.reverted_ms)
+            body["subaccount"] = self._owner(f.user_id)[1]
             self._fan_out("fill", f.ticker, body, user_id=f.user_id)
             if self._subscribed(f.user_id, "market_positions", f.ticker):
                 self._pending_positions.add((f.user_id, f.ticker))
@@ -381,7 +384,17 @@ class Hub:
                     if body is not None:
                         conn.send({"type": "ticker_v2", "sid": sub.sid, "seq": conn.next_seq(sub), "msg": body})
 
+    def _owner(self, user_id: int) -> tuple[int, int]:
+        """(the user whose connections hear of `user_id`'s activity, its subaccount number): a
+        subaccount's fills, orders and positions go to its parent's connections."""
+        owner = self._owners.get(user_id)
+        if owner is None:
+            found = self.service.subaccount_of(user_id)
+            owner = self._owners[user_id] = found if found is not None else (user_id, 0)
+        return owner
+
     def _subscribed(self, user_id: int, channel: str, ticker: str | None = None) -> bool:
+        user_id = self._owner(user_id)[0]
         return any(conn.user_id == user_id and sub.channel == channel and (ticker is None or sub.wants(ticker))
                    for conn in self.connections for sub in conn.subs.values())
 
@@ -401,7 +414,7 @@ class Hub:
                 for user_id, ticker in sorted(positions):
                     p = self.service.market_position(user_id, ticker)
                     if p is not None:
-                        self._fan_out("market_positions", ticker, _position_msg(p), user_id=user_id,
+                        self._fan_out("market_positions", ticker, _position_msg(p, *self._owner(user_id)), user_id=user_id,
                                       message_type="market_position")
             for user_id in sorted(groups):
                 for group in self.service.list_order_groups(user_id):
@@ -435,6 +448,8 @@ class Hub:
 
     def _fan_out(self, channel: str, ticker: str, body: dict, user_id: int | None = None,
                  message_type: str | None = None) -> None:
+        if user_id is not None:
+            user_id = self._owner(user_id)[0]
         for conn in self.connections:
             if user_id is not None and conn.user_id != user_id:
                 continue

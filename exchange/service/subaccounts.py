@@ -115,6 +115,12 @@ class Subaccounts(ServiceParts):
                 _transfers.c.client_transfer_id == client_transfer_id)).scalar_one_or_none()
 
     def _parent_of(self, user_id: int) -> int | None:
+        found = self.subaccount_of(user_id)
+        return None if found is None else found[0]
+
+    def subaccount_of(self, user_id: int) -> tuple[int, int] | None:
+        """(parent user id, number) when `user_id` is a subaccount; None for a primary account."""
         with self.db.reader.connect() as conn:
-            return conn.execute(select(_subaccounts.c.parent_user_id).where(
-                _subaccounts.c.user_id == user_id)).scalar_one_or_none()
+            row = conn.execute(select(_subaccounts.c.parent_user_id, _subaccounts.c.number).where(
+                _subaccounts.c.user_id == user_id)).first()
+        return None if row is None else (row[0], row[1])

@@ -140,3 +140,25 @@ async def test_multivariate_market_lifecycle_is_accepted_and_silent(server, make
         assert [m for m in await client.quiet() if m["type"] == "multivariate_market_lifecycle"] == []
     finally:
         await client.ws.close()
+
+
+async def test_a_subaccounts_fills_and_positions_reach_the_parents_connection(server, make_trader, make_market):
+    import uuid
+
+    ticker = await make_market()
+    parent, seller = await make_trader(), await make_trader()
+    assert (await parent.client.create_subaccount()).subaccount_number == 1
+    await parent.client.apply_subaccount_transfer(client_transfer_id=uuid.uuid4(), from_subaccount=0,
+                                                  to_subaccount=1, amount_cents=1_000)
+    client = await connect(server, parent)
+    try:
+        await subscribe(client, "fill")
+        await subscribe(client, "market_positions")
+        await parent.client.create_order_v2(ticker=ticker, side="bid", count="2.00", price="0.4000", subaccount=1, **GTC)
+        await seller.client.create_order_v2(ticker=ticker, side="ask", count="2.00", price="0.4000", **IOC)
+        fill = (await client.recv_type("fill"))["msg"]
+        assert (fill["market_ticker"], fill["count_fp"], fill["subaccount"]) == (ticker, "2.00", 1)
+        position = (await client.recv_type("market_position"))["msg"]
+        assert (position["user_id"], position["subaccount"], position["position_fp"]) == (str(parent.user_id), 1, "2.00")
+    finally:
+        await client.ws.close()
