@@ -371,7 +371,8 @@ class Hub:
             if event.kind == "finalized":  # settlement pays holders out: their positions change
                 for conn in self.connections:
                     if conn.user_id is not None and self._subscribed(conn.user_id, "market_positions", m.ticker):
-                        self._pending_positions.add((conn.user_id, m.ticker))
+                        for _number, user_id in self.service.subaccounts(conn.user_id):  # 0 is the user itself
+                            self._pending_positions.add((user_id, m.ticker))
                         self._schedule_flush()
 
     def _ticker_v2(self, m: MarketView, ts_ms: int) -> None:

@@ -142,7 +142,8 @@ async def test_multivariate_market_lifecycle_is_accepted_and_silent(server, make
         await client.ws.close()
 
 
-async def test_a_subaccounts_fills_and_positions_reach_the_parents_connection(server, make_trader, make_market):
+async def test_a_subaccounts_fills_and_positions_reach_the_parents_connection(server, operator, make_trader,
+                                                                             make_market):
     import uuid
 
     ticker = await make_market()
@@ -160,5 +161,11 @@ async def test_a_subaccounts_fills_and_positions_reach_the_parents_connection(se
         assert (fill["market_ticker"], fill["count_fp"], fill["subaccount"]) == (ticker, "2.00", 1)
         position = (await client.recv_type("market_position"))["msg"]
         assert (position["user_id"], position["subaccount"], position["position_fp"]) == (str(parent.user_id), 1, "2.00")
+        # Settlement: the subaccount's position closes, and the parent hears of it.
+        for step, body in (("close", {}), ("determine", {"result": "no"}), ("finalize", {})):
+            r = await operator.post(f"/operator/markets/{ticker}/{step}", json=body)
+            assert r.status_code == 200, r.text
+        settled = (await client.recv_type("market_position"))["msg"]
+        assert (settled["subaccount"], settled["position_fp"]) == (1, "0.00")
     finally:
         await client.ws.close()
