@@ -330,6 +330,19 @@ async def custody_mint_set(c: ChainClient, bridge: Keypair, ticker: str, seq: in
     return await _send(c, [custody_mint_set_ix(c, bridge=bridge.pubkey(), ticker=ticker, seq=seq, amount=amount)], [bridge])
 
 
+def custody_mint_sets_ix(c: ChainClient, *, bridge: Pubkey, ticker: str, records: list[tuple[int, int]]) -> Instruction:
+    """Several custody mints of one market, `records` as (seq, amount) each: every record is
+    checked, sequenced and evented exactly as one `custody_mint_set`; all or nothing."""
+    args = [dict(seq=seq, amount=amount) for seq, amount in records]
+    return _ix(c, "custody_mint_sets", [args], _custody_sets_accounts(c, bridge, market_of(c, ticker)))
+
+
+def custody_merge_sets_ix(c: ChainClient, *, bridge: Pubkey, ticker: str, records: list[tuple[int, int]]) -> Instruction:
+    """Several custody merges of one market, as `custody_mint_sets_ix`."""
+    args = [dict(seq=seq, amount=amount) for seq, amount in records]
+    return _ix(c, "custody_merge_sets", [args], _custody_sets_accounts(c, bridge, market_of(c, ticker)))
+
+
 def custody_merge_set_ix(c: ChainClient, *, bridge: Pubkey, ticker: str, seq: int, amount: int) -> Instruction:
     return _ix(c, "custody_merge_set", [seq, amount], _custody_sets_accounts(c, bridge, market_of(c, ticker)))
 
@@ -623,7 +636,7 @@ BUILDERS = {
         "initialize", "update_settings", "set_authorities", "accept_authorities", "pause", "unpause",
         "create_market", "halt", "resume", "close_market", "determine", "finalize",
         "mint_set", "merge_set", "redeem",
-        "custody_mint_set", "custody_merge_set", "custody_redeem", "custody_withdraw",
+        "custody_mint_set", "custody_merge_set", "custody_mint_sets", "custody_merge_sets", "custody_redeem", "custody_withdraw",
         "custody_withdraw_collateral", "custody_sweep", "custody_fund", "deposit_collateral", "deposit_tokens",
         "place_order", "request_cancel", "force_close", "settle_fill", "settle_fills", "close_order",
     ]

@@ -57,6 +57,8 @@ def sample_calls(c: ChainClient) -> dict[str, dict]:
         "request_cancel": dict(owner=OWNER, order=order),
         "force_close": dict(owner=OWNER, order=order, refund_account=KEY()),
         "settle_fill": dict(bridge=KEY(), ticker=TICKER, order=order, order_id=1, side=OrderSide.BUY_YES, seq=1, size=1, price=1, fee=0, wallet_account=KEY()),
+        "custody_mint_sets": dict(bridge=KEY(), ticker=TICKER, records=[(1, 1), (2, 3)]),
+        "custody_merge_sets": dict(bridge=KEY(), ticker=TICKER, records=[(1, 1)]),
         "settle_fills": dict(bridge=KEY(), ticker=TICKER, order=order, order_id=1, side=OrderSide.BUY_YES, fills=[(1, 1, 1, 0), (2, 1, 1, 0)], wallet_account=KEY()),
         "close_order": dict(bridge=KEY(), ticker=TICKER, order=order, order_id=1, owner=OWNER, seq=1, refund_account=KEY()),
     }

@@ -422,6 +422,13 @@ async def test_a_bridge_transaction_holds_many_records_and_every_event_is_read_b
     order = await w.c.fetch("WalletOrder", order_key)
     assert (order.filled, order.fees_paid) == (18 * ONE, 18 * 17_500)
     assert await seq_statuses(w.c, m.market, [9, 26, 27]) == {9: SeqState.APPLIED, 26: SeqState.APPLIED, 27: SeqState.OPEN}
+    # 15 custody mints as one custody_mint_sets: one event each, the sets minted once
+    sets_before = await w.bal(m.custody_yes)
+    res = await w.c.send_and_confirm(
+        [ix.custody_mint_sets_ix(w.c, bridge=w.keys.bridge.pubkey(), ticker=ticker, records=[(seq, ONE) for seq in range(27, 42)])], [w.keys.bridge]
+    )
+    assert [(e.name, e.data.seq) for e in res.events] == [("CustodySetMinted", seq) for seq in range(27, 42)]
+    assert await w.bal(m.custody_yes) == sets_before + 15 * ONE
     await assert_invariant(w, ticker)
 
 

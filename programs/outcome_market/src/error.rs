@@ -123,6 +123,6 @@ pub enum OutcomeError {
     SweepExceedsFees,
     // --- added in v1.2 (UnboundedBridgeTransaction, the last error of v1.1, is gone: events are
     // inner instructions now, which no log limit can cut; its number went to the next error)
-    #[msg("settle_fills needs at least one fill")]
-    EmptyFillBatch,
+    #[msg("A batched instruction (settle_fills, custody_mint_sets, custody_merge_sets) needs at least one record")]
+    EmptyBatch,
 }

@@ -98,11 +98,22 @@ pub mod outcome_market {
     // --- custody (bridge authority, sequenced) and deposits (anyone)
 
     pub fn custody_mint_set(ctx: Context<CustodySets>, seq: u64, amount: u64) -> Result<()> {
-        instructions::custody::handle_custody_mint_set(ctx, seq, amount)
+        instructions::custody::handle_custody_mint_sets(ctx, &[SetArgs { seq, amount }])
     }
 
     pub fn custody_merge_set(ctx: Context<CustodySets>, seq: u64, amount: u64) -> Result<()> {
-        instructions::custody::handle_custody_merge_set(ctx, seq, amount)
+        instructions::custody::handle_custody_merge_sets(ctx, &[SetArgs { seq, amount }])
+    }
+
+    /// Several custody mints of one market, each sequenced and checked exactly as
+    /// `custody_mint_set` checks one; all or nothing.
+    pub fn custody_mint_sets(ctx: Context<CustodySets>, records: Vec<SetArgs>) -> Result<()> {
+        instructions::custody::handle_custody_mint_sets(ctx, &records)
+    }
+
+    /// Several custody merges of one market, as `custody_mint_sets`.
+    pub fn custody_merge_sets(ctx: Context<CustodySets>, records: Vec<SetArgs>) -> Result<()> {
+        instructions::custody::handle_custody_merge_sets(ctx, &records)
     }
 
     pub fn custody_redeem(ctx: Context<CustodySets>, seq: u64, yes_amount: u64, no_amount: u64) -> Result<()> {

@@ -37,53 +37,83 @@ pub struct CustodySets<'info> {
 }
 
 /// New sets for custody: like `mint_set`, only while the market trades (open, before its close time).
-pub fn handle_custody_mint_set(ctx: Context<CustodySets>, seq: u64, amount: u64) -> Result<()> {
+/// One custody set record: its sequence number on the market's stream and the sets it mints
+/// or merges.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SetArgs {
+    pub seq: u64,
+    pub amount: u64,
+}
+
+/// `custody_mint_set` (one record) and `custody_mint_sets` (several): each record is checked
+/// against what the records before it took, consumes its own seq and emits its own
+/// `CustodySetMinted`; the tokens move once for the sum (three token CPIs a batch).
+pub fn handle_custody_mint_sets(ctx: Context<CustodySets>, records: &[SetArgs]) -> Result<()> {
+    require!(!records.is_empty(), OutcomeError::EmptyBatch);
     require!(!ctx.accounts.exchange.paused, OutcomeError::ExchangePaused);
     ctx.accounts.market.require_trading(now()?)?;
-    require!(amount > 0, OutcomeError::ZeroAmount);
-    ctx.accounts.market.window.accept(seq)?;
-    let a = &ctx.accounts;
-    require!(a.custody_collateral.amount >= amount, OutcomeError::InsufficientBalance);
-    let sets = a.market.sets_outstanding.checked_add(amount).ok_or(OutcomeError::MathOverflow)?;
+    let mut total = 0u64;
+    let mut events = Vec::with_capacity(records.len());
+    for &SetArgs { seq, amount } in records {
+        require!(amount > 0, OutcomeError::ZeroAmount);
+        ctx.accounts.market.window.accept(seq)?;
+        total = total.checked_add(amount).ok_or(OutcomeError::MathOverflow)?;
+        let a = &ctx.accounts;
+        require!(a.custody_collateral.amount >= total, OutcomeError::InsufficientBalance);
+        let sets = a.market.sets_outstanding.checked_add(amount).ok_or(OutcomeError::MathOverflow)?;
+        let market = a.market.key();
+        let custody_collateral_balance = a.custody_collateral.amount - total;
+        ctx.accounts.market.sets_outstanding = sets;
+        events.push(CustodySetMinted { stream: market, market, seq, amount, sets_outstanding: sets, custody_collateral_balance });
+    }
 
+    let a = &ctx.accounts;
     let custody_bump = [a.custody.bump];
     let custody_seeds: &[&[u8]] = &[CUSTODY_SEED, &custody_bump];
-    transfer(&a.token_program, &a.custody_collateral, &a.vault, &a.custody.to_account_info(), amount, &[custody_seeds])?;
+    transfer(&a.token_program, &a.custody_collateral, &a.vault, &a.custody.to_account_info(), total, &[custody_seeds])?;
     let bump = [a.market.bump];
     let seeds: &[&[u8]] = &[MARKET_SEED, a.market.ticker.as_bytes(), &bump];
     let market_info = a.market.to_account_info();
-    mint_to(&a.token_program, &a.yes_mint, &a.custody_yes, &market_info, amount, &[seeds])?;
-    mint_to(&a.token_program, &a.no_mint, &a.custody_no, &market_info, amount, &[seeds])?;
-
-    let custody_collateral_balance = a.custody_collateral.amount - amount;
-    let market = &mut ctx.accounts.market;
-    market.sets_outstanding = sets;
-    crate::emit_event!(ctx, CustodySetMinted { stream: market.key(), market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
+    mint_to(&a.token_program, &a.yes_mint, &a.custody_yes, &market_info, total, &[seeds])?;
+    mint_to(&a.token_program, &a.no_mint, &a.custody_no, &market_info, total, &[seeds])?;
+    for event in events {
+        crate::emit_event!(ctx, event);
+    }
     Ok(())
 }
 
-pub fn handle_custody_merge_set(ctx: Context<CustodySets>, seq: u64, amount: u64) -> Result<()> {
+/// `custody_merge_set` and `custody_merge_sets`: as [`handle_custody_mint_sets`], retiring sets.
+pub fn handle_custody_merge_sets(ctx: Context<CustodySets>, records: &[SetArgs]) -> Result<()> {
+    require!(!records.is_empty(), OutcomeError::EmptyBatch);
     require!(!ctx.accounts.exchange.paused, OutcomeError::ExchangePaused);
     require!(ctx.accounts.market.allows_merge(), OutcomeError::MarketFinalized);
-    require!(amount > 0, OutcomeError::ZeroAmount);
-    ctx.accounts.market.window.accept(seq)?;
-    let a = &ctx.accounts;
-    require!(a.custody_yes.amount >= amount && a.custody_no.amount >= amount, OutcomeError::InsufficientBalance);
-    let sets = a.market.sets_outstanding.checked_sub(amount).ok_or(OutcomeError::MathOverflow)?;
+    let mut total = 0u64;
+    let mut events = Vec::with_capacity(records.len());
+    for &SetArgs { seq, amount } in records {
+        require!(amount > 0, OutcomeError::ZeroAmount);
+        ctx.accounts.market.window.accept(seq)?;
+        total = total.checked_add(amount).ok_or(OutcomeError::MathOverflow)?;
+        let a = &ctx.accounts;
+        require!(a.custody_yes.amount >= total && a.custody_no.amount >= total, OutcomeError::InsufficientBalance);
+        let sets = a.market.sets_outstanding.checked_sub(amount).ok_or(OutcomeError::MathOverflow)?;
+        let market = a.market.key();
+        let custody_collateral_balance = a.custody_collateral.amount.checked_add(total).ok_or(OutcomeError::MathOverflow)?;
+        ctx.accounts.market.sets_outstanding = sets;
+        events.push(CustodySetMerged { stream: market, market, seq, amount, sets_outstanding: sets, custody_collateral_balance });
+    }
 
+    let a = &ctx.accounts;
     let custody_bump = [a.custody.bump];
     let custody_seeds: &[&[u8]] = &[CUSTODY_SEED, &custody_bump];
     let custody_info = a.custody.to_account_info();
-    burn(&a.token_program, &a.yes_mint, &a.custody_yes, &custody_info, amount, &[custody_seeds])?;
-    burn(&a.token_program, &a.no_mint, &a.custody_no, &custody_info, amount, &[custody_seeds])?;
+    burn(&a.token_program, &a.yes_mint, &a.custody_yes, &custody_info, total, &[custody_seeds])?;
+    burn(&a.token_program, &a.no_mint, &a.custody_no, &custody_info, total, &[custody_seeds])?;
     let bump = [a.market.bump];
     let seeds: &[&[u8]] = &[MARKET_SEED, a.market.ticker.as_bytes(), &bump];
-    transfer(&a.token_program, &a.vault, &a.custody_collateral, &a.market.to_account_info(), amount, &[seeds])?;
-
-    let custody_collateral_balance = a.custody_collateral.amount.checked_add(amount).ok_or(OutcomeError::MathOverflow)?;
-    let market = &mut ctx.accounts.market;
-    market.sets_outstanding = sets;
-    crate::emit_event!(ctx, CustodySetMerged { stream: market.key(), market: market.key(), seq, amount, sets_outstanding: sets, custody_collateral_balance });
+    transfer(&a.token_program, &a.vault, &a.custody_collateral, &a.market.to_account_info(), total, &[seeds])?;
+    for event in events {
+        crate::emit_event!(ctx, event);
+    }
     Ok(())
 }
 

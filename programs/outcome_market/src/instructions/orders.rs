@@ -263,7 +263,7 @@ pub struct FillArgs {
 /// `FillSettled`; the tokens move once for the whole batch (the sums), so a batch costs two
 /// token CPIs plus one event CPI per fill.
 pub fn handle_settle_fills(ctx: Context<SettleFill>, order_id: u64, fills: &[FillArgs]) -> Result<()> {
-    require!(!fills.is_empty(), OutcomeError::EmptyFillBatch);
+    require!(!fills.is_empty(), OutcomeError::EmptyBatch);
     require!(ctx.accounts.order.order_id == order_id, OutcomeError::OrderIdMismatch);
     ctx.accounts.market.require_trading(now()?)?;
     let is_buy = ctx.accounts.order.side.is_buy();

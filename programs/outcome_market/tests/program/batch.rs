@@ -1,11 +1,12 @@
-//! `settle_fills`: several fills of one wallet order in one instruction. It is `settle_fill`
+//! `settle_fills`: several fills of one wallet order in one instruction (and, at the end,
+//! `custody_mint_sets`/`custody_merge_sets`, the same for custody's set records). It is `settle_fill`
 //! applied fill after fill (one code path): the same order state and the same events as
 //! the fills sent one by one, each fill sequenced; all or nothing; and the checks that
 //! span fills (remaining size, fee cap, custody's stock, the escrow) bind the batch as a whole.
 use crate::common::*;
 use anchor_lang::{AnchorDeserialize, Discriminator};
 use outcome_market::error::OutcomeError;
-use outcome_market::events::FillSettled;
+use outcome_market::events::{CustodySetMerged, CustodySetMinted, FillSettled};
 use outcome_market::state::OrderSide;
 use solana_sdk::signature::{Keypair, Signer};
 
@@ -105,7 +106,7 @@ async fn a_batch_with_one_bad_fill_changes_nothing() {
         // the same seq twice in one batch
         (batch(&env, &[(2, C, 500_000, 0), (2, C, 500_000, 0)]), OutcomeError::SequenceReplayed),
         (batch(&env, &[(2, C, 500_000, 0), (3, C + 1, 500_000, 0)]), OutcomeError::InvalidSize),
-        (batch(&env, &[]), OutcomeError::EmptyFillBatch),
+        (batch(&env, &[]), OutcomeError::EmptyBatch),
     ];
     for (ix_, err) in cases {
         expect_refused(env.send(&[ix_], &[&bridge]).await, err);
@@ -145,5 +146,56 @@ async fn custodys_stock_binds_the_batch_as_a_whole() {
     env.send(&[env.settle_fills_ix(&mk, &buy, &wk, OrderSide::BuyYes, &[(2, 12 * C, 500_000, 0), (3, 8 * C, 500_000, 0)])], &[&bridge]).await.unwrap();
     env.send(&[env.settle_fills_ix(&mk, &sell, &wk, OrderSide::SellNo, &[(4, 4 * C, 700_000, 0), (5, 3 * C, 700_000, 0)])], &[&bridge]).await.unwrap();
     assert_eq!((env.order(&buy).await.unwrap().filled, env.order(&sell).await.unwrap().filled), (20 * C, 7 * C));
+    env.check_invariant_1(&mk).await;
+}
+
+#[tokio::test]
+async fn custody_set_batches_are_their_records_one_by_one_and_all_or_nothing() {
+    let World { mut env, mk, bridge, .. } = world("KXSETS").await;
+    // custody: 20 sets, 20 collateral of custodial cash
+    let one_by_one = [(2, 3 * C), (3, C), (4, 2 * C)];
+    let mut single = Vec::new();
+    for &(seq, amount) in &one_by_one {
+        let (r, _, events) = env.send_traced(&[env.custody_mint_set_ix(&mk, seq, amount)], &[&bridge]).await;
+        assert_eq!(r, Ok(()));
+        single.extend(events);
+    }
+    let (r, _, batch) = env.send_traced(&[env.custody_mint_sets_ix(&mk, &[(5, 3 * C), (6, C), (7, 2 * C)])], &[&bridge]).await;
+    assert_eq!(r, Ok(()));
+    let decode = |events: &[Vec<u8>]| -> Vec<CustodySetMinted> {
+        events.iter().filter(|d| d.starts_with(CustodySetMinted::DISCRIMINATOR)).map(|d| CustodySetMinted::deserialize(&mut &d[8..]).unwrap()).collect()
+    };
+    let (single, batch) = (decode(&single), decode(&batch));
+    assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5, 6, 7]);
+    // the same amounts; totals continue where the singles left them
+    assert_eq!(batch.iter().map(|e| e.amount).collect::<Vec<_>>(), single.iter().map(|e| e.amount).collect::<Vec<_>>());
+    assert_eq!(batch.iter().map(|e| e.sets_outstanding).collect::<Vec<_>>(), single.iter().map(|e| e.sets_outstanding + 6 * C).collect::<Vec<_>>());
+    assert_eq!(batch.iter().map(|e| e.custody_collateral_balance).collect::<Vec<_>>(), single.iter().map(|e| e.custody_collateral_balance - 6 * C).collect::<Vec<_>>());
+    assert_eq!(env.balance(&custody_collateral_pda()).await, batch.last().unwrap().custody_collateral_balance);
+    assert_eq!(env.market(&mk).await.sets_outstanding, batch.last().unwrap().sets_outstanding);
+    env.check_invariant_1(&mk).await;
+
+    // custody's cash is 8 now: 5 + 5 fit alone, not together; nothing of a refused batch happens
+    let before = env.market(&mk).await.sets_outstanding;
+    let cases = [
+        (env.custody_mint_sets_ix(&mk, &[(8, 5 * C), (9, 5 * C)]), OutcomeError::InsufficientBalance),
+        (env.custody_mint_sets_ix(&mk, &[(8, C), (8, C)]), OutcomeError::SequenceReplayed),
+        (env.custody_mint_sets_ix(&mk, &[(8, C), (9, 0)]), OutcomeError::ZeroAmount),
+        (env.custody_mint_sets_ix(&mk, &[]), OutcomeError::EmptyBatch),
+        (env.custody_merge_sets_ix(&mk, &[(8, 20 * C), (9, 20 * C)]), OutcomeError::InsufficientBalance),
+        (env.custody_merge_sets_ix(&mk, &[]), OutcomeError::EmptyBatch),
+    ];
+    for (ix_, err) in cases {
+        expect_refused(env.send(&[ix_], &[&bridge]).await, err);
+    }
+    assert_eq!(env.market(&mk).await.sets_outstanding, before);
+    // a merge batch retires the sets and pays custody their collateral
+    let (r, _, events) = env.send_traced(&[env.custody_merge_sets_ix(&mk, &[(8, 4 * C), (9, 6 * C)])], &[&bridge]).await;
+    assert_eq!(r, Ok(()));
+    let merged: Vec<CustodySetMerged> =
+        events.iter().filter(|d| d.starts_with(CustodySetMerged::DISCRIMINATOR)).map(|d| CustodySetMerged::deserialize(&mut &d[8..]).unwrap()).collect();
+    assert_eq!(merged.iter().map(|e| (e.seq, e.amount)).collect::<Vec<_>>(), vec![(8, 4 * C), (9, 6 * C)]);
+    assert_eq!(merged[1].sets_outstanding, before - 10 * C);
+    assert_eq!(env.balance(&custody_collateral_pda()).await, merged[1].custody_collateral_balance);
     env.check_invariant_1(&mk).await;
 }

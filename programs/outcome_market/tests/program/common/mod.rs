@@ -690,6 +690,17 @@ impl Env {
         ix(self.custody_sets_accounts(mk), ixd::CustodyMintSet { seq, amount })
     }
 
+    /// `custody_mint_sets`: (seq, amount) records.
+    pub fn custody_mint_sets_ix(&self, mk: &MarketKeys, records: &[(u64, u64)]) -> Instruction {
+        let records = records.iter().map(|&(seq, amount)| outcome_market::SetArgs { seq, amount }).collect();
+        ix(self.custody_sets_accounts(mk), ixd::CustodyMintSets { records })
+    }
+
+    pub fn custody_merge_sets_ix(&self, mk: &MarketKeys, records: &[(u64, u64)]) -> Instruction {
+        let records = records.iter().map(|&(seq, amount)| outcome_market::SetArgs { seq, amount }).collect();
+        ix(self.custody_sets_accounts(mk), ixd::CustodyMergeSets { records })
+    }
+
     pub fn custody_merge_set_ix(&self, mk: &MarketKeys, seq: u64, amount: u64) -> Instruction {
         ix(self.custody_sets_accounts(mk), ixd::CustodyMergeSet { seq, amount })
     }
