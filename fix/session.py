@@ -213,9 +213,15 @@ class Connection(asyncio.Protocol):
             self._timer.cancel()
         if self._worker is not None:
             self.app_queue.put_nowait(None)  # the worker finishes what was received, then stops
+        self._release()
+
+    def _release(self) -> None:
+        """The session is no longer this connection's (once, at close or loss, whichever comes first:
+        a TLS close can wait on the peer's close_notify, and the key must be free for its next Logon)."""
         session = self.session
         if session is not None and session.conn is self:
             session.conn = None
+            self.logged_on = False
             self.gateway.logged_off(session)
 
     def data_received(self, data: bytes) -> None:
@@ -279,6 +285,7 @@ class Connection(asyncio.Protocol):
         self.closing = True
         if self.transport is not None:
             self.transport.close()
+        self._release()
 
     async def _timers(self) -> None:
         """Heartbeat after HeartBtInt of silence from us; TestRequest after HeartBtInt + 20% of
