@@ -153,14 +153,17 @@ class Application:
 
     # ------------------------------------------------------------------ dispatch
     async def handle_batch(self, session, batch: list[simplefix.FixMessage]) -> None:
-        """Handle messages in order. Consecutive NewOrderSingles and cancels run concurrently, so
-        they reach the API's group commit together and share its transaction (which runs them in
-        the order queued, and answers in that order); anything else, or a cancel of an order of
-        this very batch, first waits for what is in flight."""
-        running: list[asyncio.Task] = []
-        placing: set[bytes] = set()  # ClOrdIDs of the NewOrderSingles running
+        """Handle messages in order. NewOrderSingles and cancels are started without waiting for
+        the ones before them: they reach the API's group commit as they arrive and share its
+        transactions, which run them in the order queued and answer in that order. Anything
+        else, or a cancel of an order still being placed, first waits for what is in flight."""
+        running: list[asyncio.Task] = session.running
+        placing: set[bytes] = session.placing  # ClOrdIDs of the NewOrderSingles in flight
         for m in batch:
             msg_type = m.get(T.MsgType)
+            running[:] = [t for t in running if not t.done()]
+            if not running:
+                placing.clear()
             groupable = session.kind.order_entry and (
                 msg_type == b"D" or (msg_type == b"F" and m.get(T.OrigClOrdID) not in placing))
             if groupable:
@@ -170,10 +173,9 @@ class Application:
                 continue
             if running:
                 await asyncio.gather(*running)
-                running, placing = [], set()
+                running.clear()
+                placing.clear()
             await self._guarded(session, m)
-        if running:
-            await asyncio.gather(*running)
 
     async def _guarded(self, session, m: simplefix.FixMessage) -> None:
         try:

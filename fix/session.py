@@ -68,6 +68,8 @@ class Session:
         self.identity: Identity | None = None
         self.cancel_on_disconnect = False
         self.resend_asked_to = 0  # inbound: the gap already asked for (no second ResendRequest for it)
+        self.running: list[asyncio.Task] = []  # order commands in flight (Application.handle_batch)
+        self.placing: set[bytes] = set()
         self._out: list[bytes] = []
         self._flush_scheduled = False
 
