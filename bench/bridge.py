@@ -25,11 +25,13 @@ process. Phases:
 A "fill mirrored" is one outbox record applied on chain: a custodial match's
 custody_mint_set / custody_merge_set, or a wallet fill's settle_fill.
 Environment: BENCH_SLOT_MS (400), BENCH_MARKETS (8), BENCH_BACKLOG (4000), BENCH_RATE (400),
-BENCH_SECONDS (10), BENCH_WALLET_ORDERS (60), BENCH_ONE_ORDER_FILLS (40).
+BENCH_SECONDS (10), BENCH_WALLET_ORDERS (60), BENCH_ONE_ORDER_FILLS (40), BENCH_POSTGRES_URL (unset: SQLite;
+set: a fresh database on that PostgreSQL server).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import statistics
 import tempfile
@@ -247,7 +249,7 @@ async def _run_until_applied(bridge: Bridge, reader: OutboxReader, timeout: floa
         await asyncio.wait_for(task, 30)
 
 
-async def _bench(tmp: Path) -> None:
+async def _bench(tmp: Path, db_url: str) -> None:
     slot_ms = _env("BENCH_SLOT_MS", 400)
     markets = _env("BENCH_MARKETS", 8)
     backlog = _env("BENCH_BACKLOG", 4000)
@@ -256,7 +258,7 @@ async def _bench(tmp: Path) -> None:
     home = tmp / "home"
     keys = ChainKeys.load(home / "keys")
     chain = _start_localnet(tmp, keys, slot_ms)
-    db_url = f"sqlite:///{tmp / 'bench.db'}"
+    print(f"database: {db_url.split('://')[0]}", flush=True)
     svc = ExchangeService(db_url)
     reader = OutboxReader(svc)
     try:
@@ -414,9 +416,33 @@ async def _wallet_phase(chain: Localnet, svc: ExchangeService, reader: OutboxRea
           f"{len(settled) / elapsed:,.0f} fills/s; fill -> confirmed p50 {_pct(confirmed, 50) * 1000:,.0f} ms", flush=True)
 
 
+@contextlib.contextmanager
+def _database(tmp: Path):
+    """SQLite in `tmp`, or with BENCH_POSTGRES_URL a fresh database on that server (dropped after)."""
+    base = os.environ.get("BENCH_POSTGRES_URL")
+    if not base:
+        yield f"sqlite:///{tmp / 'bench.db'}"
+        return
+    from sqlalchemy import create_engine, make_url, text
+
+    from exchange.db import normalize_url
+
+    url = make_url(normalize_url(base))
+    name = f"bench_bridge_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-bridge-") as tmp:
-        asyncio.run(_bench(Path(tmp)))
+    with tempfile.TemporaryDirectory(prefix="bench-bridge-") as tmp, _database(Path(tmp)) as db_url:
+        asyncio.run(_bench(Path(tmp), db_url))
 
 
 if __name__ == "__main__":
