@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import get_args
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from exchange import errors
 from exchange import outbox as X
@@ -85,6 +85,9 @@ class OrderCommands(ServiceParts):
                 cmd, order_row, taker, fills = self._post(conn, state, order_id, user_id, req, count, tif, result,
                                                           replaces, ts)
                 self._record(conn, cmd, ts)
+                # The other orders this command changed (makers filled or cancelled, amend's old
+                # order), read as they now stand: their owners' `user_orders` hear of them too.
+                others = self._changed_orders(conn, cmd) if self.events.listening else []
         except Exception as exc:
             group = self.unit_of_work.group
             if group is not None:
@@ -97,7 +100,18 @@ class OrderCommands(ServiceParts):
         # Committed (or part of a group commit): bring memory in line.
         self.unit_of_work.note_market(req.ticker)
         placed, events = self._follow_commit(state, cmd, order_row, taker, result, replaces, replaced_left)
+        if self.events.listening:
+            events.extend(OrderEvent(v) for v in others)
         return placed, fills, events
+
+    @staticmethod
+    def _changed_orders(conn: Connection, cmd: CommandWrites) -> list[OrderView]:
+        ids = list(dict.fromkeys(u["b_order_id"] for u in cmd.order_updates))
+        if not ids:
+            return []
+        rows = conn.execute(select(_orders).where(_orders.c.order_id.in_(ids))).mappings().all()
+        by_id = {r["order_id"]: r for r in rows}
+        return [order_view(by_id[i]) for i in ids if i in by_id]
 
     def _validate(self, state: MarketState, req: OrderRequest, now: int) -> None:
         """Validate, the request alone: refused before anything is read or written."""
