@@ -154,9 +154,14 @@ class Application:
     # ------------------------------------------------------------------ dispatch
     async def handle_batch(self, session, batch: list[simplefix.FixMessage]) -> None:
         """Handle messages in order. NewOrderSingles and cancels are started without waiting for
-        the ones before them: they reach the API's group commit as they arrive and share its
+        the ones before them: they reach the API's group commit together and share its
         transactions, which run them in the order queued and answer in that order. Anything
-        else, or a cancel of an order still being placed, first waits for what is in flight."""
+        else, or a cancel of an order still being placed, first waits for what is in flight.
+        With `gateway.wait_per_batch` (SQLite) the next batch also waits for this one: what
+        arrives meanwhile then makes one larger group (SQLite commits a group at once, so
+        without the wait a pipelining client gets groups of one; measured with `bench fix`:
+        about 1,700 against 1,100-1,500 orders/s). On PostgreSQL, whose groups wait a loop
+        turn, not waiting measured better (about 550 against 380 orders/s)."""
         running: list[asyncio.Task] = session.running
         placing: set[bytes] = session.placing  # ClOrdIDs of the NewOrderSingles in flight
         for m in batch:
@@ -176,6 +181,10 @@ class Application:
                 running.clear()
                 placing.clear()
             await self._guarded(session, m)
+        if running and self.gateway.wait_per_batch:
+            await asyncio.gather(*running)
+            running.clear()
+            placing.clear()
 
     async def _guarded(self, session, m: simplefix.FixMessage) -> None:
         try:

@@ -45,6 +45,8 @@ class Gateway:
         self.connections: set[Connection] = set()
         self.application = Application(self)
         self.market_data = MarketData(service)
+        # Application.handle_batch: a connection's batches of orders in turn on SQLite, overlapping elsewhere
+        self.wait_per_batch = bool(getattr(getattr(service, "db", None), "sqlite", True))
         self._server: asyncio.base_events.Server | None = None
         self._unsubscribe = None
         self._loop: asyncio.AbstractEventLoop | None = None
