@@ -48,11 +48,11 @@ class WalletOrderInfo:
 
 # What each record's instruction costs of a transaction's instruction trace (the runtime's
 # max_instruction_trace_length: top-level instructions, their CPIs and emit_cpi! events all
-# count): the program's figures (events-cpi-interface.md, section 5). A settle_fills of N
-# fills costs SETTLE_FILLS_TRACE + N.
+# count): the program's figures (events-cpi-interface.md, sections 5 and 8). A batched
+# instruction of N records costs BATCH_TRACE + N.
 TRACE_COST = {"custody_mint_set": 5, "custody_merge_set": 5, "custody_redeem": 5, "custody_withdraw": 3, "custody_fund": 3, "settle_fill": 4,
               "close_order": 4}
-SETTLE_FILLS_TRACE = 3
+BATCH_TRACE = 3  # settle_fills, custody_mint_sets, custody_merge_sets of N records: 3 + N
 LIFECYCLE_TRACE = 16  # sent alone anyway
 # Order inside one transaction of records from several groups: a custody_mint_set before the
 # fills that may hand its tokens out, merges after the fills that bring custody the tokens they
@@ -100,6 +100,8 @@ class Mapper:
         self.sequenced_fund = "custody_fund" in args
         # v1.2: settle_fills (several fills of one order in one instruction) and events by emit_cpi!
         self.batched_fills = "settle_fills" in args
+        # a227d7c: custody_mint_sets / custody_merge_sets (several custody set records of a market)
+        self.batched_sets = "custody_mint_sets" in args and "custody_merge_sets" in args
         self._templates: dict[tuple[str, str], Instruction] = {}
         # instructions whose arguments are all u64: discriminator ++ little-endian u64s
         self._packers = {}
@@ -224,39 +226,55 @@ class Mapper:
 
     def plan(self, records: list[O.OutboxRecord], built: dict[int, Built]) -> list[Step]:
         """The instructions of one transaction carrying `records` (whole groups, seq order), in
-        the order the program can apply them (RANK), several fills of one wallet order merged
-        into one settle_fills (in seq order: each fill is checked against what the previous left)."""
-        steps: list[Step] = []
-        fills: dict[str, list[O.OutboxRecord]] = {}
-        slots: list[tuple[int, str | None]] = []  # (rank, wallet order) placeholders, in order
+        the order the program can apply them (RANK). Where the program has the batched forms,
+        several fills of one wallet order become one settle_fills and several custody mints
+        (merges) of the market one custody_mint_sets (custody_merge_sets), records in seq order
+        (each is checked against what the previous left; all or nothing)."""
+        steps: list[Step | None] = []
+        batches: dict[tuple[str, str], list[O.OutboxRecord]] = {}
+        slots: list[tuple[int, tuple[str, str]]] = []  # placeholders of batched steps, in order
         for r in sorted(records, key=lambda r: (RANK.get(r.kind, 1), r.seq)):
-            if r.kind == "settle_fill" and self.batched_fills:
-                key = r.record.wallet_order
-                if key not in fills:
-                    fills[key] = []
+            key = self._batch_key(r)
+            if key is not None:
+                if key not in batches:
+                    batches[key] = []
                     slots.append((len(steps), key))
                     steps.append(None)  # filled in below
-                fills[key].append(r)
+                batches[key].append(r)
                 continue
             b = built[r.seq]
             steps.append(Step(list(b.instructions), [r.seq], list(b.signers), b.trace))
         for index, key in slots:
-            group = fills[key]
+            group = batches[key]
             if len(group) == 1:
                 b = built[group[0].seq]
                 steps[index] = Step(list(b.instructions), [group[0].seq], list(b.signers), b.trace)
             else:
-                steps[index] = Step([self._settle_fills(group, built[group[0].seq])], [r.seq for r in group], [],
-                                    SETTLE_FILLS_TRACE + len(group))
+                template = built[group[0].seq].instructions[-1]
+                steps[index] = Step([Instruction(template.program_id, self._batch_data(key[0], group), list(template.accounts))],
+                                    [r.seq for r in group], [], BATCH_TRACE + len(group))
         return steps
 
-    def _settle_fills(self, group: list[O.OutboxRecord], first: Built) -> Instruction:
-        """One settle_fills for several fills of one order: settle_fill's accounts, the fills in seq order."""
-        _pda, order_id = split_key(group[0].record.wallet_order)
-        fills = [{"seq": r.seq, "size": r.record.size, "price": r.record.price, "fee": r.record.fee} for r in group]
-        template = first.instructions[-1]
-        data = self.c.program.coder.instruction.encode("settle_fills", {"order_id": order_id, "fills": fills})
-        return Instruction(template.program_id, data, list(template.accounts))
+    def _batch_key(self, r: O.OutboxRecord) -> tuple[str, str] | None:
+        """(batched instruction, what its records share: the wallet order, the market), or None."""
+        if r.kind == "settle_fill" and self.batched_fills:
+            return "settle_fills", r.record.wallet_order
+        if r.kind in ("custody_mint_set", "custody_merge_set") and self.batched_sets:
+            return r.kind + "s", r.record.ticker
+        return None
+
+    def _batch_data(self, name: str, group: list[O.OutboxRecord]) -> bytes:
+        """settle_fills(order_id, Vec<FillArgs{seq, size, price, fee}>) /
+        custody_*_sets(Vec<SetArgs{seq, amount}>), borsh: u64s little endian, a Vec as u32 length
+        + items (tests/bridge/test_packing.py checks these bytes against anchorpy's encoder)."""
+        head = self.c.program.coder.instruction.sighashes[name]
+        if name == "settle_fills":
+            _pda, order_id = split_key(group[0].record.wallet_order)
+            body = struct.pack("<QI", order_id, len(group)) + b"".join(
+                struct.pack("<QQQQ", r.seq, r.record.size, r.record.price, r.record.fee) for r in group)
+        else:
+            body = struct.pack("<I", len(group)) + b"".join(struct.pack("<QQ", r.seq, r.record.amount) for r in group)
+        return head + body
 
     def _build(self, rec: O.OutboxRecord) -> Built:
         r = rec.record

@@ -102,6 +102,25 @@ def test_several_fills_of_one_order_become_one_settle_fills_in_seq_order(mapper)
     assert batched[0].trace == 3 + 3
 
 
+def test_custody_sets_of_several_groups_become_one_batch_each_mints_first_merges_last(mapper):
+    if not mapper.batched_sets:
+        pytest.skip("this IDL has no custody_mint_sets (program before a227d7c)")
+    order = known_order(mapper)
+    records = [merge(1, 5), mint(2, 6), fill(3, order), mint(4, 7), merge(5, 8)]
+    built = {r.seq: mapper.build(r) for r in records}
+    steps = mapper.plan(records, built)
+    coder = mapper.c.program.coder.instruction
+    names = [coder.parse(bytes(s.instructions[0].data)).name for s in steps]
+    assert names == ["custody_mint_sets", "settle_fill", "custody_merge_sets"]
+    assert [s.seqs for s in steps] == [[2, 4], [3], [1, 5]]
+    for step, name in ((steps[0], "custody_mint_sets"), (steps[2], "custody_merge_sets")):
+        amounts = {r.seq: r.record.amount for r in records if r.kind != "settle_fill"}
+        expected = coder.encode(name, {"records": [{"seq": q, "amount": amounts[q]} for q in step.seqs]})
+        assert bytes(step.instructions[0].data) == expected  # our packing == anchorpy's encoder
+        assert list(step.instructions[0].accounts) == list(built[step.seqs[0]].instructions[0].accounts)
+        assert step.trace == 3 + 2
+
+
 def builder(mapper, tmp_path) -> TxBuilder:
     from sqlalchemy import create_engine
 
@@ -112,16 +131,20 @@ def test_bounds_of_one_transaction(mapper, tmp_path):
     txb = builder(mapper, tmp_path)
     one = mapper.plan([mint(1)], {1: mapper.build(mint(1))})
     assert txb.fits(TICKER, one)
-    many = [mint(s) for s in range(1, 40)]
-    steps = mapper.plan(many, {r.seq: mapper.build(r) for r in many})
+    many = [mint(s) for s in range(1, 100)]
+    built = {r.seq: mapper.build(r) for r in many}
+    steps = mapper.plan(many, built)
     assert not txb.fits(TICKER, steps)
     with pytest.raises(TooLarge):
         txb._compile(TICKER, steps, Hash.default())
+    fit = max(k for k in range(1, len(many)) if txb.fits(TICKER, mapper.plan(many[:k], built)))
     if txb.max_instructions is not None:  # the program's own bound (v1.1)
-        assert txb.fits(TICKER, steps[:txb.max_instructions]) and not txb.fits(TICKER, steps[:txb.max_instructions + 1])
-    else:  # the instruction trace: custody_mint_set costs 5 of 64
-        n = MAX_INSTRUCTION_TRACE // steps[0].trace
-        assert txb.fits(TICKER, steps[:n]) and not txb.fits(TICKER, steps[:n + 1])
+        assert fit == txb.max_instructions
+    elif not mapper.batched_sets:  # the instruction trace: custody_mint_set costs 5 of 64
+        assert fit == MAX_INSTRUCTION_TRACE // mapper.build(many[0]).trace
+    else:  # one custody_mint_sets: 16 bytes a record, bound by 1232 bytes
+        assert 30 <= fit < MAX_INSTRUCTION_TRACE - 3
+        assert len(bytes(txb._compile(TICKER, mapper.plan(many[:fit], built), Hash.default())[0])) <= 1232
 
 
 def test_distinct_orders_are_bounded_by_bytes_and_accounts(mapper, tmp_path):
