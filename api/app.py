@@ -25,7 +25,7 @@ from api import errors, ws
 from api.auth import Authenticator, RateLimiter
 from api.fast_lane import FastLane
 from api.group_commit import GroupCommit
-from api.routes import api_keys, custody, exchange, markets, operator, order_groups, orders, portfolio, proof, wallet
+from api.routes import api_keys, communications, custody, exchange, markets, operator, order_groups, orders, portfolio, proof, wallet
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def create_app(settings: Settings, service: ExchangeService | None = None,
     )
     errors.install(app)
     # Hot routes first: FastAPI tries routers in order, and order entry is what must be fast.
-    for module in (orders, portfolio, markets, order_groups, api_keys, exchange):
+    for module in (orders, portfolio, markets, order_groups, api_keys, exchange, communications):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(operator.router)
     for router in (wallet.router, wallet.relay, custody.router, proof.router):  # DESIGN.md: wallet and custody endpoints

@@ -8,7 +8,9 @@ without gaps, so a client that sees a gap resubscribes), `ticker`, `trade`,
 message: prices and top of book when they moved, volume and open interest as deltas), and the
 private `fill`, `user_orders`, `market_positions` (the position after each fill or settlement)
 and `order_group_updates` (created, triggered, reset, deleted, limit_updated) — the
-connection's own user only. The handshake is signed with the REST headers over
+connection's own user only — and `communications` (rfq_created / rfq_deleted to every signed-in
+subscriber; quote_created / quote_accepted / quote_executed to the quote's maker and the RFQ's
+creator). The handshake is signed with the REST headers over
 `GET /trade-api/ws/v2`; a connection without them gets the public channels only (`ticker`,
 `ticker_v2`, `trade`, `market_lifecycle_v2`), as on Kalshi; a bad signature is refused with 401.
 
@@ -28,9 +30,11 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from exchange.errors import ExchangeError
+from exchange.service.rfq import CommunicationEvent
 from exchange.schemas import BookDelta, FillEvent, MarketEvent, MarketView, OrderEvent, TickerUpdate, TradeEvent
 
 from api.errors import ApiError, error_response
+from api.routes import communications
 from api.schemas import wire
 from api.schemas.convert import ONE, count_fp, dollars, rfc3339, seconds
 
@@ -39,7 +43,7 @@ log = logging.getLogger(__name__)
 WS_PATH = "/trade-api/ws/v2"
 # multivariate_market_lifecycle: accepted, and silent: Tandem lists no multivariate markets.
 PUBLIC_CHANNELS = {"ticker", "ticker_v2", "trade", "market_lifecycle_v2", "multivariate_market_lifecycle"}
-PRIVATE_CHANNELS = {"orderbook_delta", "fill", "user_orders", "market_positions", "order_group_updates"}
+PRIVATE_CHANNELS = {"orderbook_delta", "fill", "user_orders", "market_positions", "order_group_updates", "communications"}
 # Tandem's lifecycle changes -> Kalshi's market_lifecycle_v2 event types.
 LIFECYCLE = {"created": "created", "halted": "deactivated", "resumed": "activated", "open": "activated",
              "closed": "closed", "determined": "determined", "finalized": "settled"}
@@ -360,6 +364,8 @@ class Hub:
         elif isinstance(event, OrderEvent):
             o = event.order
             self._fan_out("user_orders", o.ticker, wire.order(o), user_id=o.user_id, message_type="user_order")
+        elif isinstance(event, CommunicationEvent):
+            self._communication(event)
         elif isinstance(event, MarketEvent):
             m = event.market
             body = {"market_ticker": m.ticker, "event_type": LIFECYCLE.get(event.kind, event.kind),
@@ -374,6 +380,19 @@ class Hub:
                         for _number, user_id in self.service.subaccounts(conn.user_id):  # 0 is the user itself
                             self._pending_positions.add((user_id, m.ticker))
                         self._schedule_flush()
+
+    def _communication(self, event: CommunicationEvent) -> None:
+        """`communications`: RFQs go to every signed-in subscriber (makers quote them); a
+        quote's news only to its maker and the RFQ's creator."""
+        message = communications.ws_message(self.service, event)
+        if message is None:
+            return
+        kind, body = message
+        if event.users is None:
+            self._fan_out("communications", event.rfq["ticker"], body, message_type=kind)
+        else:
+            for user_id in set(event.users):
+                self._fan_out("communications", event.rfq["ticker"], body, user_id=user_id, message_type=kind)
 
     def _ticker_v2(self, m: MarketView, ts_ms: int) -> None:
         trades = tuple(self._trade_deltas.pop(m.ticker, (0, 0)))

@@ -7,6 +7,7 @@ from .ledger import LedgerAccount, LedgerBalance, LedgerEntry, PositionStats
 from .markets import Builder, Event, FeeSchedule, Market, Series
 from .orders import Fill, Order, OrderGroup, Trade
 from .outbox import OutboxEvent, OutboxStream
+from .rfq import Quote, Rfq
 from .settlements import Settlement
 from .users import ApiKey, User
 
@@ -15,5 +16,5 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiKey", "ApiKeyBuilder", "ApiUsageTier", "Builder", "CustodyWithdrawal", "Deposit", "Event", "FeeSchedule", "Fill", "LedgerAccount", "LedgerBalance",
     "LedgerEntry", "Market", "Order", "OrderGroup", "OutboxEvent", "OutboxStream",
-    "PositionStats", "Series", "Settlement", "Subaccount", "SubaccountTransfer", "Trade", "User", "metadata",
+    "PositionStats", "Quote", "Rfq", "Series", "Settlement", "Subaccount", "SubaccountTransfer", "Trade", "User", "metadata",
 ]

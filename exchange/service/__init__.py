@@ -15,6 +15,7 @@ parts built in its constructor (exchange/service/parts.py).
 | `queries` | reader-only queries: markets, series, events, order books, trades, orders, fills, positions, settlements, balances, withdrawals, order groups |
 | `kalshi_reads` | candlesticks, cash and custody history, historical orders, one market position, API-key builders and API tiers (thin calls into their modules) |
 | `subaccounts` | Kalshi's subaccounts 1-63 (each its own custodial user row under its parent), cash transfers between them |
+| `rfq` | Kalshi's RFQs and quotes (communications): create, quote, accept, confirm; a confirmed quote posts as one fill through the order path |
 | `book_state` | memory: `MarketState`, `OpenOrder`, holds and positions; `restore` / `load_market` rebuild it from the database; each book's seq |
 | `holdings` | the ledger balances the write paths read (cash, positions) |
 | `unit_of_work` | the writer lock, THE transaction of every write, group commit |

@@ -37,12 +37,13 @@ from exchange.service.orders import OrderCommands
 from exchange.service.outbox_writer import OutboxWriter
 from exchange.service.queries import Queries
 from exchange.service.reference import ReferenceData
+from exchange.service.rfq import RequestsForQuote
 from exchange.service.subaccounts import Subaccounts
 from exchange.service.unit_of_work import UnitOfWork
 
 
 class ExchangeService(OrderCommands, FillPosting, OrderGroups, CashAndCustody, MarketLifecycle, ReferenceData,
-                      FillReversal, Queries, KalshiReads, Subaccounts):
+                      FillReversal, Queries, KalshiReads, Subaccounts, RequestsForQuote):
     def __init__(self, url: str, *, migrate: bool = True, restore: bool = True) -> None:
         self.db: Database = open_database(url) if migrate else connect(url)
         self.accounts = Accounts()

@@ -32,6 +32,16 @@ NEW_IN_ISSUE_13 = {
     "GET /trade-api/v2/account/limits", "GET /trade-api/v2/account/endpoint_costs",
     "POST /trade-api/v2/portfolio/subaccounts", "GET /trade-api/v2/portfolio/subaccounts/balances",
     "POST /trade-api/v2/portfolio/subaccounts/transfer", "GET /trade-api/v2/portfolio/subaccounts/transfers",
+    # RFQs and quotes (communications)
+    "GET /trade-api/v2/communications/id", "POST /trade-api/v2/communications/rfqs", "GET /trade-api/v2/communications/rfqs",
+    "GET /trade-api/v2/communications/rfqs/{rfq_id}", "DELETE /trade-api/v2/communications/rfqs/{rfq_id}",
+    "POST /trade-api/v2/communications/quotes", "GET /trade-api/v2/communications/quotes",
+    "GET /trade-api/v2/communications/quotes/{quote_id}", "DELETE /trade-api/v2/communications/quotes/{quote_id}",
+    "PUT /trade-api/v2/communications/quotes/{quote_id}/accept", "PUT /trade-api/v2/communications/quotes/{quote_id}/confirm",
+    "GET /trade-api/v2/communications/rfqs/{rfq_id}/quotes/{quote_id}",
+    "DELETE /trade-api/v2/communications/rfqs/{rfq_id}/quotes/{quote_id}",
+    "PUT /trade-api/v2/communications/rfqs/{rfq_id}/quotes/{quote_id}/accept",
+    "PUT /trade-api/v2/communications/rfqs/{rfq_id}/quotes/{quote_id}/confirm",
 }
 
 
