@@ -4,6 +4,7 @@ balances and fills; refusals in Kalshi's error shape that write nothing."""
 from __future__ import annotations
 
 import json
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -146,3 +147,34 @@ async def test_communications_channel(server, make_trader, make_market):
     assert [(f.side, f.yes_price_dollars, f.count_fp) for f in fills] == [("yes", "0.4000", "3.00")]
     for c in conns.values():
         await c.ws.close()
+
+
+async def test_rfq_scoped_paths_and_subaccounts(make_trader, make_market):
+    """The /rfqs/{rfq_id}/quotes/{quote_id} forms check the quote belongs to the RFQ; an RFQ and
+    a quote made for subaccounts trade those subaccounts' cash and positions."""
+    ticker = await make_market()
+    requester, maker = await make_trader(cents=10_000), await make_trader(cents=10_000)
+    for t in (requester, maker):
+        assert (await t.client.create_subaccount()).subaccount_number == 1
+        await t.client.apply_subaccount_transfer(client_transfer_id=uuid.uuid4(), from_subaccount=0, to_subaccount=1,
+                                                 amount_cents=5_000)
+    rfq_id = (await requester.client.create_rfq(market_ticker=ticker, contracts=4, rest_remainder=False,
+                                                subaccount=1)).id
+    other_rfq = (await requester.client.create_rfq(market_ticker=ticker, contracts=1, rest_remainder=False)).id
+    quote_id = (await maker.client.create_quote(rfq_id=rfq_id, yes_bid="0.25", no_bid="0", rest_remainder=False,
+                                                subaccount=1)).id
+    mine = (await requester.client.get_rfqs(subaccount=1)).rfqs
+    assert [r.id for r in mine] == [rfq_id] and mine[0].creator_subaccount == 1
+    with pytest.raises(ApiException) as err:
+        await requester.client.accept_rfq_quote(other_rfq, quote_id, accepted_side="yes")
+    assert _code(err) == (404, "quote_not_found")
+    assert (await maker.client.get_rfq_quote(rfq_id, quote_id)).quote.creator_subaccount == 1
+    await requester.client.accept_rfq_quote(rfq_id, quote_id, accepted_side="yes")
+    await maker.client.confirm_rfq_quote(rfq_id, quote_id)
+    assert (await maker.client.get_rfq_quote(rfq_id, quote_id)).quote.status == "executed"
+    assert (await maker.client.get_positions(subaccount=1, ticker=ticker)).market_positions[0].position_fp == "4.00"
+    assert (await requester.client.get_positions(subaccount=1, ticker=ticker)).market_positions[0].position_fp == "-4.00"
+    for t in (requester, maker):  # the primary accounts did not trade
+        assert (await t.client.get_positions(ticker=ticker)).market_positions == []
+        assert (await t.client.get_balance()).balance == 5_000
+    assert (await maker.client.get_balance(subaccount=1)).balance == 5_000 - 100  # 4 YES at 0.25
