@@ -392,6 +392,9 @@ class Hub:
             self._fan_out("communications", event.rfq["ticker"], body, message_type=kind)
         else:
             for user_id in set(event.users):
+                if kind == "quote_executed":  # each party hears of its own order only
+                    mine = event.quote["rfq_order_id"] if user_id == event.rfq["parent_user_id"] else event.quote["quote_order_id"]
+                    body = {**body, "order_id": mine}
                 self._fan_out("communications", event.rfq["ticker"], body, user_id=user_id, message_type=kind)
 
     def _ticker_v2(self, m: MarketView, ts_ms: int) -> None:

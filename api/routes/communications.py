@@ -296,6 +296,5 @@ def ws_message(svc, event) -> tuple[str, dict] | None:
         body.update(accepted_side=q["accepted_side"], contracts_accepted=whole_contracts(r["contracts"]),
                     contracts_accepted_fp=count_fp(r["contracts"]))
     if event.kind == "quote_executed":
-        body.update(trade_id=q["trade_id"], rfq_creator_order_id=q["rfq_order_id"], quote_creator_order_id=q["quote_order_id"],
-                    executed_ts=rfc3339(q["executed_ms"]))
+        body.update(trade_id=q["trade_id"], executed_ts=rfc3339(q["executed_ms"]))  # + the hearer's own order_id (ws.py)
     return event.kind, body

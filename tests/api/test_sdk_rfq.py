@@ -134,9 +134,13 @@ async def test_communications_channel(server, make_trader, make_market):
     msg = await conns[maker.name].recv_type("quote_accepted")
     assert (msg["msg"]["quote_id"], msg["msg"]["accepted_side"], msg["msg"]["contracts_accepted_fp"]) == (quote_id, "no", "3.00")
     await maker.client.confirm_quote(quote_id)
-    for name in (requester.name, maker.name):
-        msg = await conns[name].recv_type("quote_executed")
+    executed = (await maker.client.get_quote(quote_id)).quote
+    for t in (requester, maker):
+        msg = await conns[t.name].recv_type("quote_executed")
         assert msg["msg"]["quote_id"] == quote_id and msg["msg"]["trade_id"]
+        own = [o.order_id for o in (await t.client.get_orders(ticker=ticker)).orders]
+        assert [msg["msg"]["order_id"]] == own  # its own order, executed
+    assert executed.creator_order_id and executed.rfq_creator_order_id is None  # private to the requester
     heard = []  # the stranger, until the RFQ closed with the execution: nothing of the quote
     while not heard or heard[-1]["type"] != "rfq_deleted":
         heard.append(await conns[stranger.name].recv())
