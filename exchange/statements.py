@@ -49,14 +49,16 @@ class Prepared:
         PostgreSQL the writes deferred before it go in the same round trip (exchange/db.py)."""
         driver = conn.connection.driver_connection
         cursor = driver.cursor()
-        info = conn.info
-        pending = info.get(PENDING)
         mirror = getattr(conn.dialect, "tandem_mirror", None)
-        if mirror is not None and type(self) is Prepared:  # a statement the mirror does not follow
+        if mirror is None:  # SQLite: nothing deferred, nothing mirrored
+            cursor.execute(self.sql(conn), params or {})
+            return cursor
+        info = conn.info
+        if type(self) is Prepared:  # a statement the mirror does not follow
             written_behind_mirror(self.sql(conn), info, mirror)
+        pending = info.get(PENDING)
         if pending:  # the rows are in the cursor once the pipeline has synced
-            run_pipeline(driver, pending, conn.dialect.tandem_mirror,
-                         lambda: cursor.execute(self.sql(conn), params or {}))
+            run_pipeline(driver, pending, mirror, lambda: cursor.execute(self.sql(conn), params or {}))
         else:
             cursor.execute(self.sql(conn), params or {})
         return cursor
