@@ -14,6 +14,7 @@ Where things live (pure modules do no I/O and are tested alone):
 | `ledger_queries` | the ledger as the indexer reads it |
 | `journal` | double-entry postings of one command, with Kalshi netting |
 | `statements` | the order path's prepared SQL; `paging` the listings' pages; `views` rows -> views |
+| `mirror` | the PostgreSQL writer's write-through mirror of balances and resting orders (with `db`'s deferred writes: a command is one round trip) |
 | `models/`, `migrations/`, `db` | the ledger's tables (SQLModel, incl. custody deposits/withdrawals), their Alembic history, engines (handed a URL) |
 | `schemas`, `errors` | what the service takes and returns, and its named refusals |
 
