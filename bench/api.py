@@ -39,7 +39,8 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-REPO = Path(__file__).resolve().parents[1]
+from bench._databases import REPO, postgres_url, scratch_postgres
+
 TOKEN = "bench-operator-token"
 CREATE_PATH = "/trade-api/v2/portfolio/events/orders"
 CANCEL_PATH = "/trade-api/v2/portfolio/events/orders/batched"
@@ -309,14 +310,6 @@ def service_baseline(db_url: str, seconds: float) -> None:
           f" p99 {_pct(latencies, .99) * 1e3:5.2f} ms", flush=True)
 
 
-def _postgres_url() -> str | None:
-    url = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
-    if url:
-        return url
-    done = subprocess.run(["bash", str(REPO / "scripts" / "ensure-postgres.sh")], capture_output=True, text=True)
-    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
-
-
 def main() -> None:
     backends = os.environ.get("BENCH_API_BACKENDS", "sqlite,postgres").split(",")
     print(f"  {os.cpu_count()} cores; {os.environ.get('BENCH_API_PROCS', '1')} client processes x "
@@ -330,29 +323,14 @@ def main() -> None:
             if os.environ.get("BENCH_API_BASELINE", "1") != "0":
                 service_baseline(f"sqlite:///{home / 'baseline.db'}", float(os.environ.get("BENCH_API_SECONDS", "10")) / 2)
         if "postgres" in backends:
-            url = _postgres_url()
+            url = postgres_url()
             if url is None:
                 print("  postgres: no server (set BENCH_POSTGRES_URL or install via scripts/ensure-postgres.sh)")
                 return
-            from sqlalchemy import create_engine, text
-            from sqlalchemy.engine import make_url
-
-            from exchange.db import normalize_url
-
-            base = make_url(normalize_url(url))
-            name = f"bench_{os.getpid()}"
-            admin = create_engine(base, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
             home = Path(tmp) / "postgres"
             home.mkdir()
-            try:
-                run_backend("postgres", base.set(database=name).render_as_string(hide_password=False), home)
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+            with scratch_postgres(url, "bench_api") as db_url:
+                run_backend("postgres", db_url, home)
 
 
 if __name__ == "__main__":

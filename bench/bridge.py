@@ -33,23 +33,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import statistics
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from solana.rpc.commitment import Confirmed, Processed
+from solana.rpc.commitment import Processed
 from solders.keypair import Keypair
 from solders.signature import Signature
 
+from bench._databases import scratch_postgres
 from bridge.runner import Bridge, BridgeConfig
 from chain import instructions as ix
 from chain.client import LAMPORTS_PER_SOL, ChainClient
 from chain.instructions import OrderSide
 from chain.localnet import Localnet
 from chain.setup import ChainKeys, ExchangeSettings, fund_collateral
-from chain.tokens import ata, create_ata_ix
+from chain.tokens import create_ata_ix
 from exchange import outbox as O
 from exchange.outbox_reader import OutboxReader
 from exchange.schemas import OrderRequest
@@ -423,21 +423,8 @@ def _database(tmp: Path):
     if not base:
         yield f"sqlite:///{tmp / 'bench.db'}"
         return
-    from sqlalchemy import create_engine, make_url, text
-
-    from exchange.db import normalize_url
-
-    url = make_url(normalize_url(base))
-    name = f"bench_bridge_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(base, "bench_bridge") as url:
+        yield url
 
 
 def main() -> None:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from bench.api import REPO, TOKEN, _pct, _postgres_url, _setup
+from bench._databases import postgres_url, scratch_postgres
+from bench.api import REPO, TOKEN, _pct, _setup
 from fix import tags as T
 from fix.client import RawClient
 
@@ -182,26 +183,11 @@ def main() -> None:
             home.mkdir()
             run_backend("sqlite", f"sqlite:///{home / 'tandem.db'}", home, seconds, window)
         if "postgres" in backends:
-            url = _postgres_url()
+            url = postgres_url()
             if url is None:
                 print("  postgres: no server (set BENCH_POSTGRES_URL or install via scripts/ensure-postgres.sh)")
                 return
-            from sqlalchemy import create_engine, text
-            from sqlalchemy.engine import make_url
-
-            from exchange.db import normalize_url
-
-            base = make_url(normalize_url(url))
-            db_name = f"bench_fix_{os.getpid()}"
-            admin = create_engine(base, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-            try:
-                home = Path(tmp) / "postgres"
-                home.mkdir()
-                run_backend("postgres", base.set(database=db_name).render_as_string(hide_password=False), home,
-                            seconds, window)
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-                admin.dispose()
+            home = Path(tmp) / "postgres"
+            home.mkdir()
+            with scratch_postgres(url, "bench_fix") as db_url:
+                run_backend("postgres", db_url, home, seconds, window)

@@ -26,10 +26,11 @@ import statistics
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
+
+from bench._databases import scratch_postgres
 
 ONE = 1_000_000
 
@@ -242,26 +243,6 @@ def _reconciliation(label: str, url: str) -> None:
         ix.db.dispose()
 
 
-@contextmanager
-def _fresh_postgres(base: str):
-    """A throwaway database on the server `base` names, dropped afterwards."""
-    from sqlalchemy.engine import make_url
-
-    from exchange.db import normalize_url
-
-    url = make_url(normalize_url(base))
-    name = f"bench_indexer_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-indexer-") as d:
         tmp = Path(d)
@@ -269,7 +250,7 @@ def main() -> None:
         _reconciliation("SQLite", f"sqlite:///{tmp / 'ledger.db'}")
         pg = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
         if pg:
-            with _fresh_postgres(pg) as url:
+            with scratch_postgres(pg, "bench_indexer") as url:
                 _reconciliation("PostgreSQL", url)
         else:
             print("PostgreSQL: skipped (set BENCH_POSTGRES_URL)")
