@@ -66,3 +66,19 @@ def check_outbox_gapless(service) -> dict[str, list[tuple[int, str, dict]]]:
         assert [e[0] for e in events] == list(range(1, len(events) + 1)), f"stream {stream} has gaps"
     assert service.outbox_streams() == {s: len(e) for s, e in streams.items()}
     return streams
+
+
+def funded_users(svc, *names, cents=1_000_00):
+    """Custodial users created and funded with `cents` each, in order."""
+    out = []
+    for name in names:
+        u = svc.create_user(name)
+        svc.fund(u.id, cents=cents)
+        out.append(u)
+    return out
+
+
+def row_count(svc, table) -> int:
+    """Rows in a model's table."""
+    with svc.db.reader.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table.__table__)).scalar_one()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from exchange.service import ExchangeService
 from tests.databases import BACKENDS, fresh_database
 
 
@@ -16,3 +17,11 @@ from tests.databases import BACKENDS, fresh_database
 def db_url(request, tmp_path):
     with fresh_database(request.param, tmp_path, "ledger") as url:
         yield url
+
+
+@pytest.fixture
+def svc(db_url):
+    """A service on the test's fresh database (a module may override `db_url`)."""
+    service = ExchangeService(db_url)
+    yield service
+    service.close()

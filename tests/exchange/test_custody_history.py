@@ -10,14 +10,6 @@ from solders.keypair import Keypair
 from exchange import custody_history as H
 from exchange import errors
 from exchange.fees import ONE
-from exchange.service import ExchangeService
-
-
-@pytest.fixture
-def svc(db_url):
-    service = ExchangeService(db_url)
-    yield service
-    service.close()
 
 
 def _all(fn, reader, user_id, limit=1):

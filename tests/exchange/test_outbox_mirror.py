@@ -10,7 +10,6 @@ import random
 import time
 import uuid
 
-import pytest
 from solders.keypair import Keypair
 
 from exchange import errors
@@ -19,18 +18,10 @@ from exchange.fees import CENT, ONE
 from exchange.journal import Journal
 from exchange.models import ledger as L
 from exchange.schemas import OrderRequest
-from exchange.service import ExchangeService
 
 from .checks import check_ledger, check_outbox_gapless
 
 C = ONE
-
-
-@pytest.fixture
-def svc(db_url):
-    service = ExchangeService(db_url)
-    yield service
-    service.close()
 
 
 def _escrow(svc, user_id, asset, amount):

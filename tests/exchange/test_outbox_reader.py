@@ -15,7 +15,6 @@ from exchange.fees import CENT, ONE
 from exchange.journal import Journal
 from exchange.models import ledger as L
 from exchange.schemas import FillEvent, OrderEvent, OrderRequest
-from exchange.service import ExchangeService
 
 from .checks import check_ledger, check_outbox_gapless
 
@@ -28,13 +27,6 @@ def _later() -> int:
 
 def _pda() -> str:
     return str(Keypair().pubkey())
-
-
-@pytest.fixture
-def svc(db_url):
-    service = ExchangeService(db_url)
-    yield service
-    service.close()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from exchange import errors
 from exchange.fees import ONE, taker_fee
@@ -15,31 +15,10 @@ from exchange.schemas import OrderRequest
 from exchange.service import ExchangeService
 from exchange.service import rfq as rfq_module
 
-from .checks import check_ledger, check_outbox_gapless
+from .checks import check_ledger, check_outbox_gapless, funded_users, row_count
 
 C = ONE
 HOUR_MS = 3_600_000
-
-
-@pytest.fixture
-def svc(db_url):
-    service = ExchangeService(db_url)
-    yield service
-    service.close()
-
-
-def _users(svc, *names, cents=1_000_00):
-    out = []
-    for name in names:
-        u = svc.create_user(name)
-        svc.fund(u.id, cents=cents)
-        out.append(u)
-    return out
-
-
-def _count(svc, table) -> int:
-    with svc.db.reader.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table.__table__)).scalar_one()
 
 
 def _market(svc, ticker="R"):
@@ -48,7 +27,7 @@ def _market(svc, ticker="R"):
 
 
 def test_confirmed_quote_posts_one_fill_through_the_ledger(svc):
-    requester, maker = _users(svc, "requester", "maker")
+    requester, maker = funded_users(svc, "requester", "maker")
     _market(svc)
     rfq_id = svc.create_rfq(requester.id, requester.id, "R", 10 * C, rest_remainder=False)
     quote_id = svc.create_quote(maker.id, maker.id, rfq_id, 400_000, 550_000, rest_remainder=False)
@@ -80,7 +59,7 @@ def test_confirmed_quote_posts_one_fill_through_the_ledger(svc):
 
 
 def test_a_requester_sells_its_position_by_accepting_the_yes_bid(svc):
-    requester, maker = _users(svc, "requester", "maker")
+    requester, maker = funded_users(svc, "requester", "maker")
     _market(svc)
     # The requester holds 5 YES first (bought on the book from the maker).
     svc.place_order(maker.id, OrderRequest.legacy("R", "no", "buy", 5 * C, no_price=500_000))
@@ -100,11 +79,11 @@ def test_a_requester_sells_its_position_by_accepting_the_yes_bid(svc):
 
 
 def test_refusals_write_nothing(svc):
-    requester, maker = _users(svc, "requester", "maker")
-    (poor,) = _users(svc, "poor", cents=300)  # $3: cannot pay for 10 YES at 0.40
+    requester, maker = funded_users(svc, "requester", "maker")
+    (poor,) = funded_users(svc, "poor", cents=300)  # $3: cannot pay for 10 YES at 0.40
     _market(svc)
     rfq_id = svc.create_rfq(requester.id, requester.id, "R", 10 * C, rest_remainder=False)
-    before = (_count(svc, Rfq), _count(svc, Quote), _count(svc, Order), _count(svc, Trade))
+    before = (row_count(svc, Rfq), row_count(svc, Quote), row_count(svc, Order), row_count(svc, Trade))
     cases = [
         (errors.InvalidRequest, lambda: svc.create_rfq(requester.id, requester.id, "R", 0, rest_remainder=False)),
         (errors.NotFound, lambda: svc.create_rfq(requester.id, requester.id, "NOPE", C, rest_remainder=False)),
@@ -118,14 +97,14 @@ def test_refusals_write_nothing(svc):
     for exc, call in cases:
         with pytest.raises(exc):
             call()
-    assert (_count(svc, Rfq), _count(svc, Quote), _count(svc, Order), _count(svc, Trade)) == before
+    assert (row_count(svc, Rfq), row_count(svc, Quote), row_count(svc, Order), row_count(svc, Trade)) == before
     # A maker that cannot pay: the confirm is refused and nothing moves; the quote stays accepted.
     quote_id = svc.create_quote(poor.id, poor.id, rfq_id, 400_000, 0, rest_remainder=False)
     svc.accept_quote(requester.id, quote_id, "yes")
     with pytest.raises(errors.InsufficientBalance):
         svc.confirm_quote(poor.id, quote_id)
     assert svc.get_quote(poor.id, quote_id)[0]["status"] == "accepted"
-    assert _count(svc, Trade) == 0 and _count(svc, Order) == before[2] and _count(svc, Fill) == 0
+    assert row_count(svc, Trade) == 0 and row_count(svc, Order) == before[2] and row_count(svc, Fill) == 0
     assert svc.balance(poor.id).cash == 3 * ONE and svc.balance(requester.id).cash == 1_000 * ONE
     check_ledger(svc)
 
@@ -135,7 +114,7 @@ def test_roles_deletes_and_lapses(svc, monkeypatch):
 
     now = {"ms": int(time.time() * 1000)}
     monkeypatch.setattr(clock, "wall_ms", lambda: now["ms"])
-    requester, maker, stranger = _users(svc, "requester", "maker", "stranger")
+    requester, maker, stranger = funded_users(svc, "requester", "maker", "stranger")
     _market(svc)
     rfq_id = svc.create_rfq(requester.id, requester.id, "R", 2 * C, rest_remainder=False)
     quote_id = svc.create_quote(maker.id, maker.id, rfq_id, 400_000, 500_000, rest_remainder=False)
@@ -173,11 +152,11 @@ def test_roles_deletes_and_lapses(svc, monkeypatch):
     svc.delete_rfq(requester.id, rfq_id)
     with pytest.raises(errors.InvalidRequest):
         svc.create_quote(maker.id, maker.id, rfq_id, 400_000, 500_000, rest_remainder=False)
-    assert _count(svc, Trade) == 0
+    assert row_count(svc, Trade) == 0
 
 
 def test_a_quote_on_a_market_that_stopped_trading_is_refused(svc):
-    requester, maker = _users(svc, "requester", "maker")
+    requester, maker = funded_users(svc, "requester", "maker")
     _market(svc)
     rfq_id = svc.create_rfq(requester.id, requester.id, "R", C, rest_remainder=False)
     quote_id = svc.create_quote(maker.id, maker.id, rfq_id, 400_000, 0, rest_remainder=False)
@@ -187,12 +166,12 @@ def test_a_quote_on_a_market_that_stopped_trading_is_refused(svc):
         svc.create_quote(maker.id, maker.id, rfq_id, 400_000, 0, rest_remainder=False)
     with pytest.raises(errors.MarketNotOpen):
         svc.confirm_quote(maker.id, quote_id)
-    assert _count(svc, Trade) == 0
+    assert row_count(svc, Trade) == 0
 
 
 def test_restart_keeps_the_executed_quote(db_url):
     svc = ExchangeService(db_url)
-    requester, maker = _users(svc, "requester", "maker")
+    requester, maker = funded_users(svc, "requester", "maker")
     _market(svc)
     rfq_id = svc.create_rfq(requester.id, requester.id, "R", 3 * C, rest_remainder=False)
     quote_id = svc.create_quote(maker.id, maker.id, rfq_id, 300_000, 0, rest_remainder=False)

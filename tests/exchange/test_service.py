@@ -6,7 +6,7 @@ import random
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from exchange import errors
 from exchange.fees import CENT, ONE, taker_fee
@@ -14,7 +14,7 @@ from exchange.models import Fill, Order, OutboxEvent, Trade
 from exchange.schemas import BookDelta, FillEvent, OrderRequest, TradeEvent
 from exchange.service import ExchangeService
 
-from .checks import check_ledger, check_outbox_gapless
+from .checks import check_ledger, check_outbox_gapless, funded_users, row_count
 
 C = ONE  # one contract
 HOUR_MS = 3_600_000
@@ -24,29 +24,8 @@ def _later() -> int:
     return int(time.time() * 1000) + HOUR_MS
 
 
-@pytest.fixture
-def svc(db_url):
-    service = ExchangeService(db_url)
-    yield service
-    service.close()
-
-
-def _users(svc, *names, cents=1_000_00):
-    out = []
-    for name in names:
-        u = svc.create_user(name)
-        svc.fund(u.id, cents=cents)
-        out.append(u)
-    return out
-
-
-def _count(svc, table) -> int:
-    with svc.db.reader.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table.__table__)).scalar_one()
-
-
 def test_mint_transfer_merge_with_netting_and_invariants(svc):
-    alice, bob, carol = _users(svc, "alice", "bob", "carol")
+    alice, bob, carol = funded_users(svc, "alice", "bob", "carol")
     svc.create_market("M", title="m", close_ms=_later())
     # Mint: alice buys YES at 0.40, bob buys NO at 0.60 -> a new set.
     svc.place_order(alice.id, OrderRequest("M", "bid", 400_000, 10 * C))
@@ -83,7 +62,7 @@ def test_mint_transfer_merge_with_netting_and_invariants(svc):
 
 def test_random_trading_keeps_every_invariant(svc):
     rng = random.Random(7)
-    users = _users(svc, "u0", "u1", "u2", "u3", "u4", cents=500_00)
+    users = funded_users(svc, "u0", "u1", "u2", "u3", "u4", cents=500_00)
     for t in ("A", "B"):
         svc.create_market(t, title=t, close_ms=_later())
     placed = 0
@@ -112,7 +91,7 @@ def test_random_trading_keeps_every_invariant(svc):
 
 
 def test_fees_maker_rebate_and_builder_share(svc):
-    maker, taker = _users(svc, "maker", "taker")
+    maker, taker = funded_users(svc, "maker", "taker")
     svc.create_market("F", title="f", close_ms=_later())
     svc.set_fee_schedule("pro", taker_rate_ppm=70_000, maker_rate_ppm=17_500, maker_rebate_ppm=5_000, ticker="F")
     svc.create_builder("app1", share_ppm=250_000)
@@ -133,7 +112,7 @@ def test_fees_maker_rebate_and_builder_share(svc):
 
 
 def test_per_order_fee_rounding_over_many_small_fills(svc):
-    maker, taker = _users(svc, "maker", "taker")
+    maker, taker = funded_users(svc, "maker", "taker")
     svc.create_market("R", title="r", close_ms=_later())
     for _ in range(10):
         svc.place_order(maker.id, OrderRequest("R", "ask", 500_000, 10_000))  # 0.01 contract each
@@ -144,7 +123,7 @@ def test_per_order_fee_rounding_over_many_small_fills(svc):
 
 
 def test_determine_and_finalize_pay_out(svc):
-    yes_holder, no_holder = _users(svc, "y", "n")
+    yes_holder, no_holder = funded_users(svc, "y", "n")
     svc.create_market("S", title="s", close_ms=_later())
     svc.place_order(yes_holder.id, OrderRequest("S", "bid", 700_000, 5 * C))
     svc.place_order(no_holder.id, OrderRequest("S", "ask", 700_000, 5 * C))
@@ -175,7 +154,7 @@ def test_determine_and_finalize_pay_out(svc):
 
 def test_restart_restores_book_holds_and_balances(db_url):
     svc = ExchangeService(db_url)
-    a, b = _users(svc, "a", "b")
+    a, b = funded_users(svc, "a", "b")
     svc.create_market("P", title="p", close_ms=_later())
     rng = random.Random(3)
     for i in range(60):
@@ -206,9 +185,9 @@ def test_restart_restores_book_holds_and_balances(db_url):
 
 
 def test_refused_orders_write_nothing(svc):
-    (poor,) = _users(svc, "poor", cents=100)  # $1
+    (poor,) = funded_users(svc, "poor", cents=100)  # $1
     svc.create_market("X", title="x", close_ms=_later())
-    orders_before, entries_before = _count(svc, Order), _count(svc, OutboxEvent)
+    orders_before, entries_before = row_count(svc, Order), row_count(svc, OutboxEvent)
     with pytest.raises(errors.InsufficientBalance):
         svc.place_order(poor.id, OrderRequest("X", "bid", 500_000, 10 * C))
     with pytest.raises(errors.InvalidRequest):
@@ -219,7 +198,7 @@ def test_refused_orders_write_nothing(svc):
         svc.place_order(poor.id, OrderRequest("NOPE", "bid", 500_000, C))
     with pytest.raises(errors.InsufficientBalance):
         svc.debit(poor.id, cents=101)
-    assert (_count(svc, Order), _count(svc, OutboxEvent)) == (orders_before, entries_before)
+    assert (row_count(svc, Order), row_count(svc, OutboxEvent)) == (orders_before, entries_before)
     assert svc.orderbook("X").yes == []
     svc.halt("X")
     with pytest.raises(errors.MarketNotOpen):
@@ -229,13 +208,13 @@ def test_refused_orders_write_nothing(svc):
 
 
 def test_failure_inside_the_transaction_rolls_back_ledger_and_book(svc, monkeypatch):
-    a, b = _users(svc, "a", "b")
+    a, b = funded_users(svc, "a", "b")
     svc.create_market("T", title="t", close_ms=_later())
     deltas: list[BookDelta] = []
     svc.subscribe(lambda e: deltas.append(e) if isinstance(e, BookDelta) else None)
     svc.place_order(a.id, OrderRequest("T", "ask", 600_000, 3 * C))
     book, cash = svc.orderbook("T"), svc.balance(b.id).cash
-    counts = [_count(svc, t) for t in (Order, Fill, Trade, OutboxEvent)]
+    counts = [row_count(svc, t) for t in (Order, Fill, Trade, OutboxEvent)]
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -244,7 +223,7 @@ def test_failure_inside_the_transaction_rolls_back_ledger_and_book(svc, monkeypa
     with pytest.raises(RuntimeError):
         svc.place_order(b.id, OrderRequest("T", "bid", 600_000, 2 * C))
     monkeypatch.undo()
-    assert [_count(svc, t) for t in (Order, Fill, Trade, OutboxEvent)] == counts
+    assert [row_count(svc, t) for t in (Order, Fill, Trade, OutboxEvent)] == counts
     assert svc.orderbook("T") == book and svc.balance(b.id).cash == cash
     _, fills = svc.place_order(b.id, OrderRequest("T", "bid", 600_000, 2 * C))
     assert sum(f.count for f in fills) == 2 * C
@@ -255,7 +234,7 @@ def test_failure_inside_the_transaction_rolls_back_ledger_and_book(svc, monkeypa
 
 
 def test_order_semantics_stp_post_only_ioc_fok_reduce_only(svc):
-    a, b = _users(svc, "a", "b")
+    a, b = funded_users(svc, "a", "b")
     svc.create_market("Q", title="q", close_ms=_later())
     own, _ = svc.place_order(a.id, OrderRequest("Q", "ask", 500_000, C))
     order, fills = svc.place_order(a.id, OrderRequest("Q", "bid", 500_000, C))  # taker_at_cross: taker cancelled
@@ -278,7 +257,7 @@ def test_order_semantics_stp_post_only_ioc_fok_reduce_only(svc):
 
 
 def test_amend_decrease_cancel_and_order_groups(svc):
-    a, b = _users(svc, "a", "b")
+    a, b = funded_users(svc, "a", "b")
     svc.create_market("G", title="g", close_ms=_later())
     first, _ = svc.place_order(a.id, OrderRequest("G", "bid", 400_000, 5 * C))
     second, _ = svc.place_order(a.id, OrderRequest("G", "bid", 400_000, 5 * C))
@@ -305,7 +284,7 @@ def test_amend_decrease_cancel_and_order_groups(svc):
 
 
 def test_subscribers_get_deltas_trades_and_private_fills_after_commit(svc):
-    a, b = _users(svc, "a", "b")
+    a, b = funded_users(svc, "a", "b")
     svc.create_market("W", title="w", close_ms=_later())
     seen = []
     svc.subscribe(seen.append)
@@ -351,7 +330,7 @@ def test_users_keys_and_lists(svc):
 def test_order_group_limit_cancels_a_partly_filled_maker(svc):
     """Maker fills that reach the group's limit cancel the group's resting orders, including the
     one the same command filled in part (the cancel must not be overwritten by the fill)."""
-    alice, bob = _users(svc, "alice", "bob")
+    alice, bob = funded_users(svc, "alice", "bob")
     svc.create_market("G", title="g", close_ms=_later())
     group = svc.create_order_group(alice.id, 5 * C)
     svc.place_order(alice.id, OrderRequest("G", "bid", 400_000, 4 * C, order_group_id=group.order_group_id))
@@ -365,7 +344,7 @@ def test_order_group_limit_cancels_a_partly_filled_maker(svc):
 
 
 def test_buy_max_cost_spends_at_the_makers_prices_and_never_rests(svc):
-    maker, yes_buyer, no_buyer = _users(svc, "maker", "yes_buyer", "no_buyer")
+    maker, yes_buyer, no_buyer = funded_users(svc, "maker", "yes_buyer", "no_buyer")
     svc.create_market("M", title="m", close_ms=_later())
     svc.place_order(maker.id, OrderRequest("M", "ask", 40 * CENT, 3 * C))
     svc.place_order(maker.id, OrderRequest("M", "ask", 50 * CENT, 7 * C))
@@ -385,10 +364,10 @@ def test_buy_max_cost_spends_at_the_makers_prices_and_never_rests(svc):
     assert (order.initial_count, order.taker_fill_cost, order.remaining_count, order.status) == (7 * C // 2, 130 * CENT, 0, "executed")
     assert svc.orderbook("M").yes == [(60 * CENT, 7 * C // 2)]  # nothing of the capped order rests
     # A cap that buys nothing at the book's prices is refused, and nothing is written.
-    orders_before = _count(svc, Order)
+    orders_before = row_count(svc, Order)
     with pytest.raises(errors.InvalidRequest):
         svc.place_order(yes_buyer.id, OrderRequest.legacy("M", "yes", "buy", 1 * C, yes_price=99 * CENT, buy_max_cost=1))
-    assert _count(svc, Order) == orders_before
+    assert row_count(svc, Order) == orders_before
     check_ledger(svc)
 
 
@@ -397,7 +376,7 @@ def test_order_group_limit_counts_a_rolling_window_since_reset_trigger_and_limit
 
     now = {"ms": int(time.time() * 1000)}
     monkeypatch.setattr(clock, "wall_ms", lambda: now["ms"])
-    maker, taker = _users(svc, "maker", "taker")
+    maker, taker = funded_users(svc, "maker", "taker")
     svc.create_market("W", title="w", close_ms=_later())
     group = svc.create_order_group(maker.id, 5 * C)
 
@@ -447,7 +426,7 @@ def test_settlement_filters_are_applied_in_the_query_so_pages_are_full(svc, monk
 
     now = {"ms": int(time.time() * 1000)}
     monkeypatch.setattr(clock, "wall_ms", lambda: now["ms"])
-    yes_holder, no_holder = _users(svc, "y", "n", cents=10_000_00)
+    yes_holder, no_holder = funded_users(svc, "y", "n", cents=10_000_00)
     settled_at = {}
     for i, ticker in enumerate(["A1", "B1", "A2", "B2", "A3"]):
         svc.create_market(ticker, title=ticker, close_ms=_later())  # each its own event, named after it

@@ -9,16 +9,8 @@ import time
 import pytest
 
 from exchange.journal import Journal
-from exchange.service import ExchangeService
 
 from .checks import check_ledger
-
-
-@pytest.fixture
-def svc(db_url):
-    service = ExchangeService(db_url)
-    yield service
-    service.close()
 
 
 def test_a_rolled_back_fund_leaves_no_cached_account(svc, monkeypatch):

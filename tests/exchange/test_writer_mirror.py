@@ -35,13 +35,6 @@ def db_url(request, tmp_path):
         yield url
 
 
-@pytest.fixture
-def svc(db_url):
-    service = ExchangeService(db_url)
-    yield service
-    service.close()
-
-
 def _setup(svc):
     a, b = svc.create_user("a"), svc.create_user("b")
     svc.fund(a.id, cents=100_00)
