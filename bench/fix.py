@@ -3,14 +3,15 @@
 `python -m bench fix`. For SQLite (and PostgreSQL when BENCH_POSTGRES_URL / TEST_POSTGRES_URL is
 set, or scripts/ensure-postgres.sh finds one) it starts `tandem api` with TANDEM_FIX_PORT on a
 fresh database, makes one funded user and one market over REST, and logs one FIX session on
-(TLS, KalshiRT) with fix.client.RawClient (simplefix frames, one blocking socket).
+(TLS, KalshiRT) with fix.client.RawClient (fix.codec frames, one blocking socket).
 
-Two phases, each BENCH_FIX_SECONDS (10):
-- round trip: one order at a time: NewOrderSingle, wait for its ExecutionReport (New), then
-  OrderCancelRequest, wait for its ExecutionReport (Canceled). Latency p50/p99 of each.
-- pipelined: up to BENCH_FIX_WINDOW (32) commands in flight, each acknowledged order
-  cancelled at once (the 1/1 mix of `bench api`, over one session): orders placed/s, order
-  commands/s (placed + cancelled), and the latencies under that load.
+One phase per in-flight window of BENCH_FIX_WINDOWS ("1,8,32"), each BENCH_FIX_SECONDS (10):
+up to that many commands in flight, each acknowledged order cancelled at once (the 1/1 mix of
+`bench api`, over one session; window 1 is one command at a time, a client that waits for
+each report). Printed per window: orders placed/s, order commands/s (placed + cancelled),
+NewOrderSingle -> ExecutionReport (New) and OrderCancelRequest -> ExecutionReport (Canceled)
+latency p50/p99, the server process's CPU time per order command (less noisy than the rates
+on a shared machine) and the load average at the end of the phase.
 Orders are resting bids of 1 contract at 1..49 cents (never crossing). Client and server share
 the machine's cores, as in `bench api`.
 """
@@ -30,6 +31,16 @@ from bench._databases import postgres_url, scratch_postgres
 from bench.api import REPO, TOKEN, _pct, _setup
 from fix import tags as T
 from fix.client import RawClient
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def _free_port() -> int:
@@ -102,7 +113,7 @@ class _Orders:
             self.cancel_ms.append(ms)
             return None
         self.errors += 1
-        print("    unexpected:", bytes(m.encode(raw=True)).replace(b"\x01", b"|")[:300])
+        print("    unexpected:", m.raw.replace(b"\x01", b"|")[:300])
         return None
 
 
@@ -113,7 +124,7 @@ def _session(fix_port: int, key_id: str, pem: bytes) -> RawClient:
     return client
 
 
-def run_backend(name: str, db_url: str, home: Path, seconds: float, window: int) -> None:
+def run_backend(name: str, db_url: str, home: Path, seconds: float, windows: list[int]) -> None:
     proc, port, fix_port = _start(db_url, home)
     try:
         creds, tickers = _setup(f"http://127.0.0.1:{port}", 1, 1)
@@ -127,41 +138,29 @@ def run_backend(name: str, db_url: str, home: Path, seconds: float, window: int)
             orders.cancel(cl)
             while orders.sent:
                 orders.receive()
-        orders = _Orders(client, tickers[0])
-        orders.n = 10_000
-        stop = time.perf_counter() + seconds
-        while time.perf_counter() < stop:
-            orders.place()
-            cl = None
-            while cl is None:
+        for n, window in enumerate(windows):
+            orders = _Orders(client, tickers[0])
+            orders.n = 1_000_000 * (n + 1)
+            cpu0, start = _cpu_s(proc.pid), time.perf_counter()
+            stop = start + seconds
+            while time.perf_counter() < stop:
+                while len(orders.sent) < window:
+                    orders.place()
                 cl = orders.receive()
-            orders.cancel(cl)
-            while orders.sent:
-                orders.receive()
-        print(f"  {name:8} round trip   orders placed {orders.placed / seconds:6,.0f}/s   "
-              f"D->8 p50 {_pct(orders.place_ms, .5):.2f} ms p99 {_pct(orders.place_ms, .99):.2f} ms   "
-              f"F->8 p50 {_pct(orders.cancel_ms, .5):.2f} ms p99 {_pct(orders.cancel_ms, .99):.2f} ms", flush=True)
-
-        orders = _Orders(client, tickers[0])
-        orders.n = 1_000_000
-        start = time.perf_counter()
-        stop = start + seconds
-        while time.perf_counter() < stop:
-            while len(orders.sent) < window:
-                orders.place()
-            cl = orders.receive()
-            if cl is not None:
-                orders.cancel(cl)
-        while orders.sent:  # drain: everything sent is acknowledged
-            cl = orders.receive()
-            if cl is not None:
-                orders.cancel(cl)
-        elapsed = time.perf_counter() - start
-        print(f"  {name:8} pipelined {window:2}  orders placed {orders.placed / elapsed:6,.0f}/s   "
-              f"order commands {(orders.placed + orders.canceled) / elapsed:6,.0f}/s   "
-              f"D->8 p50 {_pct(orders.place_ms, .5):.2f} ms p99 {_pct(orders.place_ms, .99):.2f} ms   "
-              f"F->8 p50 {_pct(orders.cancel_ms, .5):.2f} ms p99 {_pct(orders.cancel_ms, .99):.2f} ms"
-              + (f"   unexpected reports {orders.errors}" if orders.errors else ""), flush=True)
+                if cl is not None:
+                    orders.cancel(cl)
+            while orders.sent:  # drain: everything sent is acknowledged
+                cl = orders.receive()
+                if cl is not None:
+                    orders.cancel(cl)
+            elapsed, cpu = time.perf_counter() - start, _cpu_s(proc.pid) - cpu0
+            commands = orders.placed + orders.canceled
+            print(f"  {name:8} in flight {window:2}  orders placed {orders.placed / elapsed:6,.0f}/s   "
+                  f"order commands {commands / elapsed:6,.0f}/s   "
+                  f"D->8 p50 {_pct(orders.place_ms, .5):.2f} ms p99 {_pct(orders.place_ms, .99):.2f} ms   "
+                  f"F->8 p50 {_pct(orders.cancel_ms, .5):.2f} ms p99 {_pct(orders.cancel_ms, .99):.2f} ms   "
+                  f"server CPU {cpu * 1e6 / max(commands, 1):.0f} us/command   load {_load()}"
+                  + (f"   unexpected reports {orders.errors}" if orders.errors else ""), flush=True)
         client.send("5", [(T.Text, "bench done")])
         client.close()
     finally:
@@ -174,14 +173,14 @@ def run_backend(name: str, db_url: str, home: Path, seconds: float, window: int)
 
 def main() -> None:
     seconds = float(os.environ.get("BENCH_FIX_SECONDS", "10"))
-    window = int(os.environ.get("BENCH_FIX_WINDOW", "32"))
+    windows = [int(w) for w in os.environ.get("BENCH_FIX_WINDOWS", os.environ.get("BENCH_FIX_WINDOW", "1,8,32")).split(",")]
     backends = os.environ.get("BENCH_FIX_BACKENDS", "sqlite,postgres").split(",")
     print(f"  {os.cpu_count()} cores; one FIX session (TLS); {seconds:g} s per phase", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         if "sqlite" in backends:
             home = Path(tmp) / "sqlite"
             home.mkdir()
-            run_backend("sqlite", f"sqlite:///{home / 'tandem.db'}", home, seconds, window)
+            run_backend("sqlite", f"sqlite:///{home / 'tandem.db'}", home, seconds, windows)
         if "postgres" in backends:
             url = postgres_url()
             if url is None:
@@ -190,4 +189,4 @@ def main() -> None:
             home = Path(tmp) / "postgres"
             home.mkdir()
             with scratch_postgres(url, "bench_fix") as db_url:
-                run_backend("postgres", db_url, home, seconds, window)
+                run_backend("postgres", db_url, home, seconds, windows)

@@ -19,19 +19,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-
-import simplefix
+from functools import lru_cache
 
 from exchange.errors import ExchangeError, InvalidRequest
 from exchange.schemas import FillView, OrderRequest, OrderView
 from exchange.units import ONE, parse_count, parse_dollars
 
 from fix import tags as T
-from fix.codec import parse_utc_timestamp, utc_timestamp
+from fix.codec import Message, parse_utc_timestamp, utc_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +48,20 @@ class FieldError(Exception):
         self.tag, self.reason, self.text = tag, reason, text
 
 
+@lru_cache(maxsize=4096)
 def cents_text(price: int) -> str:
     """YES base units -> cents as FIX Price ("56", "56.5")."""
     return _plain(Decimal(price) / (ONE // 100))
 
 
+@lru_cache(maxsize=4096)
 def qty_text(count: int) -> str:
     return _plain(Decimal(count) / ONE)
+
+
+@lru_cache(maxsize=4096)
+def _qty_bytes(count: int) -> bytes:
+    return qty_text(count).encode()
 
 
 def _plain(d: Decimal) -> str:
@@ -91,13 +95,14 @@ class Tracked:
     cancel_cl_ord_id: str | None = None  # a cancel this session asked for, in flight
     orig_cl_ord_id: str | None = None
     busy: bool = False  # a command of this session on it is running: its events are reported by the command
+    fixed: bytes = b""  # its ExecutionReports' unchanging fields, encoded once (Application.report)
 
     @property
     def leaves(self) -> int:
         return max(0, self.qty - self.cum)
 
 
-def _req(m: simplefix.FixMessage, tag: int) -> str:
+def _req(m: Message, tag: int) -> str:
     value = m.get(tag)
     if value is None or value == b"":
         raise FieldError(tag, 1, f"required tag {tag} missing")
@@ -107,11 +112,11 @@ def _req(m: simplefix.FixMessage, tag: int) -> str:
         raise FieldError(tag, 6, f"tag {tag} is not ASCII") from None
 
 
-def _opt(m: simplefix.FixMessage, tag: int) -> str | None:
+def _opt(m: Message, tag: int) -> str | None:
     return _req(m, tag) if m.get(tag) not in (None, b"") else None
 
 
-def _side(m: simplefix.FixMessage) -> bytes:
+def _side(m: Message) -> bytes:
     side = m.get(T.Side)
     if side is None:
         raise FieldError(T.Side, 1, "required tag 54 missing")
@@ -120,7 +125,7 @@ def _side(m: simplefix.FixMessage) -> bytes:
     return side
 
 
-def _qty(m: simplefix.FixMessage) -> int:
+def _qty(m: Message) -> int:
     text = _req(m, T.OrderQty)
     try:
         count = parse_count(text, "OrderQty")
@@ -131,7 +136,7 @@ def _qty(m: simplefix.FixMessage) -> int:
     return count
 
 
-def _cl_ord_id(m: simplefix.FixMessage, tag: int = T.ClOrdID) -> str:
+def _cl_ord_id(m: Message, tag: int = T.ClOrdID) -> str:
     value = _req(m, tag)
     if not CLORDID.match(value):
         raise FieldError(tag, 5, "ClOrdID: at most 64 of letters, digits, - _ : + = /")
@@ -145,14 +150,15 @@ class Application:
         self.orders: dict[str, Tracked] = {}  # order id -> its FIX view
         self.pending: dict[tuple[int, str], list[FillView]] = {}  # (user, ClOrdID) being placed -> maker fills seen meanwhile
         self._exec = 0
+        self._boot = gateway.boot_id.encode()
         self.by_cl_ord_id: dict[tuple[str, str], str] = {}  # (key, ClOrdID) -> order id, this process's (the store has all)
 
-    def exec_id(self) -> str:
+    def exec_id(self) -> bytes:
         self._exec += 1
-        return f"{self.gateway.boot_id}-{self._exec}"
+        return b"%s-%d" % (self._boot, self._exec)
 
     # ------------------------------------------------------------------ dispatch
-    async def handle_batch(self, session, batch: list[simplefix.FixMessage]) -> None:
+    async def handle_batch(self, session, batch: list[Message]) -> None:
         """Handle messages in order. NewOrderSingles and cancels are started without waiting for
         the ones before them: they reach the API's group commit together and share its
         transactions, which run them in the order queued and answer in that order. Anything
@@ -186,14 +192,14 @@ class Application:
             running.clear()
             placing.clear()
 
-    async def _guarded(self, session, m: simplefix.FixMessage) -> None:
+    async def _guarded(self, session, m: Message) -> None:
         try:
             await self.handle(session, m)
         except Exception:  # a bug, not the client's: logged, answered, the session goes on
             log.exception("fix: application message failed")
             session.business_reject(int(m.get(T.MsgSeqNum) or 0), m.get(T.MsgType) or b"?", 0, "internal error")
 
-    async def handle(self, session, m: simplefix.FixMessage) -> None:
+    async def handle(self, session, m: Message) -> None:
         msg_type = m.get(T.MsgType)
         seq = int(m.get(T.MsgSeqNum))
         handlers = ({b"D": self.new_order, b"F": self.cancel, b"G": self.replace, b"q": self.mass_cancel}
@@ -218,29 +224,38 @@ class Application:
     # ------------------------------------------------------------------ reports
     def report(self, o: Tracked, exec_type: bytes, status: bytes, *, cl_ord_id: str | None = None,
                orig: str | None = None, fill: FillView | None = None, text: str | None = None) -> None:
-        body: list[tuple[int, object]] = [
-            (T.OrderID, o.order_id), (T.ClOrdID, cl_ord_id or o.cl_ord_id)]
+        """An ExecutionReport, encoded straight to bytes: OrderID 37, ClOrdID 11, [OrigClOrdID 41],
+        ExecID 17, ExecType 150, OrdStatus 39, the order's fixed part (Symbol 55, Side 54,
+        OrdType 40, OrderQty 38, Price 44; encoded once per order), [a fill: LastQty 32, LastPx 31,
+        TrdMatchID 880, AggressorIndicator 1057, Commission 12, CommType 13], LeavesQty 151,
+        CumQty 14, AvgPx 6, TransactTime 60, [Text 58]."""
+        fixed = o.fixed
+        if not fixed:
+            fixed = o.fixed = b"55=%s\x0154=%s\x0140=2\x0138=%s\x0144=%s\x01" % (
+                o.symbol.encode(), o.side, _qty_bytes(o.qty), cents_text(o.price).encode())
+        parts = [b"37=%s\x0111=%s\x01" % (o.order_id.encode(), (cl_ord_id or o.cl_ord_id).encode())]
         if orig:
-            body.append((T.OrigClOrdID, orig))
-        body += [(T.ExecID, self.exec_id()), (T.ExecType, exec_type), (T.OrdStatus, status), (T.Symbol, o.symbol),
-                 (T.Side, o.side), (T.OrdType, 2), (T.OrderQty, qty_text(o.qty)), (T.Price, cents_text(o.price))]
+            parts.append(b"41=%s\x01" % orig.encode())
+        parts.append(b"17=%s\x01150=%s\x0139=%s\x01" % (self.exec_id(), exec_type, status))
+        parts.append(fixed)
         if fill is not None:
-            body += [(T.LastQty, qty_text(fill.count)), (T.LastPx, cents_text(fill.price)),
-                     (T.TrdMatchID, fill.trade_id), (T.AggressorIndicator, "Y" if fill.is_taker else "N"),
-                     (T.Commission, _plain(Decimal(fill.fee - fill.rebate) / ONE)), (T.CommType, 3)]
-        avg = _plain((Decimal(o.cost) * ONE / o.cum / (ONE // 100)).quantize(Decimal("0.0001"))) if o.cum else "0"
-        body += [(T.LeavesQty, qty_text(0 if status in (b"2", b"4", b"8") else o.leaves)), (T.CumQty, qty_text(o.cum)),
-                 (T.AvgPx, avg), (T.TransactTime, utc_timestamp())]
+            parts.append(b"32=%s\x0131=%s\x01880=%s\x011057=%s\x0112=%s\x0113=3\x01" % (
+                _qty_bytes(fill.count), cents_text(fill.price).encode(), fill.trade_id.encode(),
+                b"Y" if fill.is_taker else b"N", _plain(Decimal(fill.fee - fill.rebate) / ONE).encode()))
+        avg = (_plain((Decimal(o.cost) * ONE / o.cum / (ONE // 100)).quantize(Decimal("0.0001"))).encode()
+               if o.cum else b"0")
+        parts.append(b"151=%s\x0114=%s\x016=%s\x0160=%s\x01" % (
+            _qty_bytes(0 if status in (b"2", b"4", b"8") else o.leaves), _qty_bytes(o.cum), avg, utc_timestamp()))
         if text:
-            body.append((T.Text, text))
-        o.session.send(b"8", body)
+            parts.append(b"58=%s\x01" % text.encode())
+        o.session.send(b"8", b"".join(parts))
 
     def _fill(self, o: Tracked, f: FillView) -> None:
         o.cum += f.count
         o.cost += f.price * f.count // ONE
         self.report(o, b"F", b"2" if o.leaves == 0 else b"1", fill=f)
 
-    def _reject(self, session, m: simplefix.FixMessage, cl_ord_id: str, text: str, reason: int) -> None:
+    def _reject(self, session, m: Message, cl_ord_id: str, text: str, reason: int) -> None:
         price = m.get(T.Price)
         body: list[tuple[int, object]] = [
             (T.OrderID, "NONE"), (T.ClOrdID, cl_ord_id), (T.ExecID, self.exec_id()), (T.ExecType, "8"),
@@ -253,7 +268,7 @@ class Application:
         session.send(b"8", body)
 
     # ------------------------------------------------------------------ D
-    async def new_order(self, session, m: simplefix.FixMessage) -> None:
+    async def new_order(self, session, m: Message) -> None:
         cl_ord_id = _cl_ord_id(m)
         symbol = _req(m, T.Symbol)
         side = _side(m)
@@ -283,7 +298,8 @@ class Application:
                                type="limit" if ord_type == b"2" else "market", time_in_force=TIF[tif_value],
                                expiration_ms=expiration_ms, post_only=b"6" in (m.get(T.ExecInst) or b""),
                                self_trade_prevention=stp, client_order_id=cl_ord_id,
-                               order_group_id=_opt(m, T.SecondaryClOrdID))
+                               order_group_id=_opt(m, T.SecondaryClOrdID),
+                               builder_code=self.gateway.builder_of(session.sender))
         key = (user, cl_ord_id)
         self.pending[key] = []
         try:
@@ -315,7 +331,7 @@ class Application:
             self.report(o, b"4", b"4", text=order.cancel_reason or "canceled")
 
     # ------------------------------------------------------------------ F
-    def _resolve(self, session, m: simplefix.FixMessage) -> tuple[str, str, Tracked | None]:
+    def _resolve(self, session, m: Message) -> tuple[str, str, Tracked | None]:
         orig = _cl_ord_id(m, T.OrigClOrdID)
         order_id = (_opt(m, T.OrderID) or self.by_cl_ord_id.get((session.sender, orig))
                     or self.gateway.store.order_id(session.sender, orig))
@@ -327,7 +343,7 @@ class Application:
         session.send(b"9", [(T.OrderID, order_id), (T.ClOrdID, cl_ord_id), (T.OrigClOrdID, orig), (T.OrdStatus, "8"),
                             (T.CxlRejResponseTo, response_to), (T.CxlRejReason, reason), (T.Text, text)])
 
-    async def cancel(self, session, m: simplefix.FixMessage) -> None:
+    async def cancel(self, session, m: Message) -> None:
         cl_ord_id = _cl_ord_id(m)
         orig, order_id, o = self._resolve(session, m)
         user = session.identity.user_id
@@ -356,7 +372,7 @@ class Application:
                        v.price, v.initial_count, v.fill_count, v.price * v.fill_count // ONE)
 
     # ------------------------------------------------------------------ G
-    async def replace(self, session, m: simplefix.FixMessage) -> None:
+    async def replace(self, session, m: Message) -> None:
         cl_ord_id = _cl_ord_id(m)
         orig, order_id, o = self._resolve(session, m)
         _side(m)
@@ -398,7 +414,7 @@ class Application:
         self._after(n, new)
 
     # ------------------------------------------------------------------ q
-    async def mass_cancel(self, session, m: simplefix.FixMessage) -> None:
+    async def mass_cancel(self, session, m: Message) -> None:
         cl_ord_id = _cl_ord_id(m)
         kind = m.get(T.MassCancelRequestType)
         if kind not in (b"1", b"7"):
@@ -456,7 +472,7 @@ class Application:
         return o
 
     # ------------------------------------------------------------------ V
-    async def market_data_request(self, session, m: simplefix.FixMessage) -> None:
+    async def market_data_request(self, session, m: Message) -> None:
         req_id = _req(m, T.MDReqID)
         kind = m.get(T.SubscriptionRequestType)
         if kind not in (b"0", b"1", b"2"):

@@ -1,5 +1,5 @@
 """A minimal FIX initiator for the benchmark and the attack tests: it signs a Logon as
-Kalshi asks and speaks raw frames, nothing more (the functional tests use QuickFIX/J).
+Kalshi asks and speaks raw frames (fix.codec), nothing more (the functional tests use QuickFIX/J).
 Blocking sockets; TLS without certificate checks (the gateway's own self-signed one)."""
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import socket
 import ssl
 import time
 
-import simplefix
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fix import tags as T
-from fix.codec import Framer, utc_timestamp
+from fix.codec import Framer, Message, comp_ids, encode, encode_fields, utc_timestamp
 
 
 def logon_signature(private_key: rsa.RSAPrivateKey, sending_time: bytes, seq: int, sender: str, target: str) -> str:
@@ -32,6 +31,7 @@ class RawClient:
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = context.wrap_socket(raw, server_hostname=host)
         self.sender, self.target = sender, target
+        self._comp = comp_ids(sender, target)
         self.seq = 1
         self.framer = Framer()
 
@@ -43,18 +43,11 @@ class RawClient:
 
     def encode(self, msg_type: str, body: list[tuple[int, object]], *, seq: int | None = None,
                sending_time: bytes | None = None) -> bytes:
-        msg = simplefix.FixMessage()
-        msg.append_pair(T.BeginString, "FIXT.1.1", header=True)
-        msg.append_pair(T.MsgType, msg_type, header=True)
-        msg.append_pair(T.SenderCompID, self.sender, header=True)
-        msg.append_pair(T.TargetCompID, self.target, header=True)
-        msg.append_pair(T.MsgSeqNum, self.seq if seq is None else seq, header=True)
-        msg.append_pair(T.SendingTime, sending_time or utc_timestamp(), header=True)
-        for tag, value in body:
-            msg.append_pair(tag, value)
+        raw = encode(msg_type.encode(), self._comp, self.seq if seq is None else seq, sending_time or utc_timestamp(),
+                     encode_fields(body))
         if seq is None:
             self.seq += 1
-        return msg.encode()
+        return raw
 
     def send(self, msg_type: str, body: list[tuple[int, object]] | None = None, **kw) -> None:
         self.sock.sendall(self.encode(msg_type, body or [], **kw))
@@ -73,7 +66,7 @@ class RawClient:
         body += [(T.DefaultApplVerID, 9), (T.RawDataLength, len(signature)), (T.RawData, signature)]
         self.send("A", body + (extra or []), sending_time=sending_time)
 
-    def receive(self, timeout: float = 10.0) -> simplefix.FixMessage | None:
+    def receive(self, timeout: float = 10.0) -> Message | None:
         """The next message, or None when the gateway closed the connection."""
         deadline = time.monotonic() + timeout
         while True:
@@ -92,7 +85,7 @@ class RawClient:
                 return None
             self.framer.feed(data)
 
-    def expect(self, msg_type: str, timeout: float = 10.0, skip: tuple[str, ...] = ("0",)) -> simplefix.FixMessage:
+    def expect(self, msg_type: str, timeout: float = 10.0, skip: tuple[str, ...] = ("0",)) -> Message:
         while True:
             m = self.receive(timeout)
             if m is None:

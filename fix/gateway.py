@@ -5,7 +5,8 @@ show on REST and WebSocket, and the other way round).
 `Gateway(service, verifier=..., ...)`, then `await gateway.start(host, port, ssl_context)`.
 It is handed what it needs from the API (api never imports fix, fix never imports api):
 `verifier` checks a Logon's key and signature (api.auth's Authenticator), `limiter` is the
-REST per-key write bucket, `run` puts an order command into the API's group commit.
+REST per-key write bucket, `run` puts an order command into the API's group commit,
+`builder_of` is the builder bound to a key (credited on its orders, as on REST).
 """
 from __future__ import annotations
 
@@ -32,12 +33,14 @@ log = logging.getLogger(__name__)
 class Gateway:
     def __init__(self, service, *, verifier: Verifier, store_path: Path, auth_window_s: float = 30.0,
                  limiter: Callable[[str], None] | None = None,
-                 run: Callable[[Callable[[], object]], Awaitable[object]] | None = None) -> None:
+                 run: Callable[[Callable[[], object]], Awaitable[object]] | None = None,
+                 builder_of: Callable[[str], str | None] | None = None) -> None:
         self.service = service
         self.verifier = verifier
         self.auth_window_s = auth_window_s
         self.limiter = limiter or (lambda key_id: None)
         self._run = run
+        self.builder_of = builder_of or (lambda key_id: None)  # the builder bound to a key (issue 13)
         self.store = SessionStore(store_path)
         self.boot_id = uuid.uuid4().hex[:8]  # ExecIDs stay unique across restarts
         self.sessions: dict[tuple[str, str], Session] = {}

@@ -19,10 +19,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import simplefix
-
 from fix import tags as T
-from fix.codec import BEGIN_STRING, Frame, Framer, Garbled, parse_utc_timestamp, utc_timestamp
+from fix.codec import (Frame, Framer, Garbled, Message, comp_ids, encode, encode_fields, frame, parse_utc_timestamp,
+                       split_fields, utc_timestamp)
 from fix.store import SeqNums, SessionStore
 
 log = logging.getLogger(__name__)
@@ -72,26 +71,18 @@ class Session:
         self.placing: set[bytes] = set()
         self._out: list[bytes] = []
         self._flush_scheduled = False
+        self._comp = comp_ids(self.target, sender)  # 49=KalshiRT|56=<key id>| of every message we send
 
     # ------------------------------------------------------------------ sending
-    def _header(self, msg: simplefix.FixMessage, msg_type: bytes, seq: int, sending_time: bytes) -> None:
-        msg.append_pair(T.BeginString, BEGIN_STRING, header=True)
-        msg.append_pair(T.MsgType, msg_type, header=True)
-        msg.append_pair(T.SenderCompID, self.target, header=True)
-        msg.append_pair(T.TargetCompID, self.sender, header=True)
-        msg.append_pair(T.MsgSeqNum, seq, header=True)
-        msg.append_pair(T.SendingTime, sending_time, header=True)
-
-    def send(self, msg_type: bytes, body: list[tuple[int, object]]) -> int:
-        """Sequence, store and queue one message; written at the end of this loop turn, after
-        the store commits. Sent while disconnected, it waits in the store for a ResendRequest."""
+    def send(self, msg_type: bytes, body: list[tuple[int, object]] | bytes) -> int:
+        """Sequence, store and queue one message (`body`: pairs, or fields already encoded);
+        written at the end of this loop turn with everything else queued in it, in one TLS
+        write, after the store commits. Sent while disconnected, it waits in the store for a
+        ResendRequest."""
         seq = self.seq.next_out
         self.seq.next_out += 1
-        msg = simplefix.FixMessage()
-        self._header(msg, msg_type, seq, utc_timestamp())
-        for tag, value in body:
-            msg.append_pair(tag, value)
-        raw = msg.encode()
+        raw = encode(msg_type, self._comp, seq, utc_timestamp(),
+                     body if isinstance(body, bytes) else encode_fields(body))
         if self.kind.retransmit and msg_type not in ADMIN_TYPES:
             self.store.record_sent(self.sender, self.target, seq, raw)
         self.store.save_seqnums(self.sender, self.target, self.seq)
@@ -157,33 +148,20 @@ class Session:
             self._gap_fill(gap_start, last + 1, now)
 
     def _gap_fill(self, seq: int, new_seq: int, now: bytes) -> None:
-        msg = simplefix.FixMessage()
-        self._header(msg, b"4", seq, now)
-        msg.append_pair(T.PossDupFlag, "Y", header=True)
-        msg.append_pair(T.OrigSendingTime, now, header=True)
-        msg.append_pair(T.GapFillFlag, "Y")
-        msg.append_pair(T.NewSeqNo, new_seq)
-        self._send_resent(msg.encode())
+        self._send_resent(encode(b"4", self._comp, seq, now, b"%d=Y\x01%d=%s\x01%d=Y\x01%d=%d\x01" % (
+            T.PossDupFlag, T.OrigSendingTime, now, T.GapFillFlag, T.NewSeqNo, new_seq)))
 
 
 def _as_possible_duplicate(raw: bytes, now: bytes) -> bytes:
     """A stored message as resent: same MsgSeqNum, PossDupFlag=Y, OrigSendingTime = its SendingTime."""
-    parser = simplefix.FixParser()
-    parser.append_buffer(raw)
-    old = parser.get_message()
-    msg = simplefix.FixMessage()
-    msg.append_pair(T.BeginString, BEGIN_STRING)
-    for tag, value in old.pairs:  # simplefix encodes pairs in the order given (8, 9, 35 first)
-        t = int(tag)
-        if t in (T.BeginString, T.BodyLength, T.CheckSum):
-            continue
-        if t == T.SendingTime:
-            msg.append_pair(T.SendingTime, now)
-            msg.append_pair(T.PossDupFlag, "Y")
-            msg.append_pair(T.OrigSendingTime, value)
+    body_start = raw.index(b"\x01", raw.index(b"\x019=") + 1) + 1
+    out: list[tuple[int, object]] = []
+    for tag, value in split_fields(raw[body_start:raw.rindex(b"\x0110=") + 1]):
+        if tag == T.SendingTime:
+            out += [(T.SendingTime, now), (T.PossDupFlag, "Y"), (T.OrigSendingTime, value)]
         else:
-            msg.append_pair(t, value)
-    return msg.encode()
+            out.append((tag, value))
+    return frame(encode_fields(out))
 
 
 class Connection(asyncio.Protocol):
@@ -263,17 +241,8 @@ class Connection(asyncio.Protocol):
     def refuse(self, text: str, status: int | None = None) -> None:
         """Before Logon: an unsequenced Logout with the reason, then close. Nothing is stored."""
         log.info("fix: logon refused: %s", text)
-        msg = simplefix.FixMessage()
-        msg.append_pair(T.BeginString, BEGIN_STRING, header=True)
-        msg.append_pair(T.MsgType, "5", header=True)
-        msg.append_pair(T.SenderCompID, "Tandem", header=True)
-        msg.append_pair(T.TargetCompID, "unknown", header=True)
-        msg.append_pair(T.MsgSeqNum, 1, header=True)
-        msg.append_pair(T.SendingTime, utc_timestamp(), header=True)
-        if status is not None:
-            msg.append_pair(T.SessionStatus, status)
-        msg.append_pair(T.Text, text)
-        self.write(msg.encode())
+        body = ([(T.SessionStatus, status)] if status is not None else []) + [(T.Text, text)]
+        self.write(encode(b"5", comp_ids("Tandem", "unknown"), 1, utc_timestamp(), encode_fields(body)))
         self.close()
 
     def logout(self, text: str) -> None:
@@ -383,7 +352,7 @@ class Connection(asyncio.Protocol):
         else:
             self._app(frame)
 
-    def _resend_request(self, m: simplefix.FixMessage) -> None:
+    def _resend_request(self, m: Message) -> None:
         first, last = _int(m.get(T.BeginSeqNo)), _int(m.get(T.EndSeqNo))
         if first is None or last is None or first < 1:
             self.session.reject(_int(m.get(T.MsgSeqNum)) or 0, b"2", 1, "BeginSeqNo (7) and EndSeqNo (16) are required")
@@ -413,7 +382,7 @@ class Connection(asyncio.Protocol):
                 return
 
     # ------------------------------------------------------------------ logon
-    def _logon(self, m: simplefix.FixMessage) -> None:
+    def _logon(self, m: Message) -> None:
         gw = self.gateway
         sender = (m.get(T.SenderCompID) or b"").decode(errors="replace")
         target = (m.get(T.TargetCompID) or b"").decode(errors="replace")
