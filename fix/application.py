@@ -202,7 +202,8 @@ class Application:
     async def handle(self, session, m: Message) -> None:
         msg_type = m.get(T.MsgType)
         seq = int(m.get(T.MsgSeqNum))
-        handlers = ({b"D": self.new_order, b"F": self.cancel, b"G": self.replace, b"q": self.mass_cancel}
+        handlers = ({b"D": self.new_order, b"F": self.cancel, b"G": self.replace, b"q": self.mass_cancel,
+                     b"H": self.order_status}
                     if session.kind.order_entry else {b"V": self.market_data_request})
         handler = handlers.get(msg_type)
         if handler is None:
@@ -223,7 +224,8 @@ class Application:
 
     # ------------------------------------------------------------------ reports
     def report(self, o: Tracked, exec_type: bytes, status: bytes, *, cl_ord_id: str | None = None,
-               orig: str | None = None, fill: FillView | None = None, text: str | None = None) -> None:
+               orig: str | None = None, fill: FillView | None = None, text: str | None = None,
+               extra: bytes = b"") -> None:
         """An ExecutionReport, encoded straight to bytes: OrderID 37, ClOrdID 11, [OrigClOrdID 41],
         ExecID 17, ExecType 150, OrdStatus 39, the order's fixed part (Symbol 55, Side 54,
         OrdType 40, OrderQty 38, Price 44; encoded once per order), [a fill: LastQty 32, LastPx 31,
@@ -248,6 +250,7 @@ class Application:
             _qty_bytes(0 if status in (b"2", b"4", b"8") else o.leaves), _qty_bytes(o.cum), avg, utc_timestamp()))
         if text:
             parts.append(b"58=%s\x01" % text.encode())
+        parts.append(extra)
         o.session.send(b"8", b"".join(parts))
 
     def _fill(self, o: Tracked, f: FillView) -> None:
@@ -255,16 +258,17 @@ class Application:
         o.cost += f.price * f.count // ONE
         self.report(o, b"F", b"2" if o.leaves == 0 else b"1", fill=f)
 
-    def _reject(self, session, m: Message, cl_ord_id: str, text: str, reason: int) -> None:
+    def _reject(self, session, m: Message, cl_ord_id: str, text: str, reason: int, exec_type: str = "8",
+                extra: list[tuple[int, object]] = ()) -> None:
         price = m.get(T.Price)
         body: list[tuple[int, object]] = [
-            (T.OrderID, "NONE"), (T.ClOrdID, cl_ord_id), (T.ExecID, self.exec_id()), (T.ExecType, "8"),
+            (T.OrderID, "NONE"), (T.ClOrdID, cl_ord_id), (T.ExecID, self.exec_id()), (T.ExecType, exec_type),
             (T.OrdStatus, "8"), (T.Symbol, m.get(T.Symbol) or b""), (T.Side, m.get(T.Side) or b"1"),
             (T.OrderQty, m.get(T.OrderQty) or b"0")]
         if price:
             body.append((T.Price, price))
         body += [(T.OrdRejReason, reason), (T.LeavesQty, 0), (T.CumQty, 0), (T.AvgPx, 0),
-                 (T.TransactTime, utc_timestamp()), (T.Text, text)]
+                 (T.TransactTime, utc_timestamp()), (T.Text, text), *extra]
         session.send(b"8", body)
 
     # ------------------------------------------------------------------ D
@@ -278,6 +282,9 @@ class Application:
             raise FieldError(T.OrdType, 5, "OrdType must be 2 (limit) or 1 (market)")
         price = parse_cents(_req(m, T.Price), T.Price) if ord_type == b"2" else (ONE if side == b"1" else 0)
         tif_value = m.get(T.TimeInForce) or b"1"
+        if tif_value == b"0":
+            raise FieldError(T.TimeInForce, 5, "TimeInForce 0 (Day) is not served: Tandem's markets have no trading "
+                                               "day to end; send 6 (GTD) with ExpireTime (126), or 1 (GTC)")
         if tif_value not in TIF:
             raise FieldError(T.TimeInForce, 5, "TimeInForce must be 1 (GTC), 3 (IOC), 4 (FOK) or 6 (GTD)")
         expiration_ms = None
@@ -412,6 +419,33 @@ class Application:
         for f in later:
             self._fill(n, f)
         self._after(n, new)
+
+    # ------------------------------------------------------------------ H
+    async def order_status(self, session, m: Message) -> None:
+        """OrderStatusRequest -> ExecutionReport ExecType=I with the order as it stands (OrdStatus
+        0 new, 1 partially filled, 2 filled, 4 canceled; CumQty, LeavesQty, AvgPx); an order this
+        key never entered: ExecType=I, OrdStatus=8, OrdRejReason=5 (unknown order)."""
+        cl_ord_id = _cl_ord_id(m)
+        req_id = _opt(m, T.OrdStatusReqID)
+        extra = b"790=%s\x01" % req_id.encode() if req_id else b""
+        order_id = (_opt(m, T.OrderID) or self.by_cl_ord_id.get((session.sender, cl_ord_id))
+                    or self.gateway.store.order_id(session.sender, cl_ord_id))
+        o = self.orders.get(order_id) if order_id else None
+        if o is not None and o.session is session:
+            self.report(o, b"I", b"1" if o.cum else b"0", cl_ord_id=cl_ord_id, extra=extra)
+            return
+        try:
+            if order_id is None:
+                raise LookupError
+            v = self.service.get_order(session.identity.user_id, order_id)
+        except (ExchangeError, LookupError):
+            self._reject(session, m, cl_ord_id, f"unknown order {cl_ord_id}", 5, exec_type="I",
+                         extra=[(T.OrdStatusReqID, req_id)] if req_id else [])
+            return
+        o = Tracked(session, cl_ord_id, v.order_id, v.ticker, b"1" if v.book_side == "bid" else b"2", v.price,
+                    v.initial_count, v.fill_count, v.price * v.fill_count // ONE)
+        status = {"executed": b"2", "canceled": b"4"}.get(v.status, b"1" if v.fill_count else b"0")
+        self.report(o, b"I", status, extra=extra)
 
     # ------------------------------------------------------------------ q
     async def mass_cancel(self, session, m: Message) -> None:

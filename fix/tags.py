@@ -19,6 +19,7 @@ OrdRejReason, TrdMatchID, AggressorIndicator, Commission, CommType = 103, 880, 1
 CxlRejResponseTo, CxlRejReason = 434, 102
 MassCancelRequestType, MassCancelResponse, TotalAffectedOrders, MassCancelRejectReason = 530, 531, 533, 532
 MassActionReportID = 1369
+OrdStatusReqID = 790
 
 # market data
 MDReqID, SubscriptionRequestType, MarketDepth, NoRelatedSym, NoMDEntryTypes = 262, 263, 264, 146, 267
