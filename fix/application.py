@@ -24,7 +24,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from exchange.errors import ExchangeError, InvalidRequest
-from exchange.schemas import FillView, OrderRequest, OrderView
+from exchange.schemas import FillView, OrderRequest, OrderView, TradeView
 from exchange.units import ONE, parse_count, parse_dollars
 
 from fix import tags as T
@@ -528,7 +528,7 @@ class Application:
         for symbol in symbols:
             md.snapshot(session, req_id, symbol, depth)
         if kind == b"1":
-            md.subscribe(session, req_id, symbols)
+            md.subscribe(session, req_id, symbols, trades=any(t == T.MDEntryType and v == b"2" for t, v in m.pairs))
 
 
 @dataclass
@@ -544,6 +544,7 @@ class MarketData:
         self.service = service
         self.books: dict[str, _Book] = {}
         self.subs: dict[str, list[tuple[object, str]]] = {}  # ticker -> (session, MDReqID)
+        self.trade_subs: dict[str, list[tuple[object, str]]] = {}  # those whose request listed MDEntryType 2
 
     def _book(self, ticker: str) -> _Book:
         book = self.books.get(ticker)
@@ -566,15 +567,30 @@ class MarketData:
                 body += [(T.MDEntryType, entry_type), (T.MDEntryPx, cents_text(p)), (T.MDEntrySize, qty_text(c))]
         session.send(b"W", body)
 
-    def subscribe(self, session, req_id: str, tickers: list[str]) -> None:
+    def subscribe(self, session, req_id: str, tickers: list[str], trades: bool = False) -> None:
         for ticker in tickers:
             self.subs.setdefault(ticker, []).append((session, req_id))
+            if trades:
+                self.trade_subs.setdefault(ticker, []).append((session, req_id))
 
     def unsubscribe(self, session, req_id: str | None = None) -> None:
-        for ticker, subs in list(self.subs.items()):
-            subs[:] = [(s, r) for s, r in subs if s is not session or (req_id is not None and r != req_id)]
-            if not subs:
-                del self.subs[ticker]
+        for table in (self.subs, self.trade_subs):
+            for ticker, subs in list(table.items()):
+                subs[:] = [(s, r) for s, r in subs if s is not session or (req_id is not None and r != req_id)]
+                if not subs:
+                    del table[ticker]
+
+    def on_trade(self, trade: TradeView) -> None:
+        """A trade: MarketDataIncrementalRefresh with one MDEntryType 2 entry (price in YES cents,
+        size in contracts, TradeID 1003 = the REST trade id, AggressorSide 2446: 1 the taker
+        bought YES, 2 it sold YES) to the subscriptions that asked for trades."""
+        for session, req_id in self.trade_subs.get(trade.ticker, ()):
+            if session.conn is None:
+                continue
+            session.send(b"X", [(T.MDReqID, req_id), (T.NoMDEntries, 1), (T.MDUpdateAction, 0), (T.MDEntryType, 2),
+                                (T.Symbol, trade.ticker), (T.MDEntryPx, cents_text(trade.price)),
+                                (T.MDEntrySize, qty_text(trade.count)), (T.TradeID, trade.trade_id),
+                                (T.AggressorSide, 1 if trade.taker_book_side == "bid" else 2)])
 
     def on_delta(self, ticker: str, seq: int, book_side: str, price: int, delta: int) -> None:
         book = self.books.get(ticker)

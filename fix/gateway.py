@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from exchange.schemas import BookDelta, FillEvent, OrderEvent
+from exchange.schemas import BookDelta, FillEvent, OrderEvent, TradeEvent
 
 from fix.application import Application, MarketData
 from fix.session import KINDS, Connection, Session, SessionKind, Verifier
@@ -120,6 +120,8 @@ class Gateway:
         try:
             if isinstance(event, BookDelta):
                 self.market_data.on_delta(event.ticker, event.seq, event.book_side, event.price, event.delta)
+            elif isinstance(event, TradeEvent):
+                self.market_data.on_trade(event.trade)
             elif isinstance(event, FillEvent):
                 self.application.on_fill(event.fill)
             elif isinstance(event, OrderEvent):

@@ -23,6 +23,7 @@ OrdStatusReqID = 790
 
 # market data
 MDReqID, SubscriptionRequestType, MarketDepth, NoRelatedSym, NoMDEntryTypes = 262, 263, 264, 146, 267
+TradeID, AggressorSide = 1003, 2446
 NoMDEntries, MDEntryType, MDEntryPx, MDEntrySize, MDUpdateAction, MDReqRejReason = 268, 269, 270, 271, 279, 281
 
 STATUS_INVALID_CREDENTIALS = 5  # SessionStatus: invalid username or password
