@@ -105,63 +105,78 @@ def _split_with_data(data: bytes) -> list[tuple[int, bytes]]:
 
 class Framer:
     """Cuts a byte stream into checked frames. `feed` then `next_frame` until it returns None;
-    a Garbled error has already dropped the bad bytes (up to the next `8=FIXT.1.1`)."""
+    a Garbled error has already dropped the bad bytes (up to the next `8=FIXT.1.1`). Frames are
+    read at an offset into what was fed (one copy per frame, not one of the rest of the buffer:
+    a pipelining client's read holds dozens)."""
 
     def __init__(self) -> None:
         self.buf = b""
+        self.pos = 0
 
     def feed(self, data: bytes) -> None:
-        self.buf = self.buf + data if self.buf else data
+        if self.pos:
+            self.buf, self.pos = self.buf[self.pos:] + data, 0
+        else:
+            self.buf = self.buf + data if self.buf else data
 
-    def _drop_to_next_start(self) -> None:
-        nxt = self.buf.find(b"8=FIXT.1.1\x01", 1)
-        self.buf = self.buf[nxt:] if nxt >= 0 else b""
+    def _consume(self, end: int) -> None:
+        if end >= len(self.buf):
+            self.buf, self.pos = b"", 0
+        else:
+            self.pos = end
+
+    def _drop_to_next_start(self, start: int) -> None:
+        nxt = self.buf.find(b"8=FIXT.1.1\x01", start + 1)
+        if nxt >= 0:
+            self.pos = nxt
+        else:
+            self.buf, self.pos = b"", 0
 
     def next_frame(self) -> Frame | None:
-        buf = self.buf
-        if not buf:
+        buf, p = self.buf, self.pos
+        if p >= len(buf):
             return None
-        if not buf.startswith(_BEGIN):
-            if len(buf) < _BEGIN_LEN and _BEGIN.startswith(buf):
+        if not buf.startswith(_BEGIN, p):
+            if len(buf) - p < _BEGIN_LEN and _BEGIN.startswith(buf[p:]):
                 return None  # a start still arriving
-            self._drop_to_next_start()
+            self._drop_to_next_start(p)
             raise Garbled("does not start with 8=FIXT.1.1|9=")
-        soh = buf.find(SOH, _BEGIN_LEN, _BEGIN_LEN + 7)
-        digits = buf[_BEGIN_LEN:soh] if soh >= 0 else buf[_BEGIN_LEN:_BEGIN_LEN + 7]
+        at = p + _BEGIN_LEN
+        soh = buf.find(SOH, at, at + 7)
+        digits = buf[at:soh] if soh >= 0 else buf[at:at + 7]
         if soh < 0 or not digits or not digits.isdigit():
-            if soh < 0 and len(buf) < _BEGIN_LEN + 7 and (not digits or digits.isdigit()):
+            if soh < 0 and len(buf) < at + 7 and (not digits or digits.isdigit()):
                 return None  # the length still arriving
-            self._drop_to_next_start()
+            self._drop_to_next_start(p)
             raise Garbled("BodyLength (9) is not a number")
         body_start = soh + 1
         claimed = int(digits)
         if claimed > MAX_BODY:
-            self._drop_to_next_start()
+            self._drop_to_next_start(p)
             raise Garbled(f"BodyLength {claimed} is over {MAX_BODY}")
         # The real end of the message is its first CheckSum field; it must be where BodyLength says.
         trailer = buf.find(_TRAILER, soh)
         if trailer < 0 or len(buf) < trailer + 8:
             if len(buf) - body_start > MAX_BODY + 8:
-                self._drop_to_next_start()
+                self._drop_to_next_start(p)
                 raise Garbled("no CheckSum (10) field")
             return None
         end = trailer + 8  # |10=ccc|
         value = buf[trailer + 4:trailer + 7]
         if buf[trailer + 7] != 1 or not value.isdigit():
-            self.buf = buf[trailer + 4:]
-            self._drop_to_next_start()
+            self._drop_to_next_start(trailer)
             raise Garbled("CheckSum (10) is not three digits")
         actual = trailer + 1 - body_start
         if actual != claimed:
-            self.buf = buf[end:]
+            self._consume(end)
             raise Garbled(f"BodyLength says {claimed} bytes, the body has {actual}")
-        raw = buf[:end] if len(buf) > end else buf
-        self.buf = buf[end:]
-        sum_ = checksum(raw[:trailer + 1])
+        raw = buf if p == 0 and end == len(buf) else buf[p:end]
+        self._consume(end)
+        sum_ = checksum(raw[:trailer + 1 - p])
         if int(value) != sum_:
             raise Garbled(f"CheckSum {value.decode()} is wrong (bytes sum to {sum_:03d})")
         try:
-            pairs = split_fields(raw[body_start:trailer + 1])
+            pairs = split_fields(raw[body_start - p:trailer + 1 - p])
         except ValueError:
             raise Garbled("a field is not tag=value with a numeric tag") from None
         return Frame(raw, Message(raw, pairs))
