@@ -130,6 +130,12 @@ class Authenticator:
         for key_id in [k for k, v in self._keys.items() if v.user_id == user_id]:
             self._keys.pop(key_id, None)
 
+    def key_builder(self, key_id: str) -> str | None:
+        """The builder bound to a key, from the cached key (a rebinding forgets it, so the next
+        order sees the new one): for doors that don't sign each request, like FIX."""
+        key = self._key(key_id)
+        return key.builder_code if key is not None else None
+
     def _key(self, key_id: str) -> _Key | None:
         key = self._keys.get(key_id)
         if key is not None:

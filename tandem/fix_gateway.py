@@ -33,16 +33,10 @@ def companion(host: str, port: int, home: Path, auth_window_ms: int, cert: Path 
         def limit(key_id: str) -> None:
             auth.limiter.check(key_id, True)  # the REST write bucket: one budget per key, whichever door
 
-        def builder_of(key_id: str) -> str | None:
-            # The Authenticator's cached key, as REST's orders use it (PUT /operator/api_keys/{id}/builder
-            # forgets it, so the next order loads the new binding): no database read per order.
-            key = auth._key(key_id)
-            return key.builder_code if key is not None else None
-
         cert_path, key_path = (cert, key) if cert and key else ensure_certificate(home / "fix")
         gateway = Gateway(state.service, verifier=verify, limiter=limit, run=state.group_commit.run,
                           store_path=home / "fix" / "sessions.db", auth_window_s=auth_window_ms / 1000,
-                          builder_of=builder_of)
+                          builder_of=auth.key_builder)
         await gateway.start(host, port, server_ssl_context(cert_path, key_path))
         state.fix_gateway = gateway
         print(f"FIX gateway on {host}:{port} (TLS, certificate {cert_path})", flush=True)
