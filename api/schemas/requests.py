@@ -219,7 +219,6 @@ class CreateOrderGroup(_Body):
     exchange_index: int | None = None
 
     def limit(self) -> int:
-        check_subaccount(self.subaccount)
         value = legacy_count(self.contracts_limit, self.contracts_limit_fp)
         if value is None or value <= 0:
             raise InvalidRequest("give a positive contracts_limit or contracts_limit_fp", code="invalid_parameters")

@@ -153,6 +153,10 @@ class OrderCommands(ServiceParts):
             raise errors.Conflict(f"client_order_id {req.client_order_id} already used", code="order_already_exists")
         if req.order_group_id is not None:
             group = Q.ORDER_GROUP.mappings(conn, {"order_group_id": req.order_group_id})
+            if group and not group[0]["deleted"] and group[0]["user_id"] != user_id \
+                    and self.same_owner(conn, group[0]["user_id"], user_id):
+                raise errors.InvalidRequest(f"order group {req.order_group_id} belongs to another subaccount",
+                                            code="order_group_subaccount_mismatch")
             if not group or group[0]["user_id"] != user_id or group[0]["deleted"]:
                 raise errors.NotFound(f"order group {req.order_group_id} not found", code="order_group_not_found")
             if group[0]["triggered"]:

@@ -118,6 +118,15 @@ class Subaccounts(ServiceParts):
         found = self.subaccount_of(user_id)
         return None if found is None else found[0]
 
+    @staticmethod
+    def same_owner(conn, first_user_id: int, second_user_id: int) -> bool:
+        """Whether two user rows are accounts (primary or numbered) of one parent, read on `conn`."""
+        def owner(uid: int) -> int:
+            parent = conn.execute(select(_subaccounts.c.parent_user_id).where(
+                _subaccounts.c.user_id == uid)).scalar_one_or_none()
+            return uid if parent is None else parent
+        return owner(first_user_id) == owner(second_user_id)
+
     def subaccount_of(self, user_id: int) -> tuple[int, int] | None:
         """(parent user id, number) when `user_id` is a subaccount; None for a primary account."""
         with self.db.reader.connect() as conn:
