@@ -462,6 +462,7 @@ class Hub:
         ts_ms = int(time.time() * 1000)
         body = {"event_type": event_type, "order_group_id": group_id, "contracts_limit_fp": count_fp(contracts_limit),
                 "ts_ms": ts_ms}
+        user_id = self._owner(user_id)[0]  # a subaccount's group is heard on its parent's connections
         for conn in self.connections:
             if conn.user_id != user_id:
                 continue

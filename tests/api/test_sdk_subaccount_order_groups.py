@@ -93,3 +93,28 @@ async def test_order_groups_of_a_subaccount(make_trader, make_market):
             await call
         assert _code(err) == want
     assert (await other.client.get_order_groups()).order_groups in (None, [])
+
+
+async def test_a_subaccount_groups_trigger_is_heard_on_the_parents_connection(server, make_trader, make_market):
+    from tests.api.test_ws import connect
+    from tests.api.test_ws_channels import subscribe
+
+    ticker = await make_market()
+    t, taker = await make_trader(cents=10_000), await make_trader()
+    await t.client.create_subaccount()
+    await t.client.apply_subaccount_transfer(client_transfer_id=uuid.uuid4(), from_subaccount=0, to_subaccount=1,
+                                             amount_cents=5_000)
+    client = await connect(server, t)
+    try:
+        sid = await subscribe(client, "order_group_updates")
+        group_id = (await t.client.create_order_group(contracts_limit=3, subaccount=1)).order_group_id
+        msg = await client.recv_type("order_group_updates")
+        assert (msg["sid"], msg["msg"]["order_group_id"], msg["msg"]["event_type"]) == (sid, group_id, "created")
+        await _bid(t.client, ticker, "4.00", "0.4000", order_group_id=group_id, subaccount=1)
+        # The fill (in the service, not a route) triggers the subaccount's group: the parent hears it.
+        await taker.client.create_order_v2(ticker=ticker, side="ask", count="3.00", price="0.4000",
+                                           time_in_force="immediate_or_cancel", self_trade_prevention_type="taker_at_cross")
+        msg = await client.recv_type("order_group_updates")
+        assert (msg["msg"]["order_group_id"], msg["msg"]["event_type"]) == (group_id, "triggered")
+    finally:
+        await client.ws.close()
