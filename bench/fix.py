@@ -5,7 +5,7 @@ set, or scripts/ensure-postgres.sh finds one) it starts `tandem api` with TANDEM
 fresh database, makes one funded user and one market over REST, and logs one FIX session on
 (TLS, KalshiRT) with fix.client.RawClient (fix.codec frames, one blocking socket).
 
-One phase per in-flight window of BENCH_FIX_WINDOWS ("1,8,32"), each BENCH_FIX_SECONDS (10):
+One phase per in-flight window of BENCH_FIX_WINDOWS ("1,4,8,32"), each BENCH_FIX_SECONDS (10):
 up to that many commands in flight, each acknowledged order cancelled at once (the 1/1 mix of
 `bench api`, over one session; window 1 is one command at a time, a client that waits for
 each report). Printed per window: orders placed/s, order commands/s (placed + cancelled),
@@ -173,7 +173,7 @@ def run_backend(name: str, db_url: str, home: Path, seconds: float, windows: lis
 
 def main() -> None:
     seconds = float(os.environ.get("BENCH_FIX_SECONDS", "10"))
-    windows = [int(w) for w in os.environ.get("BENCH_FIX_WINDOWS", os.environ.get("BENCH_FIX_WINDOW", "1,8,32")).split(",")]
+    windows = [int(w) for w in os.environ.get("BENCH_FIX_WINDOWS", os.environ.get("BENCH_FIX_WINDOW", "1,4,8,32")).split(",")]
     backends = os.environ.get("BENCH_FIX_BACKENDS", "sqlite,postgres").split(",")
     print(f"  {os.cpu_count()} cores; one FIX session (TLS); {seconds:g} s per phase", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
