@@ -1,6 +1,9 @@
 """Custody endpoints for custodial users (DESIGN.md, "Wallet and custody endpoints"), signed
 as Kalshi requests: the deposit reference wallets name in `deposit_*`, and withdrawals of
-YES/NO positions or cash to a Solana wallet (`custody_withdraw`, sent by the bridge)."""
+YES/NO positions or cash to a Solana wallet (`custody_withdraw`, sent by the bridge).
+`?subaccount=N` (0 / omitted: the primary) acts for one of the user's subaccounts: each is its
+own custodial user row, so its ledger cash and positions, deposit reference and withdrawals
+are its own; chain-side custody is one pool for all custodial users (nothing per user there)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,25 +22,30 @@ router = APIRouter(prefix="/v1/custody", tags=["custody"])
 
 
 @router.get("/deposit_reference", summary="The 16-byte reference (32 hex) that credits a deposit to you")
-async def get_deposit_reference(request: Request, user: Principal = Depends(current_user)):
-    return ok({"reference": service(request).deposit_reference(user.user_id)})
+async def get_deposit_reference(request: Request, subaccount: int | None = None, user: Principal = Depends(current_user)):
+    svc = service(request)
+    return ok({"reference": svc.deposit_reference(svc.subaccount_user(user.user_id, subaccount))})
 
 
 @router.post("/withdrawals", status_code=201, summary="Withdraw YES/NO contracts or cash to a Solana wallet")
-async def create_withdrawal(request: Request, body: WithdrawalBody, user: Principal = Depends(current_user)):
+async def create_withdrawal(request: Request, body: WithdrawalBody, subaccount: int | None = None,
+                            user: Principal = Depends(current_user)):
+    uid = service(request).subaccount_user(user.user_id, subaccount)
     wallet = str(parse_wallet(body.wallet))
     if body.side == "cash":  # count in dollars; a cash withdrawal names no market
         amount, ticker = parse_dollars(body.count, "count"), None
     else:
         check_ticker(body.ticker)  # None too: a YES/NO withdrawal names its market
         amount, ticker = parse_count(body.count), body.ticker
-    view = service(request).withdraw(user.user_id, body.side, amount, wallet, ticker)
+    view = service(request).withdraw(uid, body.side, amount, wallet, ticker)
     return ok({"withdrawal_id": view.withdrawal_id, "status": view.status}, 201)
 
 
 @router.get("/withdrawals/{withdrawal_id}", summary="A withdrawal: pending, sent (with its signature), finalized")
-async def get_withdrawal(request: Request, withdrawal_id: str, user: Principal = Depends(current_user)):
-    view = service(request).get_withdrawal(user.user_id, withdrawal_id)
+async def get_withdrawal(request: Request, withdrawal_id: str, subaccount: int | None = None,
+                         user: Principal = Depends(current_user)):
+    svc = service(request)
+    view = svc.get_withdrawal(svc.subaccount_user(user.user_id, subaccount), withdrawal_id)
     return ok({"status": view.status, "signature": view.signature})
 
 
@@ -48,8 +56,9 @@ def _amount(asset: str, amount: int) -> str:
 
 @router.get("/deposits", summary="Your deposits seen on chain (every asset), newest first")
 async def list_deposits(request: Request, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
-                        user: Principal = Depends(current_user)):
-    page = service(request).chain_deposits(user.user_id, cursor=cursor, limit=limit)
+                        subaccount: int | None = None, user: Principal = Depends(current_user)):
+    svc = service(request)
+    page = svc.chain_deposits(svc.subaccount_user(user.user_id, subaccount), cursor=cursor, limit=limit)
     return ok({"deposits": [{"signature": d["signature"], "ix_index": d["ix_index"], "side": d["asset"],
                              "ticker": d["ticker"], "count": _amount(d["asset"], d["amount"]),
                              "created_time": rfc3339(d["created_ms"])} for d in page.items],
@@ -58,8 +67,9 @@ async def list_deposits(request: Request, limit: int = Query(100, ge=1, le=1000)
 
 @router.get("/withdrawals", summary="Your withdrawals to wallets (every asset and status), newest first")
 async def list_withdrawals(request: Request, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
-                           user: Principal = Depends(current_user)):
-    page = service(request).chain_withdrawals(user.user_id, cursor=cursor, limit=limit)
+                           subaccount: int | None = None, user: Principal = Depends(current_user)):
+    svc = service(request)
+    page = svc.chain_withdrawals(svc.subaccount_user(user.user_id, subaccount), cursor=cursor, limit=limit)
     return ok({"withdrawals": [{"withdrawal_id": w["withdrawal_id"], "status": w["status"], "side": w["asset"],
                                 "ticker": w["ticker"], "count": _amount(w["asset"], w["amount"]),
                                 "wallet": w["wallet"], "signature": w["signature"],
