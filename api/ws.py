@@ -6,7 +6,7 @@ Commands `{"id": n, "cmd": "subscribe" | "unsubscribe" | "update_subscription" |
 without gaps, so a client that sees a gap resubscribes), `ticker`, `trade`,
 `market_lifecycle_v2`, `ticker_v2` (only what changed since the subscription's last
 message: prices and top of book when they moved, volume and open interest as deltas), and the
-private `fill`, `user_orders`, `market_positions` (the position after each fill or settlement)
+private `fill`, `user_orders`, `market_positions` (the position after each fill, settlement or custody move)
 and `order_group_updates` (created, triggered, reset, deleted, limit_updated) — the
 connection's own user only — and `communications` (rfq_created / rfq_deleted to every signed-in
 subscriber; quote_created / quote_accepted / quote_executed to the quote's maker and the RFQ's
@@ -31,7 +31,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from exchange.errors import ExchangeError
 from exchange.service.rfq import CommunicationEvent
-from exchange.schemas import BookDelta, FillEvent, MarketEvent, MarketView, OrderEvent, TickerUpdate, TradeEvent
+from exchange.schemas import (BookDelta, FillEvent, MarketEvent, MarketView, OrderEvent, PositionEvent, TickerUpdate,
+                              TradeEvent)
 
 from api.errors import ApiError, error_response
 from api.routes import communications
@@ -360,6 +361,10 @@ class Hub:
                 self._schedule_flush()
             if self._subscribed(f.user_id, "order_group_updates"):
                 self._pending_groups.add(f.user_id)  # did this fill trigger one of the user's groups?
+                self._schedule_flush()
+        elif isinstance(event, PositionEvent):  # custody moved contracts in or out
+            if self._subscribed(event.user_id, "market_positions", event.ticker):
+                self._pending_positions.add((event.user_id, event.ticker))
                 self._schedule_flush()
         elif isinstance(event, OrderEvent):
             o = event.order

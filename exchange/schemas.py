@@ -461,6 +461,15 @@ class OrderEvent:
 
 
 @dataclass(slots=True)
+class PositionEvent:
+    """A custodial position custody moved (a withdrawal to a wallet, a deposit from one): the
+    `market_positions` channel re-reads it (fills and settlement have their own events)."""
+
+    user_id: int
+    ticker: str
+
+
+@dataclass(slots=True)
 class MarketEvent:
     """A lifecycle change (created, halted, resumed, closed, determined, finalized)."""
 

@@ -17,7 +17,7 @@ from exchange.journal import Journal
 from exchange.models import CustodyWithdrawal, Deposit, User
 from exchange.models import custody as C
 from exchange.models import ledger as L
-from exchange.schemas import BalanceView, DepositResult, WithdrawalView
+from exchange.schemas import BalanceView, DepositResult, PositionEvent, WithdrawalView
 from exchange.service.clock import now_ms
 from exchange.service.common import WALLET, new_id
 from exchange.service.parts import ServiceParts
@@ -115,6 +115,7 @@ class CashAndCustody(ServiceParts):
         if asset != "cash":
             self.books.positions[(user_id, ticker)] = pos - amount if asset == "yes" else pos + amount
             self.books.recompute_hold(user_id, ticker)
+            self.events.publish([PositionEvent(user_id, ticker)])
         return WithdrawalView(withdrawal_id, user_id, ticker, asset, amount, wallet, C.PENDING, None, ts, ts)
 
     def withdraw_position(self, user_id: int, ticker: str, side: str, count: int, wallet: str) -> WithdrawalView:
@@ -207,6 +208,7 @@ class CashAndCustody(ServiceParts):
             self.books.positions[(user_id, ticker)] = pos
             state.open_interest -= merged
             self.books.recompute_hold(user_id, ticker)
+            self.events.publish([PositionEvent(user_id, ticker)])
         return DepositResult(True, user_id, user_id is None, "credited to suspense" if user_id is None else "credited", **key)
 
     @staticmethod

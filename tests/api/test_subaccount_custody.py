@@ -47,3 +47,47 @@ async def test_a_subaccounts_custody(http, make_trader):
     one = f"{path}/{wid}"
     assert (await http.get(f"{one}?subaccount=1", headers=signed(t, "GET", one))).json()["status"] == "pending"
     assert_kalshi_error(await http.get(one, headers=signed(t, "GET", one)), 404, "withdrawal_not_found")
+
+
+async def test_market_positions_follow_custody_moves(server, http, operator, make_trader, make_market):
+    """A withdrawal of YES to a wallet and a YES deposit from one each send the position (a
+    subaccount's, on its parent's connection)."""
+    from tests.api.test_ws import connect
+    from tests.api.test_ws_channels import subscribe
+
+    ticker = await make_market()
+    t, seller = await make_trader(cents=10_000), await make_trader()
+    await t.client.create_subaccount()
+    await t.client.apply_subaccount_transfer(client_transfer_id=uuid.uuid4(), from_subaccount=0, to_subaccount=1,
+                                             amount_cents=5_000)
+    await seller.client.create_order_v2(ticker=ticker, side="ask", count="5.00", price="0.4000",
+                                        time_in_force="good_till_canceled", self_trade_prevention_type="taker_at_cross")
+    await t.client.create_order_v2(ticker=ticker, side="bid", count="5.00", price="0.4000", subaccount=1,
+                                   time_in_force="immediate_or_cancel", self_trade_prevention_type="taker_at_cross")
+    client = await connect(server, t)
+    try:
+        sid = await subscribe(client, "market_positions", market_tickers=[ticker])
+        path = "/v1/custody/withdrawals"
+        r = await http.post(f"{path}?subaccount=1", json={"ticker": ticker, "side": "yes", "count": "2.00", "wallet": WALLET},
+                            headers=signed(t, "POST", path))
+        assert r.status_code == 201, r.text
+        msg = await client.recv_type("market_position")
+        assert msg["sid"] == sid
+        assert (msg["msg"]["market_ticker"], msg["msg"]["position_fp"], msg["msg"]["subaccount"]) == (ticker, "3.00", 1)
+        assert msg["msg"]["user_id"] == str(t.user_id)
+
+        ref = "/v1/custody/deposit_reference"
+        reference = (await http.get(f"{ref}?subaccount=1", headers=signed(t, "GET", ref))).json()["reference"]
+        deposit = {"signature": "sig-" + uuid.uuid4().hex, "ix_index": 0, "reference": reference, "asset": "yes",
+                   "ticker": ticker, "amount": 4_000_000}
+        r = await operator.post("/v1/wallet/relay/deposited", json=deposit)
+        assert r.status_code == 200 and r.json()["credited"], r.text
+        msg = await client.recv_type("market_position")
+        assert (msg["msg"]["position_fp"], msg["msg"]["subaccount"]) == ("7.00", 1)
+        assert [p.position_fp for p in (await t.client.get_positions(subaccount=1)).market_positions] == ["7.00"]
+        # A repeat of the same deposit credits nothing and sends nothing.
+        r = await operator.post("/v1/wallet/relay/deposited", json=deposit)
+        assert r.status_code == 200 and not r.json()["credited"]
+        assert [m for m in await client.quiet() if m["type"] == "market_position"] == []
+    finally:
+        await client.ws.close()
