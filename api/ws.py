@@ -278,6 +278,7 @@ def _position_msg(p, owner: int, subaccount: int) -> dict:
             "position_cost": p.exposure // 100, "realized_pnl": p.realized_pnl // 100, "fees_paid": p.fees_paid // 100,
             "position_fp": count_fp(p.position), "position_cost_dollars": dollars(p.exposure),
             "realized_pnl_dollars": dollars(p.realized_pnl), "fees_paid_dollars": dollars(p.fees_paid),
+            "volume": p.volume // ONE, "volume_fp": count_fp(p.volume),  # Kalshi: total volume traded (contracts)
             "subaccount": subaccount}
 
 

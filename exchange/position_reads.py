@@ -1,18 +1,20 @@
 """One user's position in one market, read straight from the ledger (the WebSocket
-`market_positions` channel reads it after each fill or settlement; two indexed look-ups, not
-the portfolio listing, which walks every market)."""
+`market_positions` channel reads it after each fill, settlement or custody move; indexed
+look-ups, not the portfolio listing, which walks every market). `volume`: Kalshi's "total
+volume traded", the contracts the user's fills in the market matched (reverted fills not)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
-from exchange.models import LedgerAccount, LedgerBalance, PositionStats
+from exchange.models import Fill, LedgerAccount, LedgerBalance, PositionStats
 from exchange.models import ledger as L
 
 _accounts = LedgerAccount.__table__
 _balances = LedgerBalance.__table__
 _stats = PositionStats.__table__
+_fills = Fill.__table__
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class MarketPosition:
     realized_pnl: int
     fees_paid: int
     total_traded: int
+    volume: int = 0  # contract base units the user's fills in the market matched
 
 
 def market_position(conn: Connection, user_id: int, ticker: str) -> MarketPosition | None:
@@ -37,5 +40,7 @@ def market_position(conn: Connection, user_id: int, ticker: str) -> MarketPositi
     if stats is None and not any(held.values()):
         return None
     s = stats or {"exposure": 0, "realized_pnl": 0, "fees_paid": 0, "total_traded": 0}
+    volume = conn.execute(select(func.coalesce(func.sum(_fills.c.count), 0)).where(
+        _fills.c.user_id == user_id, _fills.c.ticker == ticker, _fills.c.reverted_ms.is_(None))).scalar_one()
     return MarketPosition(user_id, ticker, held.get(L.yes_asset(ticker), 0) - held.get(L.no_asset(ticker), 0),
-                          s["exposure"], s["realized_pnl"], s["fees_paid"], s["total_traded"])
+                          s["exposure"], s["realized_pnl"], s["fees_paid"], s["total_traded"], int(volume))

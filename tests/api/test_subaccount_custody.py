@@ -74,6 +74,8 @@ async def test_market_positions_follow_custody_moves(server, http, operator, mak
         msg = await client.recv_type("market_position")
         assert msg["sid"] == sid
         assert (msg["msg"]["market_ticker"], msg["msg"]["position_fp"], msg["msg"]["subaccount"]) == (ticker, "3.00", 1)
+        # volume: the contracts traded (5 bought), which custody moves do not change
+        assert (msg["msg"]["volume"], msg["msg"]["volume_fp"]) == (5, "5.00")
         assert msg["msg"]["user_id"] == str(t.user_id)
 
         ref = "/v1/custody/deposit_reference"
@@ -83,7 +85,7 @@ async def test_market_positions_follow_custody_moves(server, http, operator, mak
         r = await operator.post("/v1/wallet/relay/deposited", json=deposit)
         assert r.status_code == 200 and r.json()["credited"], r.text
         msg = await client.recv_type("market_position")
-        assert (msg["msg"]["position_fp"], msg["msg"]["subaccount"]) == ("7.00", 1)
+        assert (msg["msg"]["position_fp"], msg["msg"]["subaccount"], msg["msg"]["volume_fp"]) == ("7.00", 1, "5.00")
         assert [p.position_fp for p in (await t.client.get_positions(subaccount=1)).market_positions] == ["7.00"]
         # A repeat of the same deposit credits nothing and sends nothing.
         r = await operator.post("/v1/wallet/relay/deposited", json=deposit)
