@@ -30,3 +30,6 @@ class ApiKey(SQLModel, table=True):
     public_key_pem: str = Field(sa_column=Column(Text, nullable=False))
     scopes: str = Field(default="read,write", max_length=64)
     created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # None: the key acts for the user and any of its subaccounts; N: only for subaccount N
+    # (0 is the primary account), as Kalshi's keys created with `subaccount`.
+    subaccount: int | None = Field(default=None)
